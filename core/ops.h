@@ -1,0 +1,77 @@
+/* Differentiable ops on the CPU. Every function returns a new tensor (a new
+ * reference the caller releases) or NULL with at_last_error() set; inputs
+ * are never consumed. When grad is enabled and an input requires grad, the
+ * result records its history (see autograd.h).
+ *
+ * Dims are 0-based here and may be negative (-1 is the last). Float ops
+ * compute in the dtype of their inputs, which must be f32 or f64 and agree. */
+#ifndef AAPMT_OPS_H
+#define AAPMT_OPS_H
+
+#include "tensor.h"
+#include "rng.h"
+
+/* ---- views (share storage; backward maps the gradient back) ---- */
+at_tensor *at_narrow(at_tensor *t, int dim, int64_t start, int64_t length);
+at_tensor *at_select(at_tensor *t, int dim, int64_t index);   /* removes dim */
+at_tensor *at_transpose(at_tensor *t, int dim0, int dim1);
+at_tensor *at_permute(at_tensor *t, const int *perm);         /* perm has t->ndim entries */
+/* View when t is contiguous, else a contiguous copy then a view. One entry of
+ * shape may be -1 (inferred). */
+at_tensor *at_reshape(at_tensor *t, int ndim, const int64_t *shape);
+at_tensor *at_expand(at_tensor *t, int ndim, const int64_t *shape);  /* size-1 dims broadcast */
+at_tensor *at_contiguous(at_tensor *t);    /* t itself (retained) when already contiguous */
+at_tensor *at_to_dtype(at_tensor *t, at_dtype dtype);  /* differentiable between f32/f64 */
+
+/* ---- pointwise with broadcasting (numpy rules) ---- */
+at_tensor *at_add(at_tensor *a, at_tensor *b);
+at_tensor *at_sub(at_tensor *a, at_tensor *b);
+at_tensor *at_mul(at_tensor *a, at_tensor *b);
+at_tensor *at_div(at_tensor *a, at_tensor *b);
+at_tensor *at_scale(at_tensor *a, double s);        /* a * s */
+at_tensor *at_add_scalar(at_tensor *a, double s);   /* a + s */
+at_tensor *at_neg(at_tensor *a);
+at_tensor *at_exp(at_tensor *a);
+at_tensor *at_log(at_tensor *a);
+at_tensor *at_sqrt(at_tensor *a);
+at_tensor *at_relu(at_tensor *a);
+at_tensor *at_gelu(at_tensor *a);   /* exact: x * Phi(x) with erf */
+/* Zeroes elements with probability p and scales the rest by 1/(1-p); the mask
+ * comes from rng (advanced by numel). Identity when !training or p == 0. */
+at_tensor *at_dropout(at_tensor *a, double p, bool training, at_rng *rng);
+
+/* ---- reductions ---- */
+at_tensor *at_sum(at_tensor *a, int dim, bool keepdim);
+at_tensor *at_mean(at_tensor *a, int dim, bool keepdim);
+at_tensor *at_sum_all(at_tensor *a);    /* 0-dim result */
+at_tensor *at_mean_all(at_tensor *a);
+/* Sums a broadcast gradient back to shape (ndim, shape): the inverse of
+ * broadcasting, used by backward passes. Not differentiable itself. */
+at_tensor *at_sum_to_shape(const at_tensor *g, int ndim, const int64_t *shape);
+
+/* ---- linear algebra (OpenBLAS) ---- */
+/* (m,k)@(k,n); (...,m,k)@(...,k,n) with broadcast batch dims; a 1-D operand
+ * is promoted as in numpy. */
+at_tensor *at_matmul(at_tensor *a, at_tensor *b);
+at_tensor *at_linear(at_tensor *x, at_tensor *w, at_tensor *b);  /* x·wᵀ + b; b may be NULL */
+
+/* ---- normalisation and attention ---- */
+at_tensor *at_layernorm(at_tensor *x, at_tensor *w, at_tensor *b, double eps); /* over last dim; w, b may be NULL */
+at_tensor *at_softmax(at_tensor *x);   /* over the last dim */
+/* softmax(q·kᵀ·scale + mask)·v per batch and head: q (B,H,Lq,D), k (B,H,Lk,D),
+ * v (B,H,Lk,Dv); mask (additive) broadcasts to (B,H,Lq,Lk) or is NULL. */
+at_tensor *at_attention(at_tensor *q, at_tensor *k, at_tensor *v, at_tensor *mask, double scale);
+
+/* ---- indexing and joining ---- */
+at_tensor *at_embedding(at_tensor *weight, at_tensor *ids);   /* ids i32/i64 → ids.shape + (dim) */
+at_tensor *at_concat(int n, at_tensor *const *ts, int dim);
+
+/* ---- losses (scalar results) ---- */
+at_tensor *at_mse_loss(at_tensor *pred, at_tensor *target);   /* mean of squared errors */
+at_tensor *at_sse_loss(at_tensor *pred, at_tensor *target);   /* sum of squared errors */
+
+/* Normalises a possibly negative dim against ndim; -1 (with an error naming
+ * op) when out of range. */
+int at_norm_dim(const char *op, int dim, int ndim);
+
+#endif

@@ -1,0 +1,9 @@
+/* Every differentiable op, each defined once (name, backward, gradient
+ * check) in its own source file. tests/test_gradcheck.c walks this list. */
+#define AT_OP_LIST(X) \
+    X(narrow) X(transpose) X(permute) X(reshape) X(expand) X(contiguous) X(to_dtype) \
+    X(add) X(sub) X(mul) X(div) X(scale) X(add_scalar) X(neg) \
+    X(exp) X(log) X(sqrt) X(relu) X(gelu) X(dropout) \
+    X(sum) X(sum_all) \
+    X(matmul) X(linear) X(layernorm) X(softmax) X(attention) \
+    X(embedding) X(concat) X(mse_loss) X(sse_loss)
