@@ -55,7 +55,7 @@ static at_tensor *fill_random(at_rng *rng, at_dtype dtype, int ndim, const int64
         at_set_error("%s: dtype %s is not a float dtype", normal ? "randn" : "rand", at_dtype_name(dtype));
         return NULL;
     }
-    at_tensor *t = at_empty(dtype, ndim, shape);
+    at_tensor *t = at_empty_uninit(dtype, ndim, shape);
     if (!t) return NULL;
     int64_t n = at_numel(t);
     uint64_t seed = rng->seed, base = rng->counter;

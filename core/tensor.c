@@ -96,7 +96,7 @@ static void release_owned(at_storage *s) {
     free(s->data);
 }
 
-at_storage *at_storage_new(size_t nbytes) {
+at_storage *at_storage_new_uninit(size_t nbytes) {
     size_t alloc = (nbytes + 63) / 64 * 64;
     if (alloc == 0) alloc = 64;
     at_storage *s = calloc(1, sizeof *s);
@@ -107,13 +107,18 @@ at_storage *at_storage_new(size_t nbytes) {
         at_set_error("out of memory allocating %zu bytes", nbytes);
         return NULL;
     }
-    memset(data, 0, alloc);
     s->refcount = 1;
     s->device = AT_CPU;
     s->data = data;
     s->nbytes = nbytes;
     s->release = release_owned;
     __atomic_add_fetch(&live_bytes, nbytes, __ATOMIC_RELAXED);
+    return s;
+}
+
+at_storage *at_storage_new(size_t nbytes) {
+    at_storage *s = at_storage_new_uninit(nbytes);
+    if (s) memset(s->data, 0, s->nbytes);
     return s;
 }
 
@@ -194,13 +199,20 @@ static at_tensor *header_on(at_storage *s, at_dtype dtype, int ndim, const int64
     return t;
 }
 
-at_tensor *at_empty(at_dtype dtype, int ndim, const int64_t *shape) {
+static at_tensor *new_tensor(at_dtype dtype, int ndim, const int64_t *shape, bool zero) {
     if (check_shape("empty", ndim, shape)) return NULL;
-    at_storage *s = at_storage_new((size_t)shape_numel(ndim, shape) * at_dtype_size(dtype));
+    size_t nbytes = (size_t)shape_numel(ndim, shape) * at_dtype_size(dtype);
+    at_storage *s = zero ? at_storage_new(nbytes) : at_storage_new_uninit(nbytes);
     if (!s) return NULL;
     at_tensor *t = header_on(s, dtype, ndim, shape, NULL, 0);
     if (!t) at_storage_release(s);
     return t;
+}
+
+at_tensor *at_empty(at_dtype dtype, int ndim, const int64_t *shape) { return new_tensor(dtype, ndim, shape, true); }
+
+at_tensor *at_empty_uninit(at_dtype dtype, int ndim, const int64_t *shape) {
+    return new_tensor(dtype, ndim, shape, false);
 }
 
 at_tensor *at_zeros(at_dtype dtype, int ndim, const int64_t *shape) { return at_empty(dtype, ndim, shape); }
@@ -212,7 +224,7 @@ at_tensor *at_full(at_dtype dtype, int ndim, const int64_t *shape, double value)
 }
 
 at_tensor *at_from_data(at_dtype dtype, int ndim, const int64_t *shape, const void *data) {
-    at_tensor *t = at_empty(dtype, ndim, shape);
+    at_tensor *t = at_empty_uninit(dtype, ndim, shape);
     if (t) memcpy(at_data(t), data, (size_t)at_numel(t) * at_dtype_size(dtype));
     return t;
 }
@@ -249,7 +261,7 @@ at_tensor *at_detach(const at_tensor *t) {
 }
 
 at_tensor *at_clone_data(const at_tensor *t) {
-    at_tensor *c = at_empty(t->dtype, t->ndim, t->shape);
+    at_tensor *c = at_empty_uninit(t->dtype, t->ndim, t->shape);
     if (c && at_copy_(c, t)) {
         at_release(c);
         return NULL;

@@ -65,6 +65,7 @@ float at_bf16_to_f32(uint16_t h);
 
 /* ---- storage ---- */
 at_storage *at_storage_new(size_t nbytes);    /* zero-filled, 64-byte aligned */
+at_storage *at_storage_new_uninit(size_t nbytes);
 at_storage *at_storage_borrow(void *data, size_t nbytes, void (*release)(at_storage *), void *owner);
 void at_storage_retain(at_storage *s);
 void at_storage_release(at_storage *s);
@@ -78,6 +79,8 @@ void at_release(at_tensor *t);                /* NULL is fine */
 /* ---- construction ---- */
 at_tensor *at_empty(at_dtype dtype, int ndim, const int64_t *shape);   /* zero-filled */
 at_tensor *at_zeros(at_dtype dtype, int ndim, const int64_t *shape);
+/* Uninitialised contents: for op outputs that write every element. */
+at_tensor *at_empty_uninit(at_dtype dtype, int ndim, const int64_t *shape);
 at_tensor *at_full(at_dtype dtype, int ndim, const int64_t *shape, double value);
 at_tensor *at_from_data(at_dtype dtype, int ndim, const int64_t *shape, const void *data);
 at_tensor *at_scalar(at_dtype dtype, double value);                      /* 0-dim */

@@ -323,7 +323,7 @@ at_tensor *at_to_dtype(at_tensor *t, at_dtype dtype) {
         at_retain(t);
         return t;
     }
-    at_tensor *out = at_empty(dtype, t->ndim, t->shape);
+    at_tensor *out = at_empty_uninit(dtype, t->ndim, t->shape);
     if (!out) return NULL;
     if (at_copy_(out, t)) {
         at_release(out);

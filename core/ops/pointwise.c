@@ -1,0 +1,582 @@
+/* Elementwise ops with numpy broadcasting over inputs of any strides.
+ *
+ * Every op runs one kernel over "runs": stretches of elements along the
+ * innermost (coalesced) dim, where each input advances by a fixed stride.
+ * Contiguous inputs of the same shape coalesce into a single dim, so the hot
+ * case is one tight loop the compiler vectorises. Outputs are contiguous.
+ * Pointwise results depend on nothing but the element, so any split of the
+ * work between threads gives the same bits. */
+#include "ops_internal.h"
+
+/* Lets the compiler turn the selects in the math below into vector blends;
+ * nothing here reads floating-point exception flags. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-trapping-math")
+#endif
+
+#include <math.h>
+#include <string.h>
+
+/* A run: n elements; input a (and b, NULL for unary kernels) advance by sa
+ * (sb) elements per step; o is contiguous; s is the op's scalar parameter. */
+typedef void (*run_fn)(int64_t n, const void *a, int64_t sa, const void *b, int64_t sb, void *o, double s);
+
+typedef struct {
+    run_fn f32, f64;
+} kernel;
+
+/* The output's shape with each input's strides in it (0 where broadcast),
+ * size-1 dims dropped and dims that step evenly through memory merged. */
+typedef struct {
+    int ndim;
+    int64_t shape[AT_MAX_DIMS], sa[AT_MAX_DIMS], sb[AT_MAX_DIMS];
+} loop_shape;
+
+static int64_t broadcast_stride(const at_tensor *t, int out_ndim, int d) {
+    int i = d - (out_ndim - t->ndim);
+    return i < 0 || t->shape[i] == 1 ? 0 : t->stride[i];
+}
+
+static void loop_init(loop_shape *L, int nd, const int64_t *shape, const at_tensor *a, const at_tensor *b) {
+    L->ndim = 0;
+    for (int d = 0; d < nd; d++) {
+        if (shape[d] == 1) continue;
+        int64_t sa = broadcast_stride(a, nd, d), sb = b ? broadcast_stride(b, nd, d) : 0;
+        int k = L->ndim;
+        if (k > 0 && L->sa[k - 1] == sa * shape[d] && L->sb[k - 1] == sb * shape[d]) {
+            L->shape[k - 1] *= shape[d];
+            L->sa[k - 1] = sa, L->sb[k - 1] = sb;
+        } else {
+            L->shape[k] = shape[d], L->sa[k] = sa, L->sb[k] = sb;
+            L->ndim++;
+        }
+    }
+    if (L->ndim == 0) L->ndim = 1, L->shape[0] = 1, L->sa[0] = L->sb[0] = 0;
+}
+
+/* Elements per unit of parallel work: big enough that the per-run overhead
+ * vanishes, small enough to balance the threads. */
+#define RUN_BLOCK 16384
+
+static void loop_run(const loop_shape *L, run_fn f, size_t es, const char *a, const char *b, char *o,
+                     double s, int64_t total) {
+    int64_t nblocks = (total + RUN_BLOCK - 1) / RUN_BLOCK;
+    int last = L->ndim - 1;
+    #pragma omp parallel for if (total >= AT_PARALLEL_MIN) schedule(static)
+    for (int64_t blk = 0; blk < nblocks; blk++) {
+        int64_t i = blk * RUN_BLOCK, end = total - i < RUN_BLOCK ? total : i + RUN_BLOCK;
+        int64_t idx[AT_MAX_DIMS], oa = 0, ob = 0, rest = i;
+        for (int d = last; d >= 0; d--) {
+            idx[d] = rest % L->shape[d];
+            rest /= L->shape[d];
+            oa += idx[d] * L->sa[d], ob += idx[d] * L->sb[d];
+        }
+        while (i < end) {
+            int64_t n = L->shape[last] - idx[last];
+            if (n > end - i) n = end - i;
+            f(n, a + oa * (int64_t)es, L->sa[last], b ? b + ob * (int64_t)es : NULL, L->sb[last],
+              o + i * (int64_t)es, s);
+            i += n;
+            idx[last] += n, oa += n * L->sa[last], ob += n * L->sb[last];
+            for (int d = last; d > 0 && idx[d] == L->shape[d]; d--) {
+                idx[d] = 0, oa -= L->shape[d] * L->sa[d], ob -= L->shape[d] * L->sb[d];
+                idx[d - 1]++, oa += L->sa[d - 1], ob += L->sb[d - 1];
+            }
+        }
+    }
+}
+
+/* ---- kernels ---- */
+
+/* Binary kernels specialise the stride patterns broadcasting produces, so
+ * tensor-tensor, tensor-scalar and scalar-tensor runs all vectorise. */
+#define BINARY_KERNEL(name, T, expr)                                                              \
+    SIMD_CLONES                                                                                   \
+    static void name(int64_t n, const void *pa, int64_t sa, const void *pb, int64_t sb, void *po, \
+                     double s) {                                                                  \
+        const T *restrict a = pa, *restrict b = pb;                                               \
+        T *restrict o = po;                                                                       \
+        (void)s;                                                                                  \
+        if (sa == 1 && sb == 1) {                                                                 \
+            for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i]; o[i] = (expr); }              \
+        } else if (sa == 1 && sb == 0) {                                                          \
+            T y = b[0];                                                                           \
+            for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = (expr); }                        \
+        } else if (sa == 0 && sb == 1) {                                                          \
+            T x = a[0];                                                                           \
+            for (int64_t i = 0; i < n; i++) { T y = b[i]; o[i] = (expr); }                        \
+        } else {                                                                                  \
+            for (int64_t i = 0; i < n; i++) { T x = a[i * sa], y = b[i * sb]; o[i] = (expr); }    \
+        }                                                                                         \
+    }
+
+#define UNARY_KERNEL(name, T, expr)                                                               \
+    SIMD_CLONES                                                                                   \
+    static void name(int64_t n, const void *pa, int64_t sa, const void *pb, int64_t sb, void *po, \
+                     double s_) {                                                                 \
+        const T *restrict a = pa;                                                                 \
+        T *restrict o = po;                                                                       \
+        T s = (T)s_;                                                                              \
+        (void)pb, (void)sb, (void)s;                                                              \
+        if (sa == 1) {                                                                            \
+            for (int64_t i = 0; i < n; i++) { T x = a[i]; o[i] = (expr); }                        \
+        } else {                                                                                  \
+            for (int64_t i = 0; i < n; i++) { T x = a[i * sa]; o[i] = (expr); }                   \
+        }                                                                                         \
+    }
+
+#define BINARY_OP(name, expr32, expr64)        \
+    BINARY_KERNEL(name##_f32, float, expr32)   \
+    BINARY_KERNEL(name##_f64, double, expr64)  \
+    static const kernel name##_k = {name##_f32, name##_f64};
+
+#define UNARY_OP(name, expr32, expr64)         \
+    UNARY_KERNEL(name##_f32, float, expr32)    \
+    UNARY_KERNEL(name##_f64, double, expr64)   \
+    static const kernel name##_k = {name##_f32, name##_f64};
+
+#define INV_SQRT2 0.70710678118654752440
+#define INV_SQRT2PI 0.39894228040143267794
+
+/* ---- f32 math that vectorises ----
+ * libm's expf and erff are scalar calls, which keep the compiler from
+ * vectorising a loop; these branch-free versions are accurate to a few ulp
+ * in both tails. f64 keeps libm: gradient checks run in f64. */
+
+static inline float float_from_bits(int32_t i) {
+    float f;
+    memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+/* e^x as 2^n·e^r with |r| <= ln2/2 (Cephes' polynomial for e^r); 2^n is
+ * applied in two halves so that denormal results and FLT_MAX stay reachable. */
+static inline float vexpf(float x) {
+    float xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
+    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
+    float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t k = (int32_t)n, k1 = k >> 1, k2 = k - k1;
+    float e = p * float_from_bits((k1 + 127) << 23) * float_from_bits((k2 + 127) << 23);
+    return x != x ? x : e;
+}
+
+/* Phi(x) = erfc(-x/sqrt2)/2, with erfc(z) for z >= 0 from Numerical Recipes'
+ * erfcc (relative error < 1.2e-7) and reflected for x > 0. Working with erfc
+ * rather than 1 + erf keeps gelu of a very negative x a small number with
+ * all its digits, not a difference of nearly equal ones. */
+static inline float vphif(float x) {
+    float z = (x < 0 ? -x : x) * (float)INV_SQRT2;
+    float t = 1.0f / (1.0f + 0.5f * z);
+    float q = 0.17087277f;
+    q = q * t - 0.82215223f;
+    q = q * t + 1.48851587f;
+    q = q * t - 1.13520398f;
+    q = q * t + 0.27886807f;
+    q = q * t - 0.18628806f;
+    q = q * t + 0.09678418f;
+    q = q * t + 0.37409196f;
+    q = q * t + 1.00002368f;
+    q = q * t - 1.26551223f;
+    float tail = 0.5f * t * vexpf(q - z * z); /* Phi(-|x|) */
+    return x < 0 ? tail : 1.0f - tail;
+}
+
+BINARY_OP(add, x + y, x + y)
+BINARY_OP(sub, x - y, x - y)
+BINARY_OP(mul, x * y, x * y)
+BINARY_OP(div, x / y, x / y)
+UNARY_OP(scale, x * s, x * s)
+UNARY_OP(add_scalar, x + s, x + s)
+UNARY_OP(neg, -x, -x)
+UNARY_OP(exp, vexpf(x), exp(x))
+UNARY_OP(log, logf(x), log(x))
+UNARY_OP(sqrt, sqrtf(x), sqrt(x))
+/* x < 0 rather than x > 0 so that NaN passes through, as in PyTorch. */
+UNARY_OP(relu, x < 0 ? 0.0f : x, x < 0 ? 0.0 : x)
+UNARY_OP(gelu, x * vphif(x), 0.5 * x * (1.0 + erf(x * INV_SQRT2)))
+
+/* Backward kernels: x is the incoming gradient, y the saved input or output. */
+BINARY_OP(relu_grad, y > 0 ? x : 0.0f, y > 0 ? x : 0.0)
+BINARY_OP(sqrt_grad, x * 0.5f / y, x * 0.5 / y)
+/* d/dx x·Phi(x) = Phi(x) + x·phi(x). */
+BINARY_OP(gelu_grad,
+          x * (vphif(y) + y * (float)INV_SQRT2PI * vexpf(-0.5f * y * y)),
+          x * (0.5 * (1.0 + erf(y * INV_SQRT2)) + y * INV_SQRT2PI * exp(-0.5 * y * y)))
+
+/* ---- drivers ---- */
+
+static int check_pair(const char *op, const at_tensor *a, const at_tensor *b) {
+    if (at_check_float(op, a) || at_check_float(op, b)) return -1;
+    return at_check_same_dtype(op, a, b);
+}
+
+static at_tensor *run_binary(const char *op, const kernel *k, const at_tensor *a, const at_tensor *b) {
+    if (check_pair(op, a, b)) return NULL;
+    int nd;
+    int64_t shape[AT_MAX_DIMS];
+    if (at_broadcast_shape(op, a, b, &nd, shape)) return NULL;
+    at_tensor *out = at_empty_uninit(a->dtype, nd, shape);
+    int64_t n = out ? at_numel(out) : 0;
+    if (n == 0) return out;
+    loop_shape L;
+    loop_init(&L, nd, shape, a, b);
+    loop_run(&L, a->dtype == AT_F32 ? k->f32 : k->f64, at_dtype_size(a->dtype), at_data(a), at_data(b),
+             at_data(out), 0, n);
+    return out;
+}
+
+static at_tensor *run_unary(const char *op, const kernel *k, const at_tensor *a, double s) {
+    if (at_check_float(op, a)) return NULL;
+    at_tensor *out = at_empty_uninit(a->dtype, a->ndim, a->shape);
+    int64_t n = out ? at_numel(out) : 0;
+    if (n == 0) return out;
+    loop_shape L;
+    loop_init(&L, a->ndim, a->shape, a, NULL);
+    loop_run(&L, a->dtype == AT_F32 ? k->f32 : k->f64, at_dtype_size(a->dtype), at_data(a), NULL,
+             at_data(out), s, n);
+    return out;
+}
+
+static at_tensor *record1(const at_op_def *op, at_tensor *out, at_tensor *a) {
+    at_record(op, out, 1, &a);
+    return out;
+}
+
+static at_tensor *record2(const at_op_def *op, at_tensor *out, at_tensor *a, at_tensor *b) {
+    at_tensor *ins[2] = {a, b};
+    at_record(op, out, 2, ins);
+    return out;
+}
+
+/* Takes ownership of g and returns it summed to the shape of like. */
+static at_tensor *unbroadcast(at_tensor *g, const at_tensor *like) {
+    if (!g) return NULL;
+    at_tensor *r = at_same_shape(g, like) ? (at_retain(g), g) : at_sum_to_shape(g, like->ndim, like->shape);
+    at_release(g);
+    return r;
+}
+
+/* g summed to the shape of like, always a new tensor: two leaves must never
+ * share one gradient tensor, or an in-place update of one changes both. */
+static at_tensor *grad_like(const at_tensor *g, const at_tensor *like) {
+    return at_same_shape(g, like) ? at_clone_data(g) : at_sum_to_shape(g, like->ndim, like->shape);
+}
+
+/* Releases what a failed backward had already produced. */
+static int fail(at_tensor **gin, int n) {
+    for (int i = 0; i < n; i++) {
+        at_release(gin[i]);
+        gin[i] = NULL;
+    }
+    return -1;
+}
+
+/* ---- add, sub, mul, div ---- */
+
+at_tensor *at_add(at_tensor *a, at_tensor *b) { return record2(&at_op_add, run_binary("add", &add_k, a, b), a, b); }
+at_tensor *at_sub(at_tensor *a, at_tensor *b) { return record2(&at_op_sub, run_binary("sub", &sub_k, a, b), a, b); }
+at_tensor *at_mul(at_tensor *a, at_tensor *b) { return record2(&at_op_mul, run_binary("mul", &mul_k, a, b), a, b); }
+at_tensor *at_div(at_tensor *a, at_tensor *b) { return record2(&at_op_div, run_binary("div", &div_k, a, b), a, b); }
+
+static int add_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    for (int i = 0; i < 2; i++)
+        if (n->needs_grad[i] && !(gin[i] = grad_like(g, n->inputs[i]))) return fail(gin, 2);
+    return 0;
+}
+
+static int sub_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    if (n->needs_grad[0] && !(gin[0] = grad_like(g, n->inputs[0]))) return fail(gin, 2);
+    if (n->needs_grad[1]) {
+        const at_tensor *b = n->inputs[1]; /* sum first: negating the smaller tensor is cheaper */
+        at_tensor *s = at_same_shape(g, b) ? NULL : at_sum_to_shape(g, b->ndim, b->shape);
+        gin[1] = at_same_shape(g, b) ? at_neg((at_tensor *)g) : s ? at_neg(s) : NULL;
+        at_release(s);
+        if (!gin[1]) return fail(gin, 2);
+    }
+    return 0;
+}
+
+static int mul_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    at_tensor *a = n->inputs[0], *b = n->inputs[1];
+    if (n->needs_grad[0] && !(gin[0] = unbroadcast(at_mul((at_tensor *)g, b), a))) return fail(gin, 2);
+    if (n->needs_grad[1] && !(gin[1] = unbroadcast(at_mul((at_tensor *)g, a), b))) return fail(gin, 2);
+    return 0;
+}
+
+/* d(a/b)/da = 1/b; d(a/b)/db = -a/b², computed as -(g/b)·a/b. */
+static int div_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    at_tensor *a = n->inputs[0], *b = n->inputs[1];
+    at_tensor *g_over_b = at_div((at_tensor *)g, b);
+    if (!g_over_b) return -1;
+    if (n->needs_grad[1]) {
+        at_tensor *t = at_mul(g_over_b, a), *q = t ? at_div(t, b) : NULL;
+        gin[1] = unbroadcast(q ? at_neg(q) : NULL, b);
+        at_release(t);
+        at_release(q);
+    }
+    if (n->needs_grad[0]) {
+        at_retain(g_over_b);
+        gin[0] = unbroadcast(g_over_b, a);
+    }
+    at_release(g_over_b);
+    if ((n->needs_grad[0] && !gin[0]) || (n->needs_grad[1] && !gin[1])) return fail(gin, 2);
+    return 0;
+}
+
+/* Shapes per variant: equal; broadcast on both sides; a transposed against a
+ * row vector; a narrowed (non-contiguous) against a 0-dim scalar. */
+static int binary_inputs_signed(int variant, at_rng *rng, at_tensor **in, bool positive_b) {
+    static const int nda[4] = {2, 3, 2, 2}, ndb[4] = {2, 2, 1, 0};
+    static const int64_t sha[4][3] = {{3, 4}, {2, 1, 4}, {4, 3}, {3, 6}};
+    static const int64_t shb[4][2] = {{3, 4}, {3, 1}, {4}, {0}};
+    in[0] = at_gc_randn(rng, true, nda[variant], sha[variant]);
+    in[1] = at_gc_randn(rng, !positive_b, ndb[variant], shb[variant]);
+    if (!in[0] || !in[1]) return -1;
+    if (positive_b) { /* a divisor kept away from zero: e^(x/2) lies in about [0.2, 5] */
+        at_tensor *h = at_scale(in[1], 0.5), *e = h ? at_exp(h) : NULL;
+        at_release(h);
+        at_release(in[1]);
+        in[1] = e;
+        if (!e || at_set_requires_grad(e, true)) return -1;
+    }
+    return 2;
+}
+
+static int binary_inputs(int variant, at_rng *rng, at_tensor **in) {
+    return binary_inputs_signed(variant, rng, in, false);
+}
+
+static int div_inputs(int variant, at_rng *rng, at_tensor **in) {
+    return binary_inputs_signed(variant, rng, in, true);
+}
+
+static at_tensor *binary_case(int variant, at_tensor **in, at_tensor *(*op)(at_tensor *, at_tensor *)) {
+    at_tensor *a = variant == 2 ? at_transpose(in[0], 0, 1)
+                 : variant == 3 ? at_narrow(in[0], 1, 1, 4)
+                                : (at_retain(in[0]), in[0]);
+    at_tensor *out = a ? op(a, in[1]) : NULL;
+    at_release(a);
+    return out;
+}
+
+static at_tensor *add_case(int v, at_tensor **in) { return binary_case(v, in, at_add); }
+static at_tensor *sub_case(int v, at_tensor **in) { return binary_case(v, in, at_sub); }
+static at_tensor *mul_case(int v, at_tensor **in) { return binary_case(v, in, at_mul); }
+static at_tensor *div_case(int v, at_tensor **in) { return binary_case(v, in, at_div); }
+
+const at_op_def at_op_add = {"add", add_backward, {4, binary_inputs, add_case}};
+const at_op_def at_op_sub = {"sub", sub_backward, {4, binary_inputs, sub_case}};
+const at_op_def at_op_mul = {"mul", mul_backward, {4, binary_inputs, mul_case}};
+const at_op_def at_op_div = {"div", div_backward, {4, div_inputs, div_case}};
+
+/* ---- scalar ops ---- */
+
+at_tensor *at_scale(at_tensor *a, double s) {
+    at_tensor *out = run_unary("scale", &scale_k, a, s);
+    at_node *n = at_record(&at_op_scale, out, 1, &a);
+    if (n) n->fparam[0] = s;
+    return out;
+}
+
+at_tensor *at_add_scalar(at_tensor *a, double s) {
+    return record1(&at_op_add_scalar, run_unary("add_scalar", &add_scalar_k, a, s), a);
+}
+
+at_tensor *at_neg(at_tensor *a) { return record1(&at_op_neg, run_unary("neg", &neg_k, a, 0), a); }
+
+static int scale_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = at_scale((at_tensor *)g, n->fparam[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static int add_scalar_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    (void)n;
+    gin[0] = at_clone_data(g);
+    return gin[0] ? 0 : -1;
+}
+
+static int neg_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    (void)n;
+    gin[0] = at_neg((at_tensor *)g);
+    return gin[0] ? 0 : -1;
+}
+
+/* Variants: contiguous (3,4); transposed (4,5); 0-dim. */
+static int unary_inputs(int variant, at_rng *rng, at_tensor **in) {
+    int64_t shape[2] = {variant ? 5 : 3, variant ? 4 : 4};
+    in[0] = at_gc_randn(rng, true, variant == 2 ? 0 : 2, shape);
+    return in[0] ? 1 : -1;
+}
+
+/* Like unary_inputs, but positive values (e^x), for log and sqrt. */
+static int positive_inputs(int variant, at_rng *rng, at_tensor **in) {
+    if (unary_inputs(variant, rng, in) < 0) return -1;
+    at_tensor *e = at_exp(in[0]);
+    at_release(in[0]);
+    in[0] = e ? at_clone_data(e) : NULL;
+    at_release(e);
+    return in[0] && at_set_requires_grad(in[0], true) == 0 ? 1 : -1;
+}
+
+/* Like unary_inputs, but no value within 0.05 of relu's kink at 0. */
+static int kinked_inputs(int variant, at_rng *rng, at_tensor **in) {
+    if (unary_inputs(variant, rng, in) < 0) return -1;
+    double *p = at_data(in[0]);
+    for (int64_t i = 0; i < at_numel(in[0]); i++) p[i] += p[i] < 0 ? -0.05 : 0.05;
+    return 1;
+}
+
+static at_tensor *unary_case(int variant, at_tensor **in, at_tensor *(*op)(at_tensor *)) {
+    at_tensor *a = variant == 1 ? at_transpose(in[0], 0, 1) : (at_retain(in[0]), in[0]);
+    at_tensor *out = a ? op(a) : NULL;
+    at_release(a);
+    return out;
+}
+
+static at_tensor *scale_by(at_tensor *a) { return at_scale(a, -1.75); }
+static at_tensor *add_scalar_of(at_tensor *a) { return at_add_scalar(a, 0.5); }
+static at_tensor *scale_case(int v, at_tensor **in) { return unary_case(v, in, scale_by); }
+static at_tensor *add_scalar_case(int v, at_tensor **in) { return unary_case(v, in, add_scalar_of); }
+static at_tensor *neg_case(int v, at_tensor **in) { return unary_case(v, in, at_neg); }
+
+const at_op_def at_op_scale = {"scale", scale_backward, {3, unary_inputs, scale_case}};
+const at_op_def at_op_add_scalar = {"add_scalar", add_scalar_backward, {3, unary_inputs, add_scalar_case}};
+const at_op_def at_op_neg = {"neg", neg_backward, {3, unary_inputs, neg_case}};
+
+/* ---- exp, log, sqrt ---- */
+
+at_tensor *at_exp(at_tensor *a) {
+    at_tensor *out = run_unary("exp", &exp_k, a, 0);
+    at_node *n = at_record(&at_op_exp, out, 1, &a);
+    if (n) n->saved[0] = at_detach(out);
+    return out;
+}
+
+at_tensor *at_log(at_tensor *a) { return record1(&at_op_log, run_unary("log", &log_k, a, 0), a); }
+
+at_tensor *at_sqrt(at_tensor *a) {
+    at_tensor *out = run_unary("sqrt", &sqrt_k, a, 0);
+    at_node *n = at_record(&at_op_sqrt, out, 1, &a);
+    if (n) n->saved[0] = at_detach(out);
+    return out;
+}
+
+static int exp_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = at_mul((at_tensor *)g, n->saved[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static int log_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = at_div((at_tensor *)g, n->inputs[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static int sqrt_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = run_binary("sqrt backward", &sqrt_grad_k, g, n->saved[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static at_tensor *exp_case(int v, at_tensor **in) { return unary_case(v, in, at_exp); }
+static at_tensor *log_case(int v, at_tensor **in) { return unary_case(v, in, at_log); }
+static at_tensor *sqrt_case(int v, at_tensor **in) { return unary_case(v, in, at_sqrt); }
+
+const at_op_def at_op_exp = {"exp", exp_backward, {3, unary_inputs, exp_case}};
+const at_op_def at_op_log = {"log", log_backward, {3, positive_inputs, log_case}};
+const at_op_def at_op_sqrt = {"sqrt", sqrt_backward, {3, positive_inputs, sqrt_case}};
+
+/* ---- relu, gelu ---- */
+
+at_tensor *at_relu(at_tensor *a) { return record1(&at_op_relu, run_unary("relu", &relu_k, a, 0), a); }
+at_tensor *at_gelu(at_tensor *a) { return record1(&at_op_gelu, run_unary("gelu", &gelu_k, a, 0), a); }
+
+static int relu_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = run_binary("relu backward", &relu_grad_k, g, n->inputs[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static int gelu_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = run_binary("gelu backward", &gelu_grad_k, g, n->inputs[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static at_tensor *relu_case(int v, at_tensor **in) { return unary_case(v, in, at_relu); }
+static at_tensor *gelu_case(int v, at_tensor **in) { return unary_case(v, in, at_gelu); }
+
+const at_op_def at_op_relu = {"relu", relu_backward, {3, kinked_inputs, relu_case}};
+const at_op_def at_op_gelu = {"gelu", gelu_backward, {3, unary_inputs, gelu_case}};
+
+/* ---- dropout ---- */
+
+/* a with element i (row-major) zeroed when uniform(seed, counter + i) < p and
+ * the rest scaled by 1/(1-p). Forward and backward both apply it: the mask is
+ * drawn again from (seed, counter) instead of being stored. */
+static at_tensor *apply_dropout(const at_tensor *a, double p, uint64_t seed, uint64_t counter) {
+    at_tensor *src = at_is_contiguous(a) ? at_detach(a) : at_clone_data(a);
+    at_tensor *out = src ? at_empty_uninit(a->dtype, a->ndim, a->shape) : NULL;
+    if (!out) {
+        at_release(src);
+        return NULL;
+    }
+    int64_t n = at_numel(a);
+    double keep = 1.0 / (1.0 - p);
+    if (a->dtype == AT_F32) {
+        const float *x = at_data(src);
+        float *o = at_data(out), k = (float)keep;
+        #pragma omp parallel for if (n >= AT_PARALLEL_MIN / 8) schedule(static)
+        for (int64_t i = 0; i < n; i++) o[i] = at_uniform_at(seed, counter + (uint64_t)i) < p ? 0.0f : x[i] * k;
+    } else {
+        const double *x = at_data(src);
+        double *o = at_data(out);
+        #pragma omp parallel for if (n >= AT_PARALLEL_MIN / 8) schedule(static)
+        for (int64_t i = 0; i < n; i++) o[i] = at_uniform_at(seed, counter + (uint64_t)i) < p ? 0.0 : x[i] * keep;
+    }
+    at_release(src);
+    return out;
+}
+
+at_tensor *at_dropout(at_tensor *a, double p, bool training, at_rng *rng) {
+    if (at_check_float("dropout", a)) return NULL;
+    if (!(p >= 0 && p < 1)) {
+        at_set_error("dropout: p must be in [0, 1), got %g", p);
+        return NULL;
+    }
+    if (!training || p == 0) {
+        at_retain(a);
+        return a;
+    }
+    if (!rng) {
+        at_set_error("dropout: training with p = %g needs a random generator", p);
+        return NULL;
+    }
+    uint64_t seed = rng->seed, counter = rng->counter;
+    at_tensor *out = apply_dropout(a, p, seed, counter);
+    if (!out) return NULL;
+    rng->counter += (uint64_t)at_numel(a);
+    at_node *n = at_record(&at_op_dropout, out, 1, &a);
+    if (n) n->fparam[0] = p, n->seed = seed, n->counter = counter;
+    return out;
+}
+
+static int dropout_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = apply_dropout(g, n->fparam[0], n->seed, n->counter);
+    return gin[0] ? 0 : -1;
+}
+
+/* A fresh generator on every call, so each finite-difference evaluation
+ * draws the same mask. */
+static at_tensor *dropout_case(int variant, at_tensor **in) {
+    at_rng rng = at_rng_new(20240611);
+    at_tensor *a = variant == 1 ? at_transpose(in[0], 0, 1) : (at_retain(in[0]), in[0]);
+    at_tensor *out = a ? at_dropout(a, variant == 2 ? 0.9 : 0.3, true, &rng) : NULL;
+    at_release(a);
+    return out;
+}
+
+const at_op_def at_op_dropout = {"dropout", dropout_backward, {3, unary_inputs, dropout_case}};
