@@ -1,0 +1,94 @@
+/* The Lua binding of the aapmt engine: shared pieces of the module `aapmt`.
+ *
+ * A tensor is a full userdata holding one reference to an at_tensor; the
+ * pointer becomes NULL once the tensor is released (t:free(), a to-be-closed
+ * variable, or the collector), and every later use raises "tensor was freed".
+ *
+ * Lua counts from 1 (like Torch7): dims and indices given by Lua code are
+ * 1-based, negative ones count from the end (-1 is the last); the helpers
+ * below convert them to the 0-based C API.
+ *
+ * Errors are Lua errors whose message names the function ("aapmt.matmul",
+ * "Tensor:sum") and what was wrong; failures inside the engine pass on
+ * at_last_error(), which already names the op, shapes and dtypes. */
+#ifndef AAPMT_LUA_BINDING_H
+#define AAPMT_LUA_BINDING_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "autograd.h"
+#include "ops.h"
+#include "parallel.h"
+#include "rng.h"
+#include "tensor.h"
+
+#define LT_TENSOR_TYPE "aapmt.Tensor"
+
+typedef struct lt_tensor {
+    at_tensor *t;   /* NULL once released */
+} lt_tensor;
+
+/* ---- tensor userdata (tensor_udata.c) ---- */
+/* Pushes a new userdata owning t (the caller's reference moves into it).
+ * A NULL t raises the engine's error instead. Tells the collector about the
+ * C memory now held, collecting when it has grown (see gc_account.c). */
+int lt_push(lua_State *L, at_tensor *t);
+/* Like lt_push, but for a tensor the caller keeps: retains it first. */
+int lt_push_shared(lua_State *L, at_tensor *t);
+/* The tensor at idx, or a Lua error naming fname: wrong type or freed. */
+at_tensor *lt_check(lua_State *L, int idx, const char *fname);
+/* The tensor at idx, or NULL when idx holds no aapmt tensor (a freed one
+ * still raises). */
+at_tensor *lt_test(lua_State *L, int idx, const char *fname);
+/* Raises unless t's data is in host memory: element reads and writes from
+ * Lua (t[i], get, set, item, totable) work on CPU tensors only. */
+void lt_check_host(lua_State *L, const at_tensor *t, const char *fname);
+/* Raises at_last_error() (or a generic message naming fname). */
+int lt_engine_error(lua_State *L, const char *fname);
+/* Registers the metatable; leaves nothing on the stack. */
+void lt_tensor_register(lua_State *L);
+
+/* ---- argument helpers (args.c) ---- */
+/* 1-based, possibly negative dim at idx → 0-based dim of an ndim tensor. */
+int lt_check_dim(lua_State *L, int idx, int ndim, const char *fname);
+/* Converts a Lua dim value (1-based or negative) to 0-based, raising when
+ * out of range. */
+int lt_dim_to_c(lua_State *L, lua_Integer dim, int ndim, const char *fname);
+/* 1-based, possibly negative index into a dim of the given size → 0-based. */
+int64_t lt_index_to_c(lua_State *L, lua_Integer index, int64_t size, const char *fname);
+/* Reads a shape given either as one table {2, 3} at idx or as integers from
+ * idx on; returns ndim and stores the stack index after the shape in *next.
+ * allow_minus_one permits -1 entries (reshape, expand). */
+int lt_check_shape(lua_State *L, int idx, int64_t *shape, int *next, int allow_minus_one,
+                   const char *fname);
+/* dtype name at idx, or def when the slot is nil/none. */
+at_dtype lt_opt_dtype(lua_State *L, int idx, at_dtype def, const char *fname);
+at_dtype lt_dtype_from_string(lua_State *L, const char *name, const char *fname);
+/* Describes argument idx of fname for messages: "argument #2", or "self"
+ * for a method's receiver (methods count their arguments after self). */
+const char *lt_argname(char *buf, size_t size, int idx, const char *fname);
+/* Pushes element value v of a tensor of dtype d: an integer for integer dtypes. */
+void lt_push_element(lua_State *L, at_dtype d, double v);
+
+/* ---- memory accounting (gc_account.c) ---- */
+void lt_gc_account(lua_State *L);
+void lt_gc_register(lua_State *L);
+
+/* ---- pieces of the module; each adds its functions to the table on top ---- */
+void lt_methods_register(lua_State *L);       /* tensor_methods.c: data, autograd */
+void lt_views_register(lua_State *L);         /* tensor_views.c: shape and views */
+void lt_math_register(lua_State *L);          /* tensor_math.c: arithmetic, reductions */
+void lt_arith_metamethods(lua_State *L);      /* tensor_math.c: __add ... into a metatable */
+int lt_tostring(lua_State *L);                /* tensor_print.c: __tostring */
+void lt_constructors_register(lua_State *L);  /* constructors.c: aapmt.zeros ... */
+void lt_functions_register(lua_State *L);     /* functions.c: aapmt.matmul ... */
+/* Softmax over the optional dim at idx (default: the last), which the engine
+ * supports through a transpose when it is not the last (functions.c). */
+at_tensor *lt_softmax_dim(lua_State *L, at_tensor *x, int idx, const char *fname);
+/* The state's default generator, for draws given no seed. */
+at_rng *lt_default_rng(lua_State *L);
+
+int luaopen_aapmt(lua_State *L);
+
+#endif

@@ -1,0 +1,107 @@
+/* luaopen_aapmt: the module table, plus the functions about the engine as a
+ * whole (threads, grad mode, memory, the default random generator). */
+#define _GNU_SOURCE   /* dladdr, RTLD_NODELETE */
+#include <dlfcn.h>
+
+#include "binding.h"
+
+#ifndef AAPMT_VERSION
+#define AAPMT_VERSION "unknown"
+#endif
+
+static const char rng_key = 'r';   /* its address keys the default generator */
+
+at_rng *lt_default_rng(lua_State *L) {
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &rng_key);
+    at_rng *rng = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    if (!rng) {
+        rng = lua_newuserdatauv(L, sizeof *rng, 0);
+        *rng = at_rng_new(0);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &rng_key);
+    }
+    return rng;
+}
+
+/* aapmt.manual_seed(n): restarts the default generator (draws given no seed). */
+static int m_manual_seed(lua_State *L) {
+    *lt_default_rng(L) = at_rng_new((uint64_t)luaL_checkinteger(L, 1));
+    return 0;
+}
+
+static int m_set_num_threads(lua_State *L) {
+    lua_Integer n = luaL_checkinteger(L, 1);
+    if (n < 1) return luaL_error(L, "aapmt.set_num_threads: need at least 1 thread, got %d", (int)n);
+    at_set_num_threads((int)n);
+    return 0;
+}
+
+static int m_get_num_threads(lua_State *L) {
+    lua_pushinteger(L, at_get_num_threads());
+    return 1;
+}
+
+/* aapmt.no_grad(fn, ...): calls fn with grad recording off and restores the
+ * previous mode whether fn returns or raises. */
+static int m_no_grad(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    bool was = at_set_grad_enabled(false);
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    at_set_grad_enabled(was);
+    if (status != LUA_OK) return lua_error(L);
+    return lua_gettop(L);
+}
+
+static int m_grad_enabled(lua_State *L) {
+    lua_pushboolean(L, at_grad_enabled());
+    return 1;
+}
+
+static int m_memory(lua_State *L) {
+    lua_pushinteger(L, (lua_Integer)at_storage_live_bytes());
+    return 1;
+}
+
+static int m_is_tensor(lua_State *L) {
+    lua_pushboolean(L, luaL_testudata(L, 1, LT_TENSOR_TYPE) != NULL);
+    return 1;
+}
+
+/* lua_close unloads C modules, but OpenMP (and OpenBLAS) worker threads
+ * started by the engine keep running code from the libraries this module
+ * pulled in, so unloading would crash the process at exit. Loading ourselves
+ * again with RTLD_NODELETE pins the module and its dependencies. Inside the
+ * aapmt program this just names the executable, which is never unloaded. */
+static void pin_module(void) {
+    Dl_info info;
+    if (dladdr((void *)pin_module, &info) && info.dli_fname)
+        dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE);
+}
+
+int luaopen_aapmt(lua_State *L) {
+    pin_module();
+    lt_gc_register(L);
+    lt_tensor_register(L);
+    static const luaL_Reg functions[] = {
+        {"manual_seed", m_manual_seed}, {"set_num_threads", m_set_num_threads},
+        {"get_num_threads", m_get_num_threads}, {"no_grad", m_no_grad},
+        {"grad_enabled", m_grad_enabled}, {"memory", m_memory}, {"is_tensor", m_is_tensor},
+        {NULL, NULL}};
+    luaL_newlib(L, functions);
+    lt_constructors_register(L);
+    lt_functions_register(L);
+    lua_pushstring(L, AAPMT_VERSION);
+    lua_setfield(L, -2, "version");
+#ifdef AAPMT_HAVE_CUDA
+    lua_pushboolean(L, 1);
+#else
+    lua_pushboolean(L, 0);
+#endif
+    lua_setfield(L, -2, "have_cuda");
+    /* aapmt.Tensor is the methods table: Lua code may add methods to it. */
+    luaL_getmetatable(L, LT_TENSOR_TYPE);
+    lua_getfield(L, -1, "methods");
+    lua_setfield(L, -3, "Tensor");
+    lua_pop(L, 1);
+    return 1;
+}

@@ -1,0 +1,148 @@
+/* aapmt: command line, usage text and dispatch to the subcommands.
+ *
+ *   aapmt [options] [command [args]]
+ *
+ * Options come first and apply to every command; -e chunks run before the
+ * command. Without a command (and without -e) the REPL starts. Exit status:
+ * 0 success, 1 the Lua code failed, 2 the command line was wrong. */
+#include <stdio.h>
+#include <string.h>
+
+#include "program.h"
+#include "cuda.h"
+
+#ifndef AAPMT_VERSION
+#define AAPMT_VERSION "unknown"
+#endif
+
+#define AP_MAX_CHUNKS 64
+#define AP_EXIT_USAGE 2
+
+typedef struct command {
+    const char *name, *args;
+    const char *summary;   /* lines separated by '\n' */
+    /* argv holds what follows the command name on the line. */
+    int (*run)(lua_State *L, const char *program, int argc, char **argv);
+} command;
+
+static int cmd_repl(lua_State *L, const char *program, int argc, char **argv);
+static int cmd_run(lua_State *L, const char *program, int argc, char **argv);
+
+static const command commands[] = {
+    {"repl", "", "the interactive Lua REPL (the default); when stdin is\n"
+                 "not a terminal, reads statements from it without prompts", cmd_repl},
+    {"run", "FILE.lua [ARGS...]", "run a Lua script with arg[0] = FILE, arg[1..] = ARGS\n"
+                                  "(FILE '-' reads the script from stdin)", cmd_run},
+    {"help", "", "show this help", NULL},
+    {"version", "", "show the version and whether CUDA was built", NULL},
+};
+#define AP_NCOMMANDS (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: aapmt [options] [command [args]]\n\n"
+                 "aapmt runs Lua 5.4 with the aapmt engine loaded as the module `aapmt`\n"
+                 "(also the global `aapmt`). Lua modules are found in %s\n"
+                 "(set AAPMT_LUA_DIR to use another); require \"lfs\" loads LuaFileSystem.\n\n"
+                 "Commands:\n", ap_lua_dir());
+    for (int i = 0; i < AP_NCOMMANDS; i++) {
+        char head[64];
+        snprintf(head, sizeof head, "%s %s", commands[i].name, commands[i].args);
+        fprintf(out, "  %-26s ", head);
+        for (const char *c = commands[i].summary; *c; c++) {
+            fputc(*c, out);
+            if (*c == '\n') fprintf(out, "%29s", "");
+        }
+        fputc('\n', out);
+    }
+    fprintf(out, "\nOptions (before the command):\n"
+                 "  -e CHUNK                   run the Lua CHUNK; may be repeated; without a\n"
+                 "                             command, aapmt exits after the chunks\n"
+                 "  -i                         start the REPL after the -e chunks\n"
+                 "  -h, --help                 show this help and exit\n"
+                 "  -v, --version              show the version and exit\n"
+                 "  --                         end of options\n\n"
+                 "Exit status: 0 success, 1 a Lua error (message and traceback on stderr),\n"
+                 "2 a wrong command line.\n");
+}
+
+static int usage_error(const char *fmt, const char *what) {
+    fprintf(stderr, "aapmt: ");
+    fprintf(stderr, fmt, what);
+    fprintf(stderr, "\n\n");
+    usage(stderr);
+    return AP_EXIT_USAGE;
+}
+
+static void version(void) {
+    printf("aapmt %s\n%s\nCUDA backend: %s\n", AAPMT_VERSION, LUA_RELEASE, at_cuda_describe());
+}
+
+static int cmd_repl(lua_State *L, const char *program, int argc, char **argv) {
+    (void)argv;
+    if (argc > 0) return usage_error("repl takes no arguments, got '%s'", argv[0]);
+    ap_set_arg(L, program, program, 0, NULL);
+    return ap_repl(L);
+}
+
+static int cmd_run(lua_State *L, const char *program, int argc, char **argv) {
+    if (argc == 0) return usage_error("%s: missing the script to run (aapmt run FILE.lua [ARGS...])", "run");
+    ap_set_arg(L, program, argv[0], argc - 1, argv + 1);
+    return ap_run_script(L, argv[0], argc - 1, argv + 1);
+}
+
+static const command *find_command(const char *name) {
+    for (int i = 0; i < AP_NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv) {
+    const char *program = argv[0] ? argv[0] : "aapmt";
+    const char *chunks[AP_MAX_CHUNKS];
+    int nchunks = 0;
+    bool then_repl = false;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+        const char *opt = argv[i];
+        if (strcmp(opt, "--") == 0) {
+            i++;
+            break;
+        } else if (strcmp(opt, "-h") == 0 || strcmp(opt, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(opt, "-v") == 0 || strcmp(opt, "--version") == 0) {
+            version();
+            return 0;
+        } else if (strcmp(opt, "-i") == 0) {
+            then_repl = true;
+        } else if (opt[1] == 'e') {   /* -e CHUNK or -eCHUNK */
+            const char *chunk = opt[2] ? opt + 2 : argv[++i];
+            if (!chunk) return usage_error("option %s needs a Lua chunk", "-e");
+            if (nchunks == AP_MAX_CHUNKS) return usage_error("too many %s options", "-e");
+            chunks[nchunks++] = chunk;
+        } else {
+            return usage_error("unknown option '%s'", opt);
+        }
+    }
+    const command *cmd = NULL;
+    if (i < argc) {
+        cmd = find_command(argv[i]);
+        if (!cmd) return usage_error("unknown command '%s'", argv[i]);
+        i++;
+        if (!cmd->run) {   /* help and version need no Lua state */
+            if (strcmp(cmd->name, "help") == 0) usage(stdout);
+            else version();
+            return 0;
+        }
+    } else if (nchunks == 0 || then_repl) {
+        cmd = find_command("repl");
+    }
+    lua_State *L = ap_new_state();
+    if (!L) return 1;
+    int status = 0;
+    if (nchunks > 0) ap_set_arg(L, program, "-e", 0, NULL);
+    for (int c = 0; c < nchunks && status == 0; c++) status = ap_run_chunk(L, chunks[c]);
+    if (status == 0 && cmd) status = cmd->run(L, program, argc - i, argv + i);
+    lua_close(L);
+    return status;
+}

@@ -1,0 +1,77 @@
+/* Running Lua code from the program: scripts, -e chunks, and the protected
+ * call both they and the REPL go through (traceback, Ctrl-C). */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <lauxlib.h>
+
+#include "program.h"
+
+/* The state Ctrl-C interrupts; set for the duration of ap_docall only. */
+static lua_State *running_state = NULL;
+
+/* Lua cannot be stopped from a signal handler, so the handler sets a hook
+ * and the hook raises the error at the next Lua instruction (as lua.c does). */
+static void stop_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
+    lua_sethook(L, NULL, 0, 0);
+    luaL_error(L, "interrupted!");
+}
+
+static void on_interrupt(int sig) {
+    signal(sig, SIG_DFL);   /* a second Ctrl-C ends the program */
+    lua_sethook(running_state, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* Message handler: adds a traceback to the error, string or not. */
+static int add_traceback(lua_State *L) {
+    const char *msg = lua_tostring(L, 1);
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+        msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+int ap_docall(lua_State *L, int narg, int nres) {
+    int base = lua_gettop(L) - narg;
+    lua_pushcfunction(L, add_traceback);
+    lua_insert(L, base);
+    lua_State *outer = running_state;
+    running_state = L;
+    void (*previous)(int) = signal(SIGINT, on_interrupt);
+    int status = lua_pcall(L, narg, nres, base);
+    signal(SIGINT, previous);
+    running_state = outer;
+    lua_remove(L, base);
+    return status;
+}
+
+int ap_report(lua_State *L, int status, const char *prefix) {
+    if (status == LUA_OK) return status;
+    const char *msg = lua_tostring(L, -1);
+    fprintf(stderr, "%s%s\n", prefix, msg ? msg : "(error object is not a string)");
+    fflush(stderr);
+    lua_pop(L, 1);
+    return status;
+}
+
+int ap_run_script(lua_State *L, const char *path, int nargs, char **args) {
+    bool from_stdin = strcmp(path, "-") == 0;
+    int status = luaL_loadfile(L, from_stdin ? NULL : path);
+    if (status == LUA_OK) {
+        /* The script also gets its arguments as `...`, as with lua. */
+        luaL_checkstack(L, nargs, "too many script arguments");
+        for (int i = 0; i < nargs; i++) lua_pushstring(L, args[i]);
+        status = ap_docall(L, nargs, 0);
+    }
+    return ap_report(L, status, "aapmt: ") == LUA_OK ? 0 : 1;
+}
+
+int ap_run_chunk(lua_State *L, const char *chunk) {
+    int status = luaL_loadbuffer(L, chunk, strlen(chunk), "=(command line)");
+    if (status == LUA_OK) status = ap_docall(L, 0, 0);
+    return ap_report(L, status, "aapmt: ") == LUA_OK ? 0 : 1;
+}

@@ -1,0 +1,45 @@
+# Tests of the Lua binding and the aapmt program (included by
+# tests/CMakeLists.txt). A test exits 77 to say it skipped.
+#   lua_<name>   tests/lua/<name>.lua run by `aapmt run` (helpers in tests/lua/lib/)
+#   repl_<name>  scripted REPL sessions: tests/repl/cases/<name>.in with the
+#                expected .out (stdout), .err (stderr fragments) and .status
+#   cli          the command line: help, version, -e, run with args, exit codes
+#   lua_module   a plain lua5.4 doing require "aapmt" from build/lua
+
+set(AAPMT_LUA_TEST_DIR ${CMAKE_CURRENT_SOURCE_DIR}/lua)
+set(AAPMT_REPL_TEST_DIR ${CMAKE_CURRENT_SOURCE_DIR}/repl)
+
+if(AAPMT_SANITIZE)
+  set(AAPMT_LUA_TEST_ENV "AAPMT_SANITIZE=1")
+else()
+  set(AAPMT_LUA_TEST_ENV "AAPMT_SANITIZE=0")
+endif()
+
+file(GLOB AAPMT_LUA_TESTS CONFIGURE_DEPENDS ${AAPMT_LUA_TEST_DIR}/*.lua)
+foreach(script ${AAPMT_LUA_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  string(REGEX REPLACE "^test_" "" name ${name})
+  add_test(NAME lua_${name} COMMAND $<TARGET_FILE:aapmt> run ${script})
+  set_tests_properties(lua_${name} PROPERTIES SKIP_RETURN_CODE 77
+    ENVIRONMENT "${AAPMT_LUA_TEST_ENV}")
+endforeach()
+
+file(GLOB AAPMT_REPL_CASES CONFIGURE_DEPENDS ${AAPMT_REPL_TEST_DIR}/cases/*.in)
+foreach(input ${AAPMT_REPL_CASES})
+  get_filename_component(name ${input} NAME_WE)
+  get_filename_component(dir ${input} DIRECTORY)
+  add_test(NAME repl_${name}
+    COMMAND sh ${AAPMT_REPL_TEST_DIR}/run_case.sh $<TARGET_FILE:aapmt> ${dir}/${name})
+  set_tests_properties(repl_${name} PROPERTIES SKIP_RETURN_CODE 77)
+endforeach()
+
+add_test(NAME cli COMMAND sh ${AAPMT_REPL_TEST_DIR}/cli.sh $<TARGET_FILE:aapmt>)
+
+find_program(AAPMT_LUA_INTERPRETER NAMES lua5.4 lua-5.4)
+if(NOT AAPMT_LUA_INTERPRETER)
+  set(AAPMT_LUA_INTERPRETER "")
+endif()
+add_test(NAME lua_module
+  COMMAND sh ${AAPMT_REPL_TEST_DIR}/lua_module.sh "${AAPMT_LUA_INTERPRETER}"
+          $<TARGET_FILE_DIR:aapmt_module> "${AAPMT_SANITIZE}")
+set_tests_properties(lua_module PROPERTIES SKIP_RETURN_CODE 77)

@@ -1,0 +1,94 @@
+-- Misuse raises a Lua error naming the function and what was wrong (shapes,
+-- dtypes, the expected and actual argument types); nothing crashes.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
+local check = require "check"
+local a = aapmt
+local raises = check.raises
+
+local x = a.tensor({{1, 2, 3}, {4, 5, 6}})
+
+-- shapes (messages from the engine name the op and the shapes)
+raises(function() return x + a.ones(4) end, "add", "[2, 3]", "[4]")
+raises(function() return x * a.ones(2) end, "mul", "[2, 3]", "[2]")
+raises(function() return x:matmul(x) end, "matmul", "[2, 3]")
+raises(function() return a.linear(x, a.ones(2, 2)) end, "linear", "[2, 3]", "[2, 2]")
+raises(function() return a.mse_loss(x, a.ones(3, 2)) end, "mse_loss", "[2, 3]", "[3, 2]")
+raises(function() return a.concat({x, a.ones(2, 2)}, 1) end, "concat", "[2, 3]", "[2, 2]")
+raises(function() return x:reshape(4, 2) end, "reshape", "[2, 3]")
+raises(function() return x:expand(3, 4) end, "expand", "[2, 3]")
+raises(function() return a.attention(x, x, x) end, "attention", "[2, 3]")
+raises(function() return x:view(6) and x:transpose(1, 2):view(6) end, "Tensor:view", "not contiguous")
+raises(function() return x:item() end, "Tensor:item", "[2, 3]")
+
+-- dtypes
+raises(function() return a.tensor({1, 2}, "i32"):exp() end, "exp", "i32")
+raises(function() return x + a.ones(2, 3, "f64") end, "add", "f32", "f64")
+raises(function() return a.zeros(2, "f8") end, "aapmt.zeros", "unknown dtype 'f8'")
+raises(function() return x:to("float") end, "Tensor:to", "unknown dtype 'float'")
+raises(function() return a.embedding(a.ones(3, 2), a.tensor({1}, "f32")) end, "embedding", "f32 ids")
+raises(function() return a.ones(2, "i64"):requires_grad_() end, "i64")
+
+-- dims and indices (1-based, messages say so)
+raises(function() return x:sum(3) end, "Tensor:sum", "dim 3", "2-D")
+raises(function() return x:sum(0) end, "Tensor:sum", "dim 0")
+raises(function() return x:transpose(1, -3) end, "Tensor:transpose", "dim -3")
+raises(function() return x:narrow(2, 3, 2) end, "Tensor:narrow", "size 3")
+raises(function() return x:select(1, 3) end, "Tensor:select", "index 3", "size 2")
+raises(function() return x[0] end, "index 0")
+raises(function() return x[3] end, "index 3")
+raises(function() return x:get(1, 4) end, "Tensor:get", "index 4")
+raises(function() return x:get(1) end, "Tensor:get", "needs 2 indices, got 1")
+raises(function() x:set(1, 9, 9) end, "Tensor:set", "index 9")
+raises(function() return x:permute(1, 1) end, "Tensor:permute", "twice")
+raises(function() return x:permute(1) end, "Tensor:permute", "needs 2 dims")
+raises(function() return a.embedding(a.ones(3, 2), {-1}) end, "embedding", "id -1", "vocabulary of 3")
+raises(function() return a.embedding(a.ones(3, 2), {3}) end, "embedding", "id 3", "vocabulary of 3")
+raises(function() return a.embedding(a.ones(3, 2), {0.5}) end, "aapmt.embedding", "not an integer")
+raises(function() return a.tensor(1):size(1) end, "Tensor:size", "0-dim")
+raises(function() return #a.tensor(1) end, "0-dim")
+
+-- argument types: the function, the argument, expected and actual types
+raises(function() return a.matmul(x, 3) end, "aapmt.matmul", "argument #2", "aapmt tensor", "number")
+raises(function() return a.matmul("x", x) end, "aapmt.matmul", "argument #1", "string")
+raises(function() return x:matmul({}) end, "Tensor:matmul", "argument #1", "table")
+raises(function() return x.sum(5) end, "Tensor:sum", "self", "number")
+raises(function() return x + {} end, "__add", "aapmt.Tensor and table")
+raises(function() return "a" * x end, "__mul", "string and aapmt.Tensor")
+raises(function() return a.concat({x, 1}) end, "aapmt.concat", "element 2", "number")
+raises(function() return a.tensor("abc") end, "aapmt.tensor", "string")
+raises(function() return a.tensor({{1, 2}, {3}}) end, "aapmt.tensor", "ragged", "t[2]")
+raises(function() return a.tensor({1, "x"}) end, "aapmt.tensor", "t[2] is a string")
+raises(function() return a.zeros(2.5) end, "aapmt.zeros", "2.5")
+raises(function() return a.zeros(-1) end, "aapmt.zeros", "-1")
+raises(function() return a.randn(2, {seed = "s"}) end, "aapmt.randn", "seed")
+raises(function() return x:transpose("a", 1) end, "Tensor:transpose", "integer", "string")
+raises(function() x.requires_grad = 1 end, "Tensor.requires_grad", "expected a boolean, got number")
+raises(function() x.shape = 1 end, "cannot set field 'shape'")
+raises(function() a.no_grad(5) end, "no_grad")
+raises(function() a.set_num_threads(0) end, "aapmt.set_num_threads")
+raises(function() a.dropout(x, 1) end, "aapmt.dropout", "p must be in [0, 1)")
+
+-- autograd misuse
+raises(function() a.ones(2):backward() end, "backward")
+local leaf = a.ones(2, "f64"):requires_grad_()
+raises(function() (leaf * 2):requires_grad_(false) end, "requires_grad")
+
+-- freed tensors: every use is an error (freeing again included)
+local f = a.ones(3)
+f:free()
+raises(function() return f + 1 end, "tensor was freed")
+raises(function() return f:sum() end, "Tensor:sum", "tensor was freed")
+raises(function() return f[1] end, "tensor was freed")
+raises(function() return f.grad end, "tensor was freed")
+raises(function() return tostring(f) end, "tensor was freed")
+raises(function() return a.matmul(x, f) end, "aapmt.matmul", "tensor was freed")
+raises(function() return f:free() end, "tensor was freed")
+do
+  local c <close> = a.ones(2)
+  f = c
+end
+raises(function() return f:sum() end, "tensor was freed")
+
+-- errors leave the state usable
+check.tensor(x + 1, {{2, 3, 4}, {5, 6, 7}})
+print("ok")
