@@ -2,6 +2,7 @@
  * whole (threads, grad mode, memory, the default random generator). */
 #define _GNU_SOURCE   /* dladdr, RTLD_NODELETE */
 #include <dlfcn.h>
+#include <time.h>
 
 #include "binding.h"
 
@@ -62,6 +63,15 @@ static int m_memory(lua_State *L) {
     return 1;
 }
 
+/* aapmt.clock(): monotonic wall-clock seconds, for rates and ETAs (os.clock
+ * counts CPU time of all threads). */
+static int m_clock(lua_State *L) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec * 1e-9);
+    return 1;
+}
+
 static int m_is_tensor(lua_State *L) {
     lua_pushboolean(L, luaL_testudata(L, 1, LT_TENSOR_TYPE) != NULL);
     return 1;
@@ -86,6 +96,7 @@ int luaopen_aapmt(lua_State *L) {
         {"manual_seed", m_manual_seed}, {"set_num_threads", m_set_num_threads},
         {"get_num_threads", m_get_num_threads}, {"no_grad", m_no_grad},
         {"grad_enabled", m_grad_enabled}, {"memory", m_memory}, {"is_tensor", m_is_tensor},
+        {"clock", m_clock},
         {NULL, NULL}};
     luaL_newlib(L, functions);
     lt_constructors_register(L);

@@ -96,3 +96,8 @@ check.eq(a.get_num_threads(), 1, "set_num_threads")
 a.set_num_threads(threads)
 check.eq(math.type(a.memory()), "integer", "aapmt.memory()")
 print("ok")
+
+-- aapmt.clock is monotonic wall-clock time
+local t0 = a.clock()
+local t1 = a.clock()
+assert(type(t0) == "number" and t1 >= t0, "aapmt.clock is monotonic")
