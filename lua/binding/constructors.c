@@ -141,14 +141,18 @@ static int c_full(lua_State *L) {
     return lt_push(L, at_full(dtype, ndim, shape, value));
 }
 
-/* ---- rand, randn: (shape... [, {seed=N, dtype=...} | dtype]) ---- */
+/* ---- rand, randn: (shape... [, {seed=N, dtype=..., requires_grad=bool} | dtype]) ---- */
 
 static int random_tensor(lua_State *L, bool normal, const char *fname) {
     int64_t shape[AT_MAX_DIMS];
     int next, ndim = lt_check_shape(L, 1, shape, &next, 0, fname);
     at_dtype dtype = AT_F32;
     at_rng local, *rng = NULL;
+    bool requires_grad = false;
     if (lua_istable(L, next)) {
+        lua_getfield(L, next, "requires_grad");
+        requires_grad = lua_toboolean(L, -1);
+        lua_pop(L, 1);
         lua_getfield(L, next, "dtype");
         dtype = lt_opt_dtype(L, -1, AT_F32, fname);
         if (lua_getfield(L, next, "seed") != LUA_TNIL) {
@@ -162,7 +166,12 @@ static int random_tensor(lua_State *L, bool normal, const char *fname) {
         dtype = lt_opt_dtype(L, next, AT_F32, fname);
     }
     if (!rng) rng = lt_default_rng(L);
-    return lt_push(L, normal ? at_randn(rng, dtype, ndim, shape) : at_rand(rng, dtype, ndim, shape));
+    at_tensor *t = normal ? at_randn(rng, dtype, ndim, shape) : at_rand(rng, dtype, ndim, shape);
+    if (t && requires_grad && at_set_requires_grad(t, true)) {
+        at_release(t);
+        t = NULL;
+    }
+    return lt_push(L, t);
 }
 
 static int c_rand(lua_State *L) { return random_tensor(L, false, "aapmt.rand"); }

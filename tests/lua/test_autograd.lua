@@ -90,3 +90,9 @@ local f = a.tensor({1, 2}):requires_grad_()
 check.tensor(f.grad, {2, 4}, 1e-6)
 check.eq(f.grad:dtype(), "f32", "grad has the dtype of the input")
 print("ok")
+
+-- randn can make a leaf that requires grad; d(sum x²)/dx = 2x
+local xr = a.randn({2, 3}, {seed = 1, requires_grad = true})
+assert(xr.requires_grad, "randn{requires_grad=true} makes a trainable leaf")
+;(xr * xr):sum():backward()
+check.tensor(xr.grad, (xr:detach() * 2):totable(), 1e-6, "gradient of a randn leaf")
