@@ -20,6 +20,16 @@ int at_broadcast_shape(const char *op, const at_tensor *a, const at_tensor *b,
 /* Row-major contiguous strides for a shape. */
 void at_contiguous_strides(int ndim, const int64_t *shape, int64_t *stride);
 
+/* GEMM on strided matrices (matmul.c): whether a matrix can be read in place
+ * by BLAS, and C = alpha·A·B + beta·C with A, B given by row/column strides. */
+bool at_blas_readable(int64_t rows, int64_t cols, int64_t srow, int64_t scol);
+void at_gemm_strided(at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
+                     int64_t a_srow, int64_t a_scol, const void *b, int64_t b_srow, int64_t b_scol,
+                     double beta, void *c, int64_t ldc);
+/* Softmax of one contiguous row in place (norm.c); an all -inf row gives zeros. */
+void at_softmax_row_f32(float *y, int64_t n);
+void at_softmax_row_f64(double *y, int64_t n);
+
 /* Hot loops compiled for AVX-512, AVX2 and baseline x86-64, picked at run
  * time: the default build targets SSE2, and wide registers with FMA make
  * elementwise kernels several times faster. gcc >= 12 on x86-64 Linux only. */
