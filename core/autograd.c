@@ -195,7 +195,10 @@ static int check_grad(const at_node *n, int i, const at_tensor *gin) {
 static int run_node(graph *g, int k) {
     at_node *n = g->nodes[k];
     at_tensor *gin[AT_NODE_MAX_INPUTS] = {0};
-    if (n->op->backward(n, g->grads[k], gin)) return -1;
+    if (n->op->backward(n, g->grads[k], gin)) {
+        for (int i = 0; i < n->n_inputs; i++) at_release(gin[i]); /* any set before the failure */
+        return -1;
+    }
     int rc = 0;
     for (int i = 0; i < n->n_inputs; i++) {
         if (!n->needs_grad[i]) {

@@ -374,6 +374,21 @@ static int64_t row_offset(const at_tensor *t, int64_t r) {
     return idx;
 }
 
+/* n elements of size es from src (stride ss) to dst (stride ds), typed by
+ * size so the compiler emits plain moves instead of memcpy calls. */
+static void copy_strided(char *dst, int64_t ds, const char *src, int64_t ss, int64_t n, size_t es) {
+#define COPY_AS(T)                                                              \
+    for (int64_t i = 0; i < n; i++) ((T *)dst)[i * ds] = ((const T *)src)[i * ss]; \
+    return;
+    switch (es) {
+    case 1: COPY_AS(uint8_t)
+    case 2: COPY_AS(uint16_t)
+    case 4: COPY_AS(uint32_t)
+    default: COPY_AS(uint64_t)
+    }
+#undef COPY_AS
+}
+
 int at_copy_(at_tensor *dst, const at_tensor *src) {
     if (!at_same_shape(dst, src)) {
         char a[128], b[128];
@@ -397,12 +412,13 @@ int at_copy_(at_tensor *dst, const at_tensor *src) {
     #pragma omp parallel for if (n >= AT_PARALLEL_MIN)
     for (int64_t r = 0; r < rows; r++) {
         int64_t so = row_offset(src, r), dof = row_offset(dst, r);
-        if (same) {
-            for (int64_t i = 0; i < inner; i++)
-                memcpy(dbase + (size_t)(dof + i * ds) * es, sbase + (size_t)(so + i * ss) * es, es);
-        } else {
+        if (!same) {
             for (int64_t i = 0; i < inner; i++)
                 write_elem(dbase, dst->dtype, dof + i * ds, read_elem(sbase, src->dtype, so + i * ss));
+        } else if (ss == 1 && ds == 1) {
+            memcpy(dbase + (size_t)dof * es, sbase + (size_t)so * es, (size_t)inner * es);
+        } else {
+            copy_strided(dbase + (size_t)dof * es, ds, sbase + (size_t)so * es, ss, inner, es);
         }
     }
     return 0;
