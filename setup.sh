@@ -17,7 +17,8 @@ build_dir=${BUILD_DIR:-build}
 jobs=${JOBS:-$(nproc)}
 
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-filesystem
-          libopenblas-openmp-dev libreadline-dev)
+          libopenblas-openmp-dev libreadline-dev libjpeg62-turbo-dev libstb-dev
+          libutf8proc-dev libcjson-dev)
 
 install_missing() {
     local missing=()
