@@ -14,4 +14,13 @@
 void at_set_num_threads(int n);   /* OpenMP and OpenBLAS together */
 int at_get_num_threads(void);
 
+/* OpenBLAS 0.3.21 does not recognise recent Intel CPUs (Sapphire and Emerald
+ * Rapids) and falls back to its slowest kernels ("Prescott"), 4-7x slower at
+ * GEMM. When that happened and the CPU has AVX-512 (or AVX2), returns the
+ * kernel set to ask for through OPENBLAS_CORETYPE ("SkylakeX" or "Haswell");
+ * otherwise NULL. The variable is read when OpenBLAS loads, so a program
+ * must set it and re-execute itself. */
+const char *at_blas_better_coretype(void);
+const char *at_blas_coretype(void);   /* the kernels OpenBLAS is using */
+
 #endif

@@ -95,7 +95,7 @@ static int attention_backward(at_node *node, const at_tensor *g, at_tensor **gin
     if (!gr) return -1;
     for (int i = 0; i < 3; i++) {
         const at_tensor *in = node->inputs[i];
-        if (node->needs_grad[i] && !(gin[i] = at_empty(dt, 4, in->shape))) {
+        if (node->needs_grad[i] && !(gin[i] = at_empty_uninit(dt, 4, in->shape))) {
             for (int j = 0; j < i; j++) at_release(gin[j]), gin[j] = NULL;
             at_release(gcopy);
             return -1;
@@ -207,7 +207,7 @@ at_tensor *at_attention(at_tensor *q, at_tensor *k, at_tensor *v, at_tensor *mas
     at_tensor *cq, *ck, *cv, *out = NULL, *p = NULL;
     const at_tensor *qr = readable(q, &cq), *kr = readable(k, &ck), *vr = readable(v, &cv);
     int64_t pshape[4] = {B, H, lq, lk}, oshape[4] = {B, H, lq, dv};
-    if (!qr || !kr || !vr || (keep && !(p = at_empty(dt, 4, pshape))) || !(out = at_empty(dt, 4, oshape)))
+    if (!qr || !kr || !vr || (keep && !(p = at_empty_uninit(dt, 4, pshape))) || !(out = at_empty_uninit(dt, 4, oshape)))
         goto fail;
     head_mats hq = heads_of(qr), hk = heads_of(kr), hv = heads_of(vr);
     mask_view mv = mask_view_of(mask, H);

@@ -98,7 +98,7 @@ at_tensor *at_embedding(at_tensor *weight, at_tensor *ids) {
     int64_t shape[AT_MAX_DIMS];
     memcpy(shape, ids->shape, (size_t)ids->ndim * sizeof *shape);
     shape[ids->ndim] = dim;
-    at_tensor *out = at_empty(weight->dtype, ids->ndim + 1, shape);
+    at_tensor *out = at_empty_uninit(weight->dtype, ids->ndim + 1, shape);
     if (!out) {
         free(idx);
         return NULL;
@@ -163,7 +163,7 @@ static int concat_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
         const at_tensor *in = node->inputs[i];
         int64_t len = in->shape[dim];
         if (node->needs_grad[i]) {
-            gin[i] = at_empty(in->dtype, in->ndim, in->shape);
+            gin[i] = at_empty_uninit(in->dtype, in->ndim, in->shape);
             if (!gin[i] || copy_slice(gin[i], g, dim, start, len, false)) {
                 for (int j = 0; j <= i; j++) at_release(gin[j]), gin[j] = NULL;
                 return -1;
@@ -223,7 +223,7 @@ at_tensor *at_concat(int n, at_tensor *const *ts, int dim) {
     memcpy(shape, ts[0]->shape, sizeof shape);
     shape[d] = 0;
     for (int i = 0; i < n; i++) shape[d] += ts[i]->shape[d];
-    at_tensor *out = at_empty(ts[0]->dtype, ts[0]->ndim, shape);
+    at_tensor *out = at_empty_uninit(ts[0]->dtype, ts[0]->ndim, shape);
     if (!out) return NULL;
     int64_t start = 0;
     for (int i = 0; i < n; i++) {

@@ -269,7 +269,7 @@ static at_tensor swap_last_two(const at_tensor *t) {
 /* A contiguous tensor of t's shape to receive a result, and a header for it
  * promoted the way the operand was. */
 static at_tensor *result_like(const at_tensor *t, int pos, at_tensor *view) {
-    at_tensor *r = at_empty(t->dtype, t->ndim, t->shape);
+    at_tensor *r = at_empty_uninit(t->dtype, t->ndim, t->shape);
     if (r) *view = pos >= 0 ? with_unit_dim(r, pos) : *r;
     return r;
 }
@@ -335,7 +335,7 @@ at_tensor *at_matmul(at_tensor *a, at_tensor *b) {
         at_set_error("matmul: result of %d dims exceeds the %d supported", nd, AT_MAX_DIMS);
         return NULL;
     }
-    at_tensor *out = at_empty(a->dtype, nd, shape);
+    at_tensor *out = at_empty_uninit(a->dtype, nd, shape);
     if (!out) return NULL;
     at_tensor ov = *out;
     if (a1) ov = with_unit_dim(&ov, ov.ndim - (b1 ? 0 : 1));
@@ -425,7 +425,7 @@ static int linear_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
     if (node->needs_grad[0]) { /* dx = g·w */
         const at_tensor *wr = blas_operand(w, &wcopy);
         if (!wr) goto done;
-        gin[0] = at_empty(dt, x->ndim, x->shape);
+        gin[0] = at_empty_uninit(dt, x->ndim, x->shape);
         if (!gin[0]) goto done;
         strided wm = {at_data(wr), wr->stride[0], wr->stride[1]};
         gemm(dt, rows, in_f, out_f, 1.0, gm, wm, 0.0, at_data(gin[0]), in_f);
@@ -434,13 +434,13 @@ static int linear_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
         const at_tensor *xs = node->saved[0] ? node->saved[0] : x;
         int64_t xrows;
         if (!linear_rows(xs, &xcopy, &xm, &xrows)) goto done;
-        gin[1] = at_empty(dt, 2, w->shape);
+        gin[1] = at_empty_uninit(dt, 2, w->shape);
         if (!gin[1]) goto done;
         strided gt = {gm.data, gm.scol, gm.srow};
         gemm(dt, out_f, in_f, rows, 1.0, gt, xm, 0.0, at_data(gin[1]), in_f);
     }
     if (node->needs_grad[2]) { /* db = sum of g over rows */
-        gin[2] = at_empty(dt, 1, &out_f);
+        gin[2] = at_empty_uninit(dt, 1, &out_f);
         if (!gin[2]) goto done;
         if (dt == AT_F32) column_sums_float((const float *)gm.data, rows, out_f, gm, at_data(gin[2]));
         else column_sums_double((const double *)gm.data, rows, out_f, gm, at_data(gin[2]));
@@ -506,7 +506,7 @@ at_tensor *at_linear(at_tensor *x, at_tensor *w, at_tensor *b) {
     int64_t shape[AT_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = out_f;
-    at_tensor *out = at_empty(x->dtype, x->ndim, shape);
+    at_tensor *out = at_empty_uninit(x->dtype, x->ndim, shape);
     if (out) {
         if (b) fill_rows_with_bias(out, rows, b);
         strided wt = {at_data(wr), wr->stride[1], wr->stride[0]}; /* wᵀ without a copy */

@@ -147,7 +147,7 @@ static int layernorm_backward(at_node *node, const at_tensor *g, at_tensor **gin
     int rc = -1;
     if (!xd || !gd || (w && !wd)) goto done;
     if (node->needs_grad[0]) {
-        gin[0] = at_empty(x->dtype, x->ndim, x->shape);
+        gin[0] = at_empty_uninit(x->dtype, x->ndim, x->shape);
         if (!gin[0]) goto done;
         if (x->dtype == AT_F32)
             layernorm_dx_float(at_data(xd), at_data(gd), data_or_null(wd), mean, rstd, at_data(gin[0]), rows, d);
@@ -155,7 +155,7 @@ static int layernorm_backward(at_node *node, const at_tensor *g, at_tensor **gin
             layernorm_dx_double(at_data(xd), at_data(gd), data_or_null(wd), mean, rstd, at_data(gin[0]), rows, d);
     }
     for (int i = 1; i <= 2; i++) {
-        if (node->needs_grad[i] && !(gin[i] = at_empty(x->dtype, 1, &d))) goto done;
+        if (node->needs_grad[i] && !(gin[i] = at_empty_uninit(x->dtype, 1, &d))) goto done;
     }
     if (node->needs_grad[1] || node->needs_grad[2]) {
         if (x->dtype == AT_F32)
@@ -200,9 +200,9 @@ at_tensor *at_layernorm(at_tensor *x, at_tensor *w, at_tensor *b, double eps) {
     at_tensor *ins[3] = {x, w, b};
     bool grad = at_any_requires_grad(3, ins);
     at_tensor *xd = dense(x), *wd = w ? dense(w) : NULL, *bd = b ? dense(b) : NULL;
-    at_tensor *out = at_empty(x->dtype, x->ndim, x->shape);
-    at_tensor *mean = grad ? at_empty(AT_F64, 1, &rows) : NULL;
-    at_tensor *rstd = grad ? at_empty(AT_F64, 1, &rows) : NULL;
+    at_tensor *out = at_empty_uninit(x->dtype, x->ndim, x->shape);
+    at_tensor *mean = grad ? at_empty_uninit(AT_F64, 1, &rows) : NULL;
+    at_tensor *rstd = grad ? at_empty_uninit(AT_F64, 1, &rows) : NULL;
     if (!xd || (w && !wd) || (b && !bd) || !out || (grad && (!mean || !rstd))) {
         at_release(out);
         out = NULL;
@@ -317,7 +317,7 @@ static int softmax_backward(at_node *node, const at_tensor *g, at_tensor **gin) 
     const at_tensor *y = node->saved[0];
     int64_t d = row_length(y), rows = d ? at_numel(y) / d : 0;
     at_tensor *gd = dense(g);
-    gin[0] = gd ? at_empty(y->dtype, y->ndim, y->shape) : NULL;
+    gin[0] = gd ? at_empty_uninit(y->dtype, y->ndim, y->shape) : NULL;
     if (!gin[0]) {
         at_release(gd);
         return -1;

@@ -6,10 +6,13 @@
  * command. Without a command (and without -e) the REPL starts. Exit status:
  * 0 success, 1 the Lua code failed, 2 the command line was wrong. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "program.h"
 #include "cuda.h"
+#include "parallel.h"
 
 #ifndef AAPMT_VERSION
 #define AAPMT_VERSION "unknown"
@@ -74,7 +77,8 @@ static int usage_error(const char *fmt, const char *what) {
 }
 
 static void version(void) {
-    printf("aapmt %s\n%s\nCUDA backend: %s\n", AAPMT_VERSION, LUA_RELEASE, at_cuda_describe());
+    printf("aapmt %s\n%s\nOpenBLAS kernels: %s\nCUDA backend: %s\n", AAPMT_VERSION, LUA_RELEASE,
+           at_blas_coretype(), at_cuda_describe());
 }
 
 static int cmd_repl(lua_State *L, const char *program, int argc, char **argv) {
@@ -96,7 +100,19 @@ static const command *find_command(const char *name) {
     return NULL;
 }
 
+/* Restarts the program with OpenBLAS's fast kernels when it fell back to its
+ * slowest ones on a CPU it does not know (see parallel.h). A user's own
+ * OPENBLAS_CORETYPE always wins; if the restart fails we go on as we are. */
+static void prefer_fast_blas_kernels(char **argv) {
+    const char *better = at_blas_better_coretype();
+    if (getenv("OPENBLAS_CORETYPE") || !better) return;
+    setenv("OPENBLAS_CORETYPE", better, 1);
+    execv("/proc/self/exe", argv);
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv) {
+    prefer_fast_blas_kernels(argv);
     const char *program = argv[0] ? argv[0] : "aapmt";
     const char *chunks[AP_MAX_CHUNKS];
     int nchunks = 0;
