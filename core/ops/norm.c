@@ -10,6 +10,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
+#include "vmath.h" /* after the pragma: inlining needs the same optimize options */
 
 #include <math.h>
 #include <string.h>
@@ -231,10 +232,8 @@ done:
 
 /* ---- softmax ---- */
 
-/* exp(x) for x <= 0 (softmax subtracts the row max first), written so that
- * GCC vectorises the loop around it: libm's expf is a scalar call and was
- * most of softmax's time. Cephes' polynomial after reducing by ln 2, within
- * 2 ulp of expf. Below -87 (masked logits, -inf) it gives exactly 0. The
+/* exp(x) for x <= 0 (softmax subtracts the row max first), vectorisable
+ * (see vmath.h): libm's expf was most of softmax's time. Below -87 (masked logits, -inf) it gives exactly 0. The
  * clamp and the zeroing are integer operations on the bits: a float compare
  * or select here makes GCC branch, and then the loop stays scalar. */
 static inline float softmax_expf(float x) {
@@ -244,16 +243,7 @@ static inline float softmax_expf(float x) {
     uint32_t uc = u < below ? u : below;
     float xc;
     memcpy(&xc, &uc, sizeof xc);
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round: 1.5 * 2^23 */
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    float n, p = at_exp_reduced(xc, &n);
     int32_t bits = ((int32_t)n + 127) << 23; /* 2^n */
     float scale, y;
     memcpy(&scale, &bits, sizeof scale);

@@ -13,6 +13,7 @@
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("no-trapping-math")
 #endif
+#include "vmath.h" /* after the pragma: inlining needs the same optimize options */
 
 #include <math.h>
 #include <string.h>
@@ -153,15 +154,7 @@ static inline float float_from_bits(int32_t i) {
  * applied in two halves so that denormal results and FLT_MAX stay reachable. */
 static inline float vexpf(float x) {
     float xc = x < -104.0f ? -104.0f : x > 89.0f ? 89.0f : x;
-    float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
-    float r = xc - n * 0.693359375f - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
+    float n, p = at_exp_reduced(xc, &n);
     int32_t k = (int32_t)n, k1 = k >> 1, k2 = k - k1;
     float e = p * float_from_bits((k1 + 127) << 23) * float_from_bits((k2 + 127) << 23);
     return x != x ? x : e;
