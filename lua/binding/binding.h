@@ -83,6 +83,7 @@ void lt_arith_metamethods(lua_State *L);      /* tensor_math.c: __add ... into a
 int lt_tostring(lua_State *L);                /* tensor_print.c: __tostring */
 void lt_constructors_register(lua_State *L);  /* constructors.c: aapmt.zeros ... */
 void lt_functions_register(lua_State *L);     /* functions.c: aapmt.matmul ... */
+void lt_tokenizer_register(lua_State *L);     /* tokenizer.c: aapmt.tokenizer, find_vocab */
 /* Softmax over the optional dim at idx (default: the last), which the engine
  * supports through a transpose when it is not the last (functions.c). */
 at_tensor *lt_softmax_dim(lua_State *L, at_tensor *x, int idx, const char *fname);

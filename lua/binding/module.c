@@ -101,6 +101,7 @@ int luaopen_aapmt(lua_State *L) {
     luaL_newlib(L, functions);
     lt_constructors_register(L);
     lt_functions_register(L);
+    lt_tokenizer_register(L);
     lua_pushstring(L, AAPMT_VERSION);
     lua_setfield(L, -2, "version");
 #ifdef AAPMT_HAVE_CUDA

@@ -26,6 +26,7 @@ typedef struct command {
     const char *summary;   /* lines separated by '\n' */
     /* argv holds what follows the command name on the line. */
     int (*run)(lua_State *L, const char *program, int argc, char **argv);
+    const char *lua_module;   /* commands written in Lua: require(lua_module).main(...) */
 } command;
 
 static int cmd_repl(lua_State *L, const char *program, int argc, char **argv);
@@ -33,11 +34,13 @@ static int cmd_run(lua_State *L, const char *program, int argc, char **argv);
 
 static const command commands[] = {
     {"repl", "", "the interactive Lua REPL (the default); when stdin is\n"
-                 "not a terminal, reads statements from it without prompts", cmd_repl},
+                 "not a terminal, reads statements from it without prompts", cmd_repl, NULL},
     {"run", "FILE.lua [ARGS...]", "run a Lua script with arg[0] = FILE, arg[1..] = ARGS\n"
-                                  "(FILE '-' reads the script from stdin)", cmd_run},
-    {"help", "", "show this help", NULL},
-    {"version", "", "show the version and whether CUDA was built", NULL},
+                                  "(FILE '-' reads the script from stdin)", cmd_run, NULL},
+    {"tokenize", "[--vocab FILE] TEXT", "print ImageReward's 35 token ids for TEXT, then the\n"
+                                        "attention mask", NULL, "aapmt.commands.tokenize"},
+    {"help", "", "show this help", NULL, NULL},
+    {"version", "", "show the version and whether CUDA was built", NULL, NULL},
 };
 #define AP_NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
@@ -145,7 +148,7 @@ int main(int argc, char **argv) {
         cmd = find_command(argv[i]);
         if (!cmd) return usage_error("unknown command '%s'", argv[i]);
         i++;
-        if (!cmd->run) {   /* help and version need no Lua state */
+        if (!cmd->run && !cmd->lua_module) {   /* help and version need no Lua state */
             if (strcmp(cmd->name, "help") == 0) usage(stdout);
             else version();
             return 0;
@@ -158,7 +161,12 @@ int main(int argc, char **argv) {
     int status = 0;
     if (nchunks > 0) ap_set_arg(L, program, "-e", 0, NULL);
     for (int c = 0; c < nchunks && status == 0; c++) status = ap_run_chunk(L, chunks[c]);
-    if (status == 0 && cmd) status = cmd->run(L, program, argc - i, argv + i);
+    if (status == 0 && cmd && cmd->lua_module) {
+        ap_set_arg(L, program, cmd->name, argc - i, argv + i);
+        status = ap_run_lua_command(L, cmd->lua_module, argc - i, argv + i);
+    } else if (status == 0 && cmd) {
+        status = cmd->run(L, program, argc - i, argv + i);
+    }
     lua_close(L);
     return status;
 }

@@ -28,6 +28,10 @@ int ap_report(lua_State *L, int status, const char *prefix);
 /* Each returns the process exit status: 0, or 1 when the Lua code failed. */
 int ap_run_script(lua_State *L, const char *path, int nargs, char **args);
 int ap_run_chunk(lua_State *L, const char *chunk);
+/* A subcommand written in Lua: require(module).main(argv...) returns the
+ * exit status (nil is 0); lua/aapmt/cli.lua gives such modules their option
+ * parsing and clean error messages. */
+int ap_run_lua_command(lua_State *L, const char *module, int argc, char **argv);
 /* Interactive with readline when stdin is a terminal; otherwise reads
  * statements from stdin silently and returns 1 if any of them failed. */
 int ap_repl(lua_State *L);

@@ -75,3 +75,19 @@ int ap_run_chunk(lua_State *L, const char *chunk) {
     if (status == LUA_OK) status = ap_docall(L, 0, 0);
     return ap_report(L, status, "aapmt: ") == LUA_OK ? 0 : 1;
 }
+
+int ap_run_lua_command(lua_State *L, const char *module, int argc, char **argv) {
+    lua_getglobal(L, "require");
+    lua_pushstring(L, module);
+    int status = ap_docall(L, 1, 1);
+    if (status != LUA_OK) return ap_report(L, status, "aapmt: "), 1;
+    lua_getfield(L, -1, "main");
+    lua_remove(L, -2);
+    luaL_checkstack(L, argc, "too many command arguments");
+    for (int i = 0; i < argc; i++) lua_pushstring(L, argv[i]);
+    status = ap_docall(L, argc, 1);
+    if (status != LUA_OK) return ap_report(L, status, "aapmt: "), 1;
+    int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    return code;
+}

@@ -1,0 +1,83 @@
+-- Option parsing and error reporting for subcommands written in Lua.
+--
+-- A command module returns cli.command(name, usage, options, run): `run`
+-- gets the parsed options and the positional arguments. cli.fail raises a
+-- user-facing error (bad option, missing file): it is printed as
+-- "aapmt NAME: message" with no traceback, with exit status 2 for usage
+-- errors and 1 otherwise. Any other error is a bug and keeps its traceback.
+local cli = {}
+
+local failure = {}   -- metatable marking user-facing errors
+
+function cli.fail(message, status)
+  error(setmetatable({message = message, status = status or 1}, failure), 0)
+end
+
+-- options: { name = "string" | "number" | "integer" | "flag" }, for --name.
+-- Returns opts (defaults filled by the caller) and the positional list.
+function cli.parse(args, options)
+  local opts, positional, i = {}, {}, 1
+  while i <= #args do
+    local a = args[i]
+    if a == "--" then
+      table.move(args, i + 1, #args, #positional + 1, positional)
+      break
+    end
+    local name, inline = a:match("^%-%-([%w%-]+)=(.*)$")
+    name = name or a:match("^%-%-([%w%-]+)$")
+    if name then
+      local key = name:gsub("%-", "_")
+      local kind = options[key]
+      if not kind then cli.fail("unknown option --" .. name, 2) end
+      if kind == "flag" then
+        if inline then cli.fail("option --" .. name .. " takes no value", 2) end
+        opts[key] = true
+      else
+        local value = inline
+        if not value then
+          i = i + 1
+          value = args[i]
+          if value == nil then cli.fail("option --" .. name .. " needs a value", 2) end
+        end
+        if kind == "number" or kind == "integer" then
+          local n = tonumber(value)
+          if not n or (kind == "integer" and math.type(n) ~= "integer") then
+            cli.fail(string.format("option --%s needs %s, got '%s'", name,
+              kind == "integer" and "an integer" or "a number", value), 2)
+          end
+          value = n
+        end
+        opts[key] = value
+      end
+    else
+      positional[#positional + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, positional
+end
+
+function cli.command(name, usage, options, run)
+  local function main(...)
+    local args = {...}
+    if args[1] == "--help" or args[1] == "-h" then
+      io.write(usage)
+      return 0
+    end
+    local ok, err = xpcall(function()
+      local opts, positional = cli.parse(args, options)
+      return run(opts, positional)
+    end, function(e)
+      if getmetatable(e) == failure then return e end
+      return debug.traceback(tostring(e), 2)
+    end)
+    if ok then return err or 0 end
+    if getmetatable(err) ~= failure then error(err, 0) end
+    io.stderr:write("aapmt ", name, ": ", err.message, "\n")
+    if err.status == 2 then io.stderr:write(usage) end
+    return err.status
+  end
+  return {main = main, usage = usage}
+end
+
+return cli
