@@ -235,10 +235,18 @@ at_tensor *at_from_storage(at_storage *s, at_dtype dtype, int ndim, const int64_
                            const int64_t *stride, int64_t offset) {
     if (check_shape("from_storage", ndim, shape)) return NULL;
     /* Every element must lie inside the storage: check the lowest and highest address. */
-    int64_t lo = offset, hi = offset;
+    int64_t lo = offset, hi = offset, contiguous[AT_MAX_DIMS];
     bool empty = shape_numel(ndim, shape) == 0;
+    if (!stride) {
+        for (int i = ndim - 1, st = 1; i >= 0; st *= (int)shape[i], i--) contiguous[i] = st;
+        stride = contiguous;
+    }
     for (int i = 0; i < ndim && !empty; i++) {
-        int64_t st = stride ? stride[i] : 1;
+        int64_t st = stride[i];
+        if (st > INT64_MAX / 2 / (shape[i] ? shape[i] : 1) || st < -(INT64_MAX / 2) / (shape[i] ? shape[i] : 1)) {
+            at_set_error("from_storage: stride %lld in dim %d overflows", (long long)st, i);
+            return NULL;
+        }
         if (st >= 0) hi += (shape[i] - 1) * st;
         else lo += (shape[i] - 1) * st;
     }

@@ -86,6 +86,11 @@ static void test_storage_and_views(void) {
     at_tensor *b = at_from_storage(s, AT_F32, 1, four, st, 2); /* last element would be 8 of 0..7 */
     CHECK(b == NULL, "a view reaching past the storage is refused");
     CHECK(strstr(at_last_error(), "outside") != NULL, "message: %s", at_last_error());
+    int64_t grid[2] = {3, 4};
+    CHECK(at_from_storage(s, AT_F32, 2, grid, NULL, 0) == NULL, "a contiguous [3, 4] view needs 12 elements, not 8");
+    int64_t huge[1] = {INT64_MAX / 4};
+    CHECK(at_from_storage(s, AT_F32, 1, four, huge, 0) == NULL && strstr(at_last_error(), "overflow"),
+          "overflowing strides are refused: %s", at_last_error());
     b = at_from_storage(s, AT_F32, 1, four, st, 0);
     at_storage_release(s);
     CHECK(b && released == 0, "the view holds the borrowed storage");
