@@ -1,0 +1,769 @@
+/* Image decoding with the modes and pixels Pillow 9.4's Image.open gives.
+ *
+ * JPEG: libjpeg-turbo, the library Pillow links, with Pillow's settings:
+ * islow IDCT and fancy upsampling (libjpeg's defaults, which Pillow keeps
+ * outside draft mode), 1 component -> "L", 3 -> "RGB" (JCS_RGB), 4 -> "CMYK"
+ * (JCS_CMYK, then inverted: Pillow always assumes Adobe polarity, rawmode
+ * "CMYK;I"). Warnings are silent, as Pillow's output_message is empty; errors
+ * longjmp back here. Pillow feeds libjpeg through a suspending source and
+ * raises "image file is truncated" when libjpeg still wants bytes at the end
+ * of the file and has not returned the last row; our source does the same:
+ * asked for bytes past the end before the last row, it fails; after it, it
+ * supplies the EOI that jpeg_finish_decompress looks for (Pillow accepts a
+ * missing EOI then too).
+ *
+ * PNG, BMP, TGA: stb_image decodes; the mode is read from the header as
+ * Pillow's plugin reads it, and stb is asked for that many channels:
+ *   PNG  grey 1 bit -> "1"; grey 2/4/8 bit -> "L" (both scale 2/4-bit values
+ *        by 0x55 / 0x11); grey 16 bit -> "I" (the full 16-bit value, via
+ *        stbi_load_16); RGB 8/16 -> "RGB", RGBA 8/16 -> "RGBA", grey+alpha 8
+ *        -> "LA" (16-bit values: both keep the high byte); grey+alpha 16 ->
+ *        "RGBA" with R = G = B (Pillow's "LA;16B" rawmode); palette -> "P"
+ *        (held expanded to RGB: nearest resizing commutes with the lookup).
+ *        tRNS never adds an alpha channel (Pillow keeps it in info only and
+ *        convert("RGB") ignores it). Gamma, ICC and sRGB chunks are ignored by
+ *        both. Chunk CRCs before the first IDAT are checked, as Pillow does;
+ *        stb checks none. Difference kept, for corrupt files only: stb
+ *        inflates the whole image data and skips zlib's Adler-32, Pillow
+ *        stops inflating at the last row and zlib checks the Adler-32 when it
+ *        gets there, so damaged image data may be refused by one and not the
+ *        other (valid files decode identically).
+ *   BMP  1/4/8 bit -> "P", or "1"/"L" when the palette is the identity grey
+ *        ramp (Pillow drops it then); 24 bit and 32 bit BI_RGB -> "RGB" (the
+ *        4th byte ignored, as Pillow's "BGRX"); 32 bit BITFIELDS with alpha
+ *        mask 0xFF000000 in a >= 52-byte header -> "RGBA". Differences kept:
+ *        16-bit BMPs (stb expands 5 bits as (v*33)>>2, Pillow as v*255/31: up
+ *        to 1 level apart), RLE BMPs (stb cannot decode them: an error), and
+ *        a 32-bit alpha channel that is all zero (stb makes it opaque).
+ *   TGA  colour-mapped -> "P", grey 8 -> "L", grey 16 -> "LA", true colour
+ *        15/16/24 -> "RGB", 32 -> "RGBA"; right-to-left files are mirrored as
+ *        Pillow mirrors them (stb does not). 1-bit TGAs: stb cannot decode.
+ *   BMP and TGA files whose pixel data ends early are refused here, as
+ *   Pillow refuses them (stb would fill in the missing pixels).
+ * GIF: decoded here (see decode_gif), since stb's composited RGBA loses
+ *   what Pillow keeps: the indices of transparent and unpainted pixels. The
+ *   first frame; "P" when its palette is not the identity grey ramp, else
+ *   "L" (Pillow's _is_palette_needed).
+ * The format is sniffed from the bytes as Pillow does; TGA, which has no
+ * signature, is tried last with Pillow's header checks. */
+#include "image.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <stb_image.h>
+
+/* ---- images ---- */
+
+static const char *const mode_names[] = {"1", "L", "P", "I", "LA", "RGB", "RGBA", "CMYK"};
+static const int mode_channels[] = {1, 1, 3, 1, 2, 3, 4, 4};
+
+const char *at_image_mode_name(at_image_mode mode) {
+    return (unsigned)mode < sizeof mode_names / sizeof *mode_names ? mode_names[mode] : "?";
+}
+
+int at_image_mode_channels(at_image_mode mode) {
+    return (unsigned)mode < sizeof mode_channels / sizeof *mode_channels ? mode_channels[mode] : 0;
+}
+
+at_image *at_image_new(int width, int height, at_image_mode mode) {
+    int channels = at_image_mode_channels(mode);
+    if (width <= 0 || height <= 0 || channels == 0) {
+        at_set_error("image: cannot make a %d x %d image of mode %s", width, height,
+                     at_image_mode_name(mode));
+        return NULL;
+    }
+    size_t value_size = mode == AT_IMAGE_I ? sizeof(int32_t) : 1;
+    size_t bytes = (size_t)width * (size_t)height * (size_t)channels * value_size;
+    at_image *im = malloc(sizeof *im);
+    void *pixels = calloc(bytes, 1);
+    if (!im || !pixels) {
+        free(im);
+        free(pixels);
+        at_set_error("image: out of memory for a %d x %d %s image (%zu bytes)", width, height,
+                     at_image_mode_name(mode), bytes);
+        return NULL;
+    }
+    *im = (at_image){width, height, mode, channels, pixels};
+    return im;
+}
+
+void at_image_free(at_image *im) {
+    if (!im) return;
+    free(im->pixels);
+    free(im);
+}
+
+static int64_t pixel_limit(int64_t max_pixels) {
+    return max_pixels > 0 ? max_pixels : AT_IMAGE_MAX_PIXELS_DEFAULT;
+}
+
+static int check_pixels(const char *name, int64_t w, int64_t h, int64_t max_pixels) {
+    if (w <= 0 || h <= 0) {
+        at_set_error("image '%s': invalid size %lld x %lld", name, (long long)w, (long long)h);
+        return -1;
+    }
+    if (w * h > pixel_limit(max_pixels)) {
+        at_set_error("image '%s': %lld x %lld = %lld pixels exceeds the limit of %lld pixels "
+                     "(a possible decompression bomb)", name, (long long)w, (long long)h,
+                     (long long)(w * h), (long long)pixel_limit(max_pixels));
+        return -1;
+    }
+    return 0;
+}
+
+static uint32_t be32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static uint32_t le32(const uint8_t *p) {
+    return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+static unsigned le16(const uint8_t *p) { return (unsigned)p[1] << 8 | p[0]; }
+
+/* ---- JPEG ---- */
+
+typedef struct {
+    struct jpeg_error_mgr pub;
+    jmp_buf jump;
+    char message[JMSG_LENGTH_MAX + 64];
+} jpeg_failure;
+
+typedef struct {
+    struct jpeg_source_mgr pub;
+    bool rows_done;   /* every scanline returned: the end of data is no longer an error */
+} jpeg_memory_source;
+
+static void jpeg_fail(j_common_ptr cinfo) {
+    jpeg_failure *f = (jpeg_failure *)cinfo->err;
+    f->pub.format_message(cinfo, f->message);
+    longjmp(f->jump, 1);
+}
+
+static void jpeg_bail(j_decompress_ptr cinfo, const char *message) {
+    jpeg_failure *f = (jpeg_failure *)cinfo->err;
+    snprintf(f->message, sizeof f->message, "%s", message);
+    longjmp(f->jump, 1);
+}
+
+static void jpeg_quiet(j_common_ptr cinfo) { (void)cinfo; }
+static void source_init(j_decompress_ptr cinfo) { (void)cinfo; }
+static void source_term(j_decompress_ptr cinfo) { (void)cinfo; }
+
+static boolean source_fill(j_decompress_ptr cinfo) {
+    static const JOCTET eoi[2] = {0xFF, JPEG_EOI};
+    jpeg_memory_source *src = (jpeg_memory_source *)cinfo->src;
+    if (!src->rows_done)
+        jpeg_bail(cinfo, "the file is truncated (JPEG data ends before the last row)");
+    src->pub.next_input_byte = eoi;
+    src->pub.bytes_in_buffer = sizeof eoi;
+    return TRUE;
+}
+
+static void source_skip(j_decompress_ptr cinfo, long count) {
+    struct jpeg_source_mgr *src = cinfo->src;
+    if (count <= 0) return;
+    while ((size_t)count > src->bytes_in_buffer) {
+        count -= (long)src->bytes_in_buffer;
+        source_fill(cinfo);
+    }
+    src->next_input_byte += count;
+    src->bytes_in_buffer -= (size_t)count;
+}
+
+static at_image *decode_jpeg(const uint8_t *data, size_t size, const char *name, int64_t max_pixels) {
+    struct jpeg_decompress_struct cinfo;
+    jpeg_failure failure;
+    jpeg_memory_source source;
+    at_image *volatile im = NULL;
+    JSAMPROW *volatile rows = NULL;
+
+    cinfo.err = jpeg_std_error(&failure.pub);
+    failure.pub.error_exit = jpeg_fail;
+    failure.pub.output_message = jpeg_quiet;
+    failure.message[0] = 0;
+    if (setjmp(failure.jump)) {
+        jpeg_destroy_decompress(&cinfo);
+        at_image_free(im);
+        free(rows);
+        at_set_error("image '%s': cannot decode JPEG: %s", name, failure.message);
+        return NULL;
+    }
+    jpeg_create_decompress(&cinfo);
+    memset(&source, 0, sizeof source);
+    source.pub.init_source = source_init;
+    source.pub.fill_input_buffer = source_fill;
+    source.pub.skip_input_data = source_skip;
+    source.pub.resync_to_restart = jpeg_resync_to_restart;
+    source.pub.term_source = source_term;
+    source.pub.next_input_byte = data;
+    source.pub.bytes_in_buffer = size;
+    cinfo.src = &source.pub;
+
+    jpeg_read_header(&cinfo, TRUE);
+    at_image_mode mode;
+    switch (cinfo.num_components) {
+    case 1: mode = AT_IMAGE_L; cinfo.out_color_space = JCS_GRAYSCALE; break;
+    case 3: mode = AT_IMAGE_RGB; cinfo.out_color_space = JCS_RGB; break;
+    case 4: mode = AT_IMAGE_CMYK; cinfo.out_color_space = JCS_CMYK; break;
+    default: {
+        char message[96];
+        snprintf(message, sizeof message, "cannot handle %d-component images", cinfo.num_components);
+        jpeg_bail(&cinfo, message);
+    }
+    }
+    if (check_pixels(name, cinfo.image_width, cinfo.image_height, max_pixels) < 0) {
+        jpeg_destroy_decompress(&cinfo);
+        return NULL;
+    }
+    cinfo.dct_method = JDCT_ISLOW;
+    cinfo.do_fancy_upsampling = TRUE;
+    jpeg_start_decompress(&cinfo);
+
+    im = at_image_new((int)cinfo.output_width, (int)cinfo.output_height, mode);
+    rows = malloc(sizeof(JSAMPROW) * cinfo.output_height);
+    if (!im || !rows) jpeg_bail(&cinfo, "out of memory");
+    size_t stride = (size_t)im->width * (size_t)im->channels;
+    for (int y = 0; y < im->height; y++) rows[y] = (uint8_t *)im->pixels + (size_t)y * stride;
+    while (cinfo.output_scanline < cinfo.output_height)
+        jpeg_read_scanlines(&cinfo, rows + cinfo.output_scanline,
+                            cinfo.output_height - cinfo.output_scanline);
+    source.rows_done = true;
+    jpeg_finish_decompress(&cinfo);
+    jpeg_destroy_decompress(&cinfo);
+    free(rows);
+
+    if (mode == AT_IMAGE_CMYK) {
+        uint8_t *p = im->pixels;
+        size_t n = stride * (size_t)im->height;
+        for (size_t i = 0; i < n; i++) p[i] = (uint8_t)~p[i];
+    }
+    return im;
+}
+
+/* ---- stb_image ---- */
+
+/* stb's reason for a failure, printable ("corrupt data" when it has none). */
+static const char *stb_reason(char *buf, size_t size) {
+    const char *r = stbi_failure_reason();
+    size_t i = 0;
+    for (; r && r[i] && i + 1 < size; i++) buf[i] = r[i] >= 0x20 && r[i] < 0x7F ? r[i] : '?';
+    buf[i] = 0;
+    return i ? buf : "corrupt data";
+}
+
+/* A chunk type for messages: four bytes, non-printable ones as '?'. */
+static const char *chunk_name(const uint8_t *type, char buf[5]) {
+    for (int i = 0; i < 4; i++) buf[i] = type[i] >= 0x20 && type[i] < 0x7F ? (char)type[i] : '?';
+    buf[4] = 0;
+    return buf;
+}
+
+/* Decodes with stb into `mode`, asking stb for that mode's channels; 16-bit
+ * grey goes through stbi_load_16 into "I". */
+static at_image *decode_stb(const uint8_t *data, size_t size, const char *name, const char *format,
+                            at_image_mode mode, int64_t max_pixels) {
+    int w, h, n;
+    char why[64];
+    if (size > INT_MAX) {
+        at_set_error("image '%s': %s file too large (%zu bytes)", name, format, size);
+        return NULL;
+    }
+    if (!stbi_info_from_memory(data, (int)size, &w, &h, &n)) {
+        at_set_error("image '%s': cannot decode %s (corrupt or truncated: %s)", name, format,
+                     stb_reason(why, sizeof why));
+        return NULL;
+    }
+    if (check_pixels(name, w, h, max_pixels) < 0) return NULL;
+    int channels = at_image_mode_channels(mode);
+    void *pixels = mode == AT_IMAGE_I
+                       ? (void *)stbi_load_16_from_memory(data, (int)size, &w, &h, &n, 1)
+                       : (void *)stbi_load_from_memory(data, (int)size, &w, &h, &n, channels);
+    if (!pixels) {
+        at_set_error("image '%s': cannot decode %s (corrupt or truncated: %s)", name, format,
+                     stb_reason(why, sizeof why));
+        return NULL;
+    }
+    at_image *im = at_image_new(w, h, mode);
+    if (im) {
+        size_t count = (size_t)w * (size_t)h * (size_t)channels;
+        if (mode == AT_IMAGE_I) {
+            const uint16_t *src = pixels;
+            int32_t *dst = im->pixels;
+            for (size_t i = 0; i < count; i++) dst[i] = src[i];
+        } else {
+            memcpy(im->pixels, pixels, count);
+        }
+    }
+    stbi_image_free(pixels);
+    if (!im) at_set_error("image '%s': out of memory for %d x %d pixels", name, w, h);
+    return im;
+}
+
+/* ---- PNG: the mode from IHDR, and Pillow's CRC checks before IDAT ---- */
+
+/* CRC-32 bit by bit: only the few small chunks before IDAT go through it. */
+static uint32_t crc32_of(const uint8_t *p, size_t n) {
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) {
+        crc ^= p[i];
+        for (int k = 0; k < 8; k++) crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
+    }
+    return ~crc;
+}
+
+static at_image *decode_png(const uint8_t *d, size_t n, const char *name, int64_t max_pixels) {
+    if (n < 33 || be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0) {
+        at_set_error("image '%s': broken PNG file (no IHDR chunk)", name);
+        return NULL;
+    }
+    int64_t w = be32(d + 16), h = be32(d + 20);
+    int depth = d[24], color = d[25];
+    at_image_mode mode;
+    bool ok = depth == 8 || depth == 16;
+    switch (color) {
+    case 0:
+        ok = depth == 1 || depth == 2 || depth == 4 || depth == 8 || depth == 16;
+        mode = depth == 1 ? AT_IMAGE_1 : depth == 16 ? AT_IMAGE_I : AT_IMAGE_L;
+        break;
+    case 2: mode = AT_IMAGE_RGB; break;
+    case 3:
+        ok = depth == 1 || depth == 2 || depth == 4 || depth == 8;
+        mode = AT_IMAGE_P;
+        break;
+    case 4: mode = depth == 16 ? AT_IMAGE_RGBA : AT_IMAGE_LA; break;
+    case 6: mode = AT_IMAGE_RGBA; break;
+    default: ok = false; mode = AT_IMAGE_L;
+    }
+    if (!ok) {
+        at_set_error("image '%s': unsupported PNG bit depth %d for colour type %d", name, depth, color);
+        return NULL;
+    }
+    if (check_pixels(name, w, h, max_pixels) < 0) return NULL;
+    for (size_t pos = 8; pos + 8 <= n;) {
+        size_t length = be32(d + pos);
+        const uint8_t *type = d + pos + 4;
+        if (memcmp(type, "IDAT", 4) == 0) break;
+        char chunk[5];
+        if (length > n || pos + 12 + length > n) {
+            at_set_error("image '%s': the file is truncated (PNG chunk %s)", name, chunk_name(type, chunk));
+            return NULL;
+        }
+        if (crc32_of(type, 4 + length) != be32(d + pos + 8 + length)) {
+            at_set_error("image '%s': broken PNG file (bad checksum in chunk %s)", name,
+                         chunk_name(type, chunk));
+            return NULL;
+        }
+        pos += 12 + length;
+    }
+    return decode_stb(d, n, name, "PNG", mode, max_pixels);
+}
+
+/* ---- BMP: Pillow's BmpImagePlugin mode rules ---- */
+
+static at_image *decode_bmp(const uint8_t *d, size_t n, const char *name, int64_t max_pixels) {
+    if (n < 26) {
+        at_set_error("image '%s': the file is truncated (BMP header)", name);
+        return NULL;
+    }
+    uint32_t header = le32(d + 14);
+    unsigned bits;
+    uint32_t compression = 0, colors = 0, alpha_mask = 0;
+    size_t padding;
+    if (header == 12) {
+        bits = le16(d + 24);
+        padding = 3;
+    } else if (header >= 40 && n >= 14 + 40) {
+        bits = le16(d + 28);
+        compression = le32(d + 30);
+        colors = le32(d + 46);
+        padding = 4;
+        if (header >= 52 && n >= 14 + 56) alpha_mask = le32(d + 14 + 52);
+    } else {
+        at_set_error("image '%s': unsupported BMP header size %u", name, (unsigned)header);
+        return NULL;
+    }
+    int64_t width = header == 12 ? (int64_t)le16(d + 18) : (int64_t)(int32_t)le32(d + 18);
+    int64_t height = header == 12 ? (int64_t)le16(d + 20) : (int64_t)(int32_t)le32(d + 22);
+    if (height < 0) height = -height;   /* top-down rows */
+    if (compression == 0 || compression == 3) {   /* Pillow reads every row or fails */
+        /* Rows are padded to 4 bytes, but the last row's padding may be missing. */
+        int64_t stride = ((width * bits + 31) >> 3) & ~(int64_t)3, last = (width * bits + 7) / 8;
+        if (width > 0 && height > 0 &&
+            (int64_t)le32(d + 10) + stride * (height - 1) + last > (int64_t)n) {
+            at_set_error("image '%s': the file is truncated (BMP pixel data)", name);
+            return NULL;
+        }
+    }
+    if (compression == 1 || compression == 2) {
+        at_set_error("image '%s': RLE-compressed BMP files are not supported", name);
+        return NULL;
+    }
+    if (compression != 0 && compression != 3) {
+        at_set_error("image '%s': unsupported BMP compression (%u)", name, (unsigned)compression);
+        return NULL;
+    }
+    at_image_mode mode = AT_IMAGE_RGB;
+    if (bits == 1 || bits == 4 || bits == 8) {
+        if (!colors) colors = 1u << bits;
+        size_t start = 14 + header;
+        bool grey = colors <= 256 && start + padding * colors <= n;
+        for (uint32_t i = 0; grey && i < colors; i++) {
+            unsigned v = colors == 2 ? i * 255 : i;
+            const uint8_t *c = d + start + padding * i;
+            grey = c[0] == v && c[1] == v && c[2] == v;
+        }
+        mode = !grey ? AT_IMAGE_P : colors == 2 ? AT_IMAGE_1 : AT_IMAGE_L;
+    } else if (bits == 32 && compression == 3 && alpha_mask == 0xFF000000u) {
+        mode = AT_IMAGE_RGBA;
+    } else if (bits != 16 && bits != 24 && bits != 32) {
+        at_set_error("image '%s': unsupported BMP pixel depth (%u)", name, bits);
+        return NULL;
+    }
+    return decode_stb(d, n, name, "BMP", mode, max_pixels);
+}
+
+/* ---- TGA: Pillow's TgaImagePlugin header checks and modes ---- */
+
+static bool tga_mode(const uint8_t *d, size_t n, at_image_mode *mode) {
+    if (n < 18) return false;
+    int colormap = d[1], type = d[2], depth = d[16];
+    if (colormap > 1 || le16(d + 12) == 0 || le16(d + 14) == 0) return false;
+    if (depth != 1 && depth != 8 && depth != 16 && depth != 24 && depth != 32) return false;
+    switch (type) {
+    case 3: case 11: *mode = depth == 1 ? AT_IMAGE_1 : depth == 16 ? AT_IMAGE_LA : AT_IMAGE_L; return true;
+    case 1: case 9: *mode = AT_IMAGE_P; return true;
+    case 2: case 10: *mode = depth == 32 ? AT_IMAGE_RGBA : AT_IMAGE_RGB; return true;
+    default: return false;
+    }
+}
+
+/* Whether the pixel data is all there: Pillow's raw and RLE decoders fail
+ * when the file ends before the last pixel; stb fills in. */
+static bool tga_complete(const uint8_t *d, size_t n) {
+    size_t pos = 18 + (size_t)d[0];
+    if (d[1]) pos += (size_t)le16(d + 5) * (((size_t)d[7] + 7) / 8);
+    size_t bytes = ((size_t)d[16] + 7) / 8;
+    size_t pixels = (size_t)le16(d + 12) * le16(d + 14);
+    if (!(d[2] & 8)) return pos + le16(d + 14) * (((size_t)le16(d + 12) * d[16] + 7) / 8) <= n;
+    while (pixels > 0) {
+        if (pos >= n) return false;
+        uint8_t packet = d[pos++];
+        size_t count = (size_t)(packet & 0x7F) + 1;
+        size_t len = packet & 0x80 ? bytes : count * bytes;
+        if (pos + len > n) return false;
+        pos += len;
+        pixels -= count < pixels ? count : pixels;
+    }
+    return true;
+}
+
+static at_image *decode_tga(const uint8_t *d, size_t n, const char *name, at_image_mode mode,
+                            int64_t max_pixels) {
+    if (!tga_complete(d, n)) {
+        at_set_error("image '%s': the file is truncated (TGA pixel data)", name);
+        return NULL;
+    }
+    at_image *im = decode_stb(d, n, name, "TGA", mode, max_pixels);
+    if (im && (d[17] & 0x10)) {   /* right-to-left: Pillow mirrors, stb does not */
+        uint8_t *p = im->pixels;
+        int c = im->channels;
+        for (int y = 0; y < im->height; y++) {
+            uint8_t *row = p + (size_t)y * im->width * c;
+            for (int a = 0, b = im->width - 1; a < b; a++, b--)
+                for (int k = 0; k < c; k++) {
+                    uint8_t t = row[a * c + k];
+                    row[a * c + k] = row[b * c + k];
+                    row[b * c + k] = t;
+                }
+        }
+    }
+    return im;
+}
+
+/* ---- GIF: the first frame, decoded here as Pillow's GifDecode does ----
+ * Our own LZW decoder rather than stb's, because Pillow's result depends on
+ * the indices: the canvas starts filled with the transparent index (else 0),
+ * the first frame is written into its rectangle (the canvas grows when the
+ * rectangle reaches past the logical screen), and decoding is done the moment
+ * the last pixel is written. Like Pillow, a sub-block is used only when all
+ * its bytes are in the file, empty sub-blocks are skipped, and running out of
+ * data, or an end code, before the last pixel is an error (Pillow reports
+ * "image file is truncated"; it would resume after an end code only when the
+ * file still had unread chunks of 64 KiB, which we do not follow). */
+
+typedef struct {
+    const uint8_t *d;
+    size_t n, pos;
+    size_t block_left;   /* bytes left in the current sub-block */
+    uint32_t bits;
+    int nbits;
+} gif_bits;
+
+/* The next code of `size` bits: 0, or -1 when the data runs out. */
+static int gif_code(gif_bits *b, int size, int *code) {
+    while (b->nbits < size) {
+        if (b->block_left > 0) {
+            b->bits |= (uint32_t)b->d[b->pos++] << b->nbits;
+            b->nbits += 8;
+            b->block_left--;
+            continue;
+        }
+        if (b->pos >= b->n || b->pos + 1 + (size_t)b->d[b->pos] > b->n) return -1;
+        b->block_left = b->d[b->pos++];
+    }
+    *code = (int)(b->bits & ((1u << size) - 1));
+    b->bits >>= size;
+    b->nbits -= size;
+    return 0;
+}
+
+/* Decodes the LZW data at d[pos] into the w x h rectangle at (x0, y0) of a
+ * canvas `stride` wide. 0 when done, -1 truncated, -2 corrupt. */
+static int gif_lzw(const uint8_t *d, size_t n, size_t pos, bool interlaced, uint8_t *canvas,
+                   int stride, int x0, int y0, int w, int h) {
+    if (w == 0 || h == 0) return 0;
+    if (pos >= n) return -1;
+    int min_size = d[pos++];
+    if (min_size > 11) return -2;
+    static const int pass_start[4] = {0, 4, 2, 1}, pass_step[4] = {8, 8, 4, 2};
+    int clear = 1 << min_size, end = clear + 1, next = clear + 2, size = min_size + 1;
+    int prev = -1, pass = interlaced ? 0 : 3, x = 0, y = 0;
+    uint16_t prefix[4096];
+    uint8_t suffix[4096], first[4096], stack[4096];
+    for (int i = 0; i < clear; i++) suffix[i] = first[i] = (uint8_t)i;
+    gif_bits b = {d, n, pos, 0, 0, 0};
+    for (;;) {
+        int code;
+        if (gif_code(&b, size, &code) < 0) return -1;
+        if (code == clear) {
+            next = clear + 2;
+            size = min_size + 1;
+            prev = -1;
+            continue;
+        }
+        if (code == end) return -1;
+        int top = 0, c = code;
+        if (prev < 0) {                            /* first code after a clear */
+            if (code > clear) return -2;
+        } else {
+            if (code > next) return -2;
+            if (code == next) {                    /* the KwKwK case */
+                stack[top++] = first[prev];
+                c = prev;
+            }
+            while (c >= clear) {
+                stack[top++] = suffix[c];
+                c = prefix[c];
+            }
+        }
+        stack[top++] = (uint8_t)c;
+        if (prev >= 0 && next < 4096) {
+            prefix[next] = (uint16_t)prev;
+            suffix[next] = (uint8_t)c;             /* the first byte of this string */
+            first[next] = first[prev];
+            if (next == (1 << size) - 1 && size < 12) size++;
+            next++;
+        }
+        prev = code;
+        while (top > 0) {
+            canvas[(size_t)(y0 + y) * stride + x0 + x] = stack[--top];
+            if (++x < w) continue;
+            x = 0;
+            y += interlaced ? pass_step[pass] : 1;
+            while (y >= h && pass < 3) y = pass_start[++pass];
+            if (y >= h) return 0;
+        }
+    }
+}
+
+typedef struct {
+    int screen_w, screen_h;
+    int x, y, w, h;             /* first frame's rectangle */
+    bool interlaced;
+    int transparency;           /* index, or -1 */
+    const uint8_t *table;       /* the frame's colour table: local, else global */
+    int table_entries;
+    bool has_palette;           /* Pillow's mode: "P" if true, "L" if not */
+    size_t data;                /* offset of the LZW minimum code size */
+} gif_frame;
+
+static bool palette_needed(const uint8_t *p, int entries) {
+    for (int i = 0; i < entries; i++)
+        if (p[3 * i] != i || p[3 * i + 1] != i || p[3 * i + 2] != i) return true;
+    return false;
+}
+
+/* Reads up to the first image descriptor. Returns 0, or -1 truncated, -2 no image. */
+static int gif_first_frame(const uint8_t *d, size_t n, gif_frame *g) {
+    if (n < 13) return -1;
+    g->screen_w = (int)le16(d + 6);
+    g->screen_h = (int)le16(d + 8);
+    size_t pos = 13;
+    const uint8_t *global = NULL;
+    int global_entries = 0;
+    if (d[10] & 0x80) {
+        global_entries = 1 << ((d[10] & 7) + 1);
+        global = d + pos;
+        pos += 3 * (size_t)global_entries;
+        if (pos > n) return -1;
+    }
+    bool global_needed = global && palette_needed(global, global_entries);
+    g->transparency = -1;
+    while (pos < n) {
+        uint8_t tag = d[pos++];
+        if (tag == 0x3B) return -2;
+        if (tag == 0x21) {                       /* extension: label, then sub-blocks */
+            if (pos >= n) return -1;
+            uint8_t label = d[pos++];
+            bool first = true;
+            for (;;) {
+                if (pos >= n) return -1;
+                size_t len = d[pos++];
+                if (len == 0) break;
+                if (pos + len > n) return -1;
+                if (label == 0xF9 && first && len >= 4 && (d[pos] & 1)) g->transparency = d[pos + 3];
+                first = false;
+                pos += len;
+            }
+        } else if (tag == 0x2C) {                /* the first image descriptor */
+            if (pos + 9 > n) return -1;
+            g->x = (int)le16(d + pos);
+            g->y = (int)le16(d + pos + 2);
+            g->w = (int)le16(d + pos + 4);
+            g->h = (int)le16(d + pos + 6);
+            uint8_t flags = d[pos + 8];
+            g->interlaced = flags & 0x40;
+            pos += 9;
+            g->table = global;
+            g->table_entries = global_entries;
+            g->has_palette = global_needed;
+            if (flags & 0x80) {
+                g->table_entries = 1 << ((flags & 7) + 1);
+                g->table = d + pos;
+                pos += 3 * (size_t)g->table_entries;
+                if (pos > n) return -1;
+                g->has_palette = palette_needed(g->table, g->table_entries);
+            }
+            g->data = pos;
+            return 0;
+        }   /* other bytes: skipped, as Pillow does */
+    }
+    return -1;
+}
+
+static at_image *decode_gif(const uint8_t *d, size_t n, const char *name, int64_t max_pixels) {
+    gif_frame g;
+    memset(&g, 0, sizeof g);
+    int found = gif_first_frame(d, n, &g);
+    if (found < 0) {
+        at_set_error(found == -1 ? "image '%s': the file is truncated (GIF header)"
+                                 : "image '%s': cannot decode GIF: no image in the file", name);
+        return NULL;
+    }
+    int64_t w = g.screen_w > g.x + g.w ? g.screen_w : g.x + g.w;
+    int64_t h = g.screen_h > g.y + g.h ? g.screen_h : g.y + g.h;
+    if (check_pixels(name, w, h, max_pixels) < 0) return NULL;
+    uint8_t *canvas = malloc((size_t)w * (size_t)h);
+    at_image *im = at_image_new((int)w, (int)h, g.has_palette ? AT_IMAGE_P : AT_IMAGE_L);
+    if (!canvas || !im) {
+        free(canvas);
+        at_image_free(im);
+        at_set_error("image '%s': out of memory for %lld x %lld pixels", name, (long long)w, (long long)h);
+        return NULL;
+    }
+    memset(canvas, g.transparency >= 0 ? g.transparency : 0, (size_t)w * (size_t)h);
+    int rc = gif_lzw(d, n, g.data, g.interlaced, canvas, (int)w, g.x, g.y, g.w, g.h);
+    if (rc < 0) {
+        free(canvas);
+        at_image_free(im);
+        at_set_error(rc == -1 ? "image '%s': the file is truncated (GIF data ends before the last pixel)"
+                              : "image '%s': cannot decode GIF: corrupt LZW data", name);
+        return NULL;
+    }
+    /* Pillow's palettes start as the grey ramp; the file's entries replace
+     * the first ones. "L" images are their indices. */
+    uint8_t *out = im->pixels;
+    for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
+        int index = canvas[i];
+        for (int k = 0; k < im->channels; k++)
+            out[i * im->channels + k] =
+                g.has_palette && index < g.table_entries ? g.table[3 * index + k] : (uint8_t)index;
+    }
+    free(canvas);
+    return im;
+}
+
+/* ---- dispatch ---- */
+
+at_image *at_image_decode(const void *data, size_t size, const char *name, int64_t max_pixels) {
+    const uint8_t *d = data;
+    if (!name) name = "<memory>";
+    if (!d || size == 0) {
+        at_set_error("image '%s': the file is empty", name);
+        return NULL;
+    }
+    if (size >= 3 && d[0] == 0xFF && d[1] == 0xD8 && d[2] == 0xFF)
+        return decode_jpeg(d, size, name, max_pixels);
+    if (size >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(d, size, name, max_pixels);
+    if (size >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0))
+        return decode_gif(d, size, name, max_pixels);
+    if (size >= 2 && d[0] == 'B' && d[1] == 'M') return decode_bmp(d, size, name, max_pixels);
+
+    static const struct { const char *magic; size_t len; const char *format; } others[] = {
+        {"RIFF", 4, "WebP or another RIFF"}, {"II*\0", 4, "TIFF"}, {"MM\0*", 4, "TIFF"},
+        {"8BPS", 4, "PSD"}, {"\0\0\0\x0cjP  ", 8, "JPEG 2000"}, {"\xff\x4f\xff\x51", 4, "JPEG 2000"},
+    };
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++)
+        if (size >= others[i].len && memcmp(d, others[i].magic, others[i].len) == 0) {
+            at_set_error("image '%s': unsupported image format (%s); use JPEG, PNG, BMP, TGA or GIF",
+                         name, others[i].format);
+            return NULL;
+        }
+    at_image_mode mode;
+    if (tga_mode(d, size, &mode)) return decode_tga(d, size, name, mode, max_pixels);
+    at_set_error("image '%s': cannot identify the image format (not JPEG, PNG, BMP, TGA or GIF)", name);
+    return NULL;
+}
+
+at_image *at_image_load(const char *path, int64_t max_pixels) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        at_set_error("image '%s': cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    uint8_t *data = NULL;
+    size_t size = 0, cap = 0;
+    for (;;) {
+        if (size == cap) {
+            size_t grown = cap ? cap * 2 : 1 << 16;
+            uint8_t *bigger = realloc(data, grown);
+            if (!bigger) {
+                free(data);
+                fclose(f);
+                at_set_error("image '%s': out of memory reading the file", path);
+                return NULL;
+            }
+            data = bigger;
+            cap = grown;
+        }
+        size_t got = fread(data + size, 1, cap - size, f);
+        size += got;
+        if (got == 0) break;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    if (failed) {
+        free(data);
+        at_set_error("image '%s': read error", path);
+        return NULL;
+    }
+    at_image *im = at_image_decode(data, size, path, max_pixels);
+    free(data);
+    return im;
+}
