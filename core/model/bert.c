@@ -1,0 +1,246 @@
+/* BLIP med.py BertModel forward in multimodal mode (no pooler). */
+#include "bert.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "../autograd.h"
+#include "../ops.h"
+#include "steps.h"
+
+int ir_bert_init(ir_bert *bert, const ir_text_config *cfg, int64_t encoder_width) {
+    *bert = (ir_bert){.cfg = *cfg, .encoder_width = encoder_width};
+    bert->layers = calloc((size_t)cfg->num_hidden_layers, sizeof *bert->layers);
+    if (!bert->layers) {
+        at_set_error("bert: out of memory for %lld layers", (long long)cfg->num_hidden_layers);
+        return -1;
+    }
+    return 0;
+}
+
+void ir_bert_free(ir_bert *bert) {
+    free(bert->layers);
+    bert->layers = NULL;
+}
+
+static void attention_params(ir_bert_attention *a, int64_t D, int64_t kv_in, ir_params *p, double std,
+                             const char *prefix, long long layer, const char *kind) {
+    int64_t sq[2] = {D, D}, kv[2] = {D, kv_in}, vec[1] = {D};
+    const char *f = prefix;
+    ir_params_add(p, &a->q_w, IR_INIT_RANDOM, std, 2, sq, "%sencoder.layer.%lld.%s.self.query.weight", f, layer, kind);
+    ir_params_add(p, &a->q_b, IR_INIT_ZERO, 0, 1, vec, "%sencoder.layer.%lld.%s.self.query.bias", f, layer, kind);
+    ir_params_add(p, &a->k_w, IR_INIT_RANDOM, std, 2, kv, "%sencoder.layer.%lld.%s.self.key.weight", f, layer, kind);
+    ir_params_add(p, &a->k_b, IR_INIT_ZERO, 0, 1, vec, "%sencoder.layer.%lld.%s.self.key.bias", f, layer, kind);
+    ir_params_add(p, &a->v_w, IR_INIT_RANDOM, std, 2, kv, "%sencoder.layer.%lld.%s.self.value.weight", f, layer, kind);
+    ir_params_add(p, &a->v_b, IR_INIT_ZERO, 0, 1, vec, "%sencoder.layer.%lld.%s.self.value.bias", f, layer, kind);
+    ir_params_add(p, &a->out_w, IR_INIT_RANDOM, std, 2, sq, "%sencoder.layer.%lld.%s.output.dense.weight", f, layer,
+                  kind);
+    ir_params_add(p, &a->out_b, IR_INIT_ZERO, 0, 1, vec, "%sencoder.layer.%lld.%s.output.dense.bias", f, layer, kind);
+    ir_params_add(p, &a->ln_w, IR_INIT_ONE, 0, 1, vec, "%sencoder.layer.%lld.%s.output.LayerNorm.weight", f, layer,
+                  kind);
+    ir_params_add(p, &a->ln_b, IR_INIT_ZERO, 0, 1, vec, "%sencoder.layer.%lld.%s.output.LayerNorm.bias", f, layer,
+                  kind);
+}
+
+/* BERT's initializer_range. */
+#define WEIGHT_STD 0.02
+
+void ir_bert_params(ir_bert *bert, const char *prefix, ir_params *p) {
+    const ir_text_config *c = &bert->cfg;
+    int64_t D = c->hidden_size, I = c->intermediate_size;
+    int64_t word[2] = {c->vocab_size, D}, pos[2] = {c->max_position_embeddings, D}, vec[1] = {D};
+    int64_t inter[2] = {I, D}, inter_b[1] = {I}, out[2] = {D, I};
+    ir_params_add(p, &bert->word_emb, IR_INIT_RANDOM, WEIGHT_STD, 2, word, "%sembeddings.word_embeddings.weight", prefix);
+    ir_params_add(p, &bert->pos_emb, IR_INIT_RANDOM, WEIGHT_STD, 2, pos, "%sembeddings.position_embeddings.weight",
+                  prefix);
+    ir_params_add(p, &bert->emb_ln_w, IR_INIT_ONE, 0, 1, vec, "%sembeddings.LayerNorm.weight", prefix);
+    ir_params_add(p, &bert->emb_ln_b, IR_INIT_ZERO, 0, 1, vec, "%sembeddings.LayerNorm.bias", prefix);
+    for (int64_t i = 0; i < c->num_hidden_layers; i++) {
+        ir_bert_layer *l = &bert->layers[i];
+        long long n = (long long)i;
+        attention_params(&l->self, D, D, p, WEIGHT_STD, prefix, n, "attention");
+        attention_params(&l->cross, D, bert->encoder_width, p, WEIGHT_STD, prefix, n, "crossattention");
+        ir_params_add(p, &l->inter_w, IR_INIT_RANDOM, WEIGHT_STD, 2, inter, "%sencoder.layer.%lld.intermediate.dense.weight",
+                      prefix, n);
+        ir_params_add(p, &l->inter_b, IR_INIT_ZERO, 0, 1, inter_b, "%sencoder.layer.%lld.intermediate.dense.bias", prefix, n);
+        ir_params_add(p, &l->out_w, IR_INIT_RANDOM, WEIGHT_STD, 2, out, "%sencoder.layer.%lld.output.dense.weight", prefix, n);
+        ir_params_add(p, &l->out_b, IR_INIT_ZERO, 0, 1, vec, "%sencoder.layer.%lld.output.dense.bias", prefix, n);
+        ir_params_add(p, &l->ln_w, IR_INIT_ONE, 0, 1, vec, "%sencoder.layer.%lld.output.LayerNorm.weight", prefix, n);
+        ir_params_add(p, &l->ln_b, IR_INIT_ZERO, 0, 1, vec, "%sencoder.layer.%lld.output.LayerNorm.bias", prefix, n);
+    }
+}
+
+/* (B, L, H·D) → (B, H, L, D) as a view. */
+static at_tensor *split_heads(at_tensor *x, int64_t H) {
+    int64_t B = x->shape[0], L = x->shape[1], split[4] = {B, L, H, x->shape[2] / H};
+    int perm[4] = {0, 2, 1, 3};
+    at_tensor *t = at_reshape(x, 4, split);
+    if (t) ir_step(&t, at_permute(t, perm));
+    return t;
+}
+
+/* The probabilities softmax(q·kᵀ/√D) on the side, for probing only: no
+ * graph, and the attention itself is computed the fast way regardless. */
+static at_tensor *probabilities(at_tensor *q, at_tensor *k, double scale) {
+    bool was = at_set_grad_enabled(false);
+    at_tensor *kt = at_transpose(k, 2, 3), *s = kt ? at_matmul(q, kt) : NULL;
+    if (s && ir_step(&s, at_scale(s, scale))) ir_step(&s, at_softmax(s));
+    at_release(kt);
+    at_set_grad_enabled(was);
+    return s;
+}
+
+/* softmax(q·kᵀ/√D + mask) with dropout on the probabilities, then ·v. The
+ * fused at_attention has no dropout, so training with a nonzero rate takes
+ * the op-by-op path. */
+static at_tensor *attend(at_tensor *q, at_tensor *k, at_tensor *v, at_tensor *mask, double scale, double p,
+                         bool training, at_rng *rng) {
+    if (!training || p <= 0) return at_attention(q, k, v, mask, scale);
+    at_tensor *s = at_transpose(k, 2, 3);
+    if (s && ir_step(&s, at_matmul(q, s)) && ir_step(&s, at_scale(s, scale)) &&
+        (!mask || ir_step(&s, at_add(s, mask))) && ir_step(&s, at_softmax(s)) &&
+        ir_step(&s, at_dropout(s, p, true, rng)))
+        ir_step(&s, at_matmul(s, v));
+    return s;
+}
+
+/* BertAttention: multi-head attention of h over kv (h itself, or the image
+ * tokens), output dense, dropout, residual, LayerNorm. */
+static at_tensor *attention_block(const ir_bert *bert, const ir_bert_attention *a, at_tensor *h, at_tensor *kv,
+                                  at_tensor *mask, bool training, at_rng *rng, at_tensor **probs_out) {
+    const ir_text_config *c = &bert->cfg;
+    int64_t H = c->num_attention_heads, B = h->shape[0], L = h->shape[1], merged[3] = {B, L, c->hidden_size};
+    double scale = 1.0 / sqrt((double)(c->hidden_size / H));
+    int to_tokens[4] = {0, 2, 1, 3};
+    at_tensor *q = at_linear(h, a->q_w, a->q_b), *k = NULL, *v = NULL, *x = NULL;
+    if (!q || !ir_step(&q, split_heads(q, H))) goto done;
+    if (!(k = at_linear(kv, a->k_w, a->k_b)) || !ir_step(&k, split_heads(k, H))) goto done;
+    if (!(v = at_linear(kv, a->v_w, a->v_b)) || !ir_step(&v, split_heads(v, H))) goto done;
+    if (probs_out && !(*probs_out = probabilities(q, k, scale))) goto done;
+    if ((x = attend(q, k, v, mask, scale, c->attention_probs_dropout_prob, training, rng)) &&
+        ir_step(&x, at_permute(x, to_tokens)) && ir_step(&x, at_reshape(x, 3, merged)) &&
+        ir_step(&x, at_linear(x, a->out_w, a->out_b)) &&
+        ir_step(&x, at_dropout(x, c->hidden_dropout_prob, training, rng)) && ir_step(&x, at_add(x, h)))
+        ir_step(&x, at_layernorm(x, a->ln_w, a->ln_b, c->layer_norm_eps));
+done:
+    at_release(q);
+    at_release(k);
+    at_release(v);
+    return x;
+}
+
+static at_tensor *feed_forward(const ir_bert *bert, const ir_bert_layer *l, at_tensor *h, bool training, at_rng *rng) {
+    const ir_text_config *c = &bert->cfg;
+    at_tensor *x = at_linear(h, l->inter_w, l->inter_b);
+    if (x && ir_step(&x, at_gelu(x)) && ir_step(&x, at_linear(x, l->out_w, l->out_b)) &&
+        ir_step(&x, at_dropout(x, c->hidden_dropout_prob, training, rng)) && ir_step(&x, at_add(x, h)))
+        ir_step(&x, at_layernorm(x, l->ln_w, l->ln_b, c->layer_norm_eps));
+    return x;
+}
+
+/* get_extended_attention_mask: (1 - mask)·(-10000) as (B, 1, 1, L), added to
+ * every self-attention score so padded keys get no weight. */
+static at_tensor *extended_mask(at_tensor *mask) {
+    int64_t B = mask->shape[0], L = mask->shape[1], shape[4] = {B, 1, 1, L};
+    at_tensor *ext = at_empty_uninit(AT_F32, 4, shape);
+    if (!ext) return NULL;
+    float *e = at_data(ext);
+    for (int64_t i = 0; i < B * L; i++) e[i] = (1.0f - (float)at_get_linear(mask, i)) * -10000.0f;
+    return ext;
+}
+
+/* nn.Embedding(padding_idx=0): the [PAD] row gets no gradient. The ids at
+ * pad positions read a detached copy of the same values, so the forward is
+ * unchanged (e·1 + e·0 = e) and no gradient reaches row 0. */
+static at_tensor *shield_pad_row(at_tensor *emb, at_tensor *ids) {
+    int64_t B = ids->shape[0], L = ids->shape[1], shape[3] = {B, L, 1};
+    at_tensor *keep = at_empty_uninit(AT_F32, 3, shape), *drop = at_empty_uninit(AT_F32, 3, shape);
+    at_tensor *fixed = at_detach(emb), *a = NULL, *b = NULL, *out = NULL;
+    if (keep && drop && fixed) {
+        float *k = at_data(keep), *d = at_data(drop);
+        for (int64_t i = 0; i < B * L; i++) k[i] = at_get_linear(ids, i) != 0 ? 1.0f : 0.0f, d[i] = 1.0f - k[i];
+        if ((a = at_mul(emb, keep)) && (b = at_mul(fixed, drop))) out = at_add(a, b);
+    }
+    at_release(keep);
+    at_release(drop);
+    at_release(fixed);
+    at_release(a);
+    at_release(b);
+    return out;
+}
+
+static at_tensor *embeddings(const ir_bert *bert, at_tensor *ids, bool training, at_rng *rng) {
+    const ir_text_config *c = &bert->cfg;
+    int64_t L = ids->shape[1];
+    at_tensor *x = at_embedding(bert->word_emb, ids), *pos = NULL;
+    if (!x) return NULL;
+    if (at_grad_enabled() && bert->word_emb->requires_grad && !ir_step(&x, shield_pad_row(x, ids))) return NULL;
+    if ((pos = at_narrow(bert->pos_emb, 0, 0, L)) && ir_step(&x, at_add(x, pos)) &&
+        ir_step(&x, at_layernorm(x, bert->emb_ln_w, bert->emb_ln_b, c->layer_norm_eps)))
+        ir_step(&x, at_dropout(x, c->hidden_dropout_prob, training, rng));
+    if (!pos) ir_step(&x, NULL);
+    at_release(pos);
+    return x;
+}
+
+static int check_inputs(const ir_bert *bert, const at_tensor *ids, const at_tensor *mask, const at_tensor *image) {
+    const ir_text_config *c = &bert->cfg;
+    char si[128], sm[128], se[128];
+    if (!ids || !mask || !image) {
+        at_set_error("bert: ids, mask and image tokens are all required");
+        return -1;
+    }
+    if (ids->ndim != 2 || (ids->dtype != AT_I64 && ids->dtype != AT_I32) || ids->shape[0] < 1 || ids->shape[1] < 1 ||
+        ids->shape[1] > c->max_position_embeddings) {
+        at_set_error("bert: ids must be i64 or i32 (B, L) with 1 <= L <= %lld, got %s %s",
+                     (long long)c->max_position_embeddings, at_dtype_name(ids->dtype), at_shape_str(ids, si, sizeof si));
+        return -1;
+    }
+    if (!at_same_shape(ids, mask) || mask->dtype == AT_F16 || mask->dtype == AT_BF16) {
+        at_set_error("bert: mask %s %s must have the shape of ids %s (f32/f64/i32/i64/u8)", at_dtype_name(mask->dtype),
+                     at_shape_str(mask, sm, sizeof sm), at_shape_str(ids, si, sizeof si));
+        return -1;
+    }
+    if (image->ndim != 3 || image->shape[0] != ids->shape[0] || image->shape[2] != bert->encoder_width ||
+        image->dtype != AT_F32) {
+        at_set_error("bert: image tokens must be f32 (%lld, N, %lld) to match ids %s, got %s %s",
+                     (long long)ids->shape[0], (long long)bert->encoder_width, at_shape_str(ids, si, sizeof si),
+                     at_dtype_name(image->dtype), at_shape_str(image, se, sizeof se));
+        return -1;
+    }
+    return 0;
+}
+
+at_tensor *ir_bert_forward(const ir_bert *bert, at_tensor *ids, at_tensor *mask, at_tensor *image, bool training,
+                           at_rng *rng, ir_bert_probe *probe) {
+    const ir_text_config *c = &bert->cfg;
+    if (check_inputs(bert, ids, mask, image)) return NULL;
+    if (training && (c->hidden_dropout_prob > 0 || c->attention_probs_dropout_prob > 0) && !rng) {
+        at_set_error("bert: training with dropout needs a random generator");
+        return NULL;
+    }
+    bool want_probs = probe && probe->want_cross_attention;
+    if (want_probs) {
+        probe->cross_attention = calloc((size_t)c->num_hidden_layers, sizeof *probe->cross_attention);
+        if (!probe->cross_attention) {
+            at_set_error("bert: out of memory for %lld attention maps", (long long)c->num_hidden_layers);
+            return NULL;
+        }
+    }
+    /* The image mask is all ones, so cross-attention adds nothing. */
+    at_tensor *ext = extended_mask(mask), *h = ext ? embeddings(bert, ids, training, rng) : NULL;
+    for (int64_t i = 0; h && i < c->num_hidden_layers; i++) {
+        const ir_bert_layer *l = &bert->layers[i];
+        at_tensor **probs = want_probs ? &probe->cross_attention[i] : NULL;
+        if (ir_step(&h, attention_block(bert, &l->self, h, h, ext, training, rng, NULL)) &&
+            ir_step(&h, attention_block(bert, &l->cross, h, image, NULL, training, rng, probs)))
+            ir_step(&h, feed_forward(bert, l, h, training, rng));
+    }
+    at_release(ext);
+    if (!h && want_probs) {
+        for (int64_t i = 0; i < c->num_hidden_layers; i++) at_release(probe->cross_attention[i]);
+        free(probe->cross_attention);
+        probe->cross_attention = NULL;
+    }
+    return h;
+}

@@ -1,0 +1,267 @@
+/* ImageReward assembly: parameter table, loading, the head and the forward. */
+#include "imagereward.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../autograd.h"
+#include "../ops.h"
+#include "steps.h"
+
+const char *const ir_unused_keys[] = {"blip.vision_proj.", "blip.text_proj.",
+                                      "blip.text_encoder.embeddings.position_ids", NULL};
+
+static const int head_layer_index[5] = {0, 2, 4, 6, 7};
+
+/* ImageReward.py MLP init: every weight ~ N(0, 1/(in + 1)) with in = 768. */
+static void head_params(ir_model *m) {
+    int64_t in = m->cfg.text.hidden_size, sizes[6];
+    sizes[0] = in;
+    for (int i = 0; i < IR_HEAD_HIDDEN; i++) sizes[i + 1] = m->cfg.head.hidden[i];
+    sizes[5] = 1;
+    for (int i = 0; i < 5; i++) {
+        int64_t w[2] = {sizes[i + 1], sizes[i]}, b[1] = {sizes[i + 1]};
+        ir_params_add(&m->params, &m->head_w[i], IR_INIT_RANDOM, 1.0 / (double)(in + 1), 2, w, "mlp.layers.%d.weight",
+                      head_layer_index[i]);
+        ir_params_add(&m->params, &m->head_b[i], IR_INIT_ZERO, 0, 1, b, "mlp.layers.%d.bias", head_layer_index[i]);
+    }
+}
+
+/* The model with its table of (still empty) parameter slots. */
+static ir_model *model_new(const ir_config *cfg_in) {
+    ir_config def;
+    if (!cfg_in) ir_config_default(&def);
+    const ir_config *cfg = cfg_in ? cfg_in : &def;
+    if (ir_config_validate(cfg, "(given)")) return NULL;
+    ir_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        at_set_error("model: out of memory");
+        return NULL;
+    }
+    m->cfg = *cfg;
+    if (ir_vit_init(&m->vit, &cfg->vision) || ir_bert_init(&m->bert, &cfg->text, cfg->vision.width)) {
+        ir_model_free(m);
+        return NULL;
+    }
+    ir_vit_params(&m->vit, "blip.visual_encoder.", &m->params);
+    ir_bert_params(&m->bert, "blip.text_encoder.", &m->params);
+    head_params(m);
+    if (ir_params_ok(&m->params)) {
+        ir_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void ir_model_free(ir_model *m) {
+    if (!m) return;
+    ir_params_release_tensors(&m->params);
+    ir_params_free(&m->params);
+    ir_vit_free(&m->vit);
+    ir_bert_free(&m->bert);
+    free(m);
+}
+
+ir_model *ir_model_from_state_dict(const ir_config *cfg, const at_state_dict *sd, bool copy, const char *source) {
+    ir_model *m = model_new(cfg);
+    if (m && ir_params_load(&m->params, sd, ir_unused_keys, copy, source ? source : "(state dict)")) {
+        ir_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+ir_model *ir_model_load(const char *path, const ir_config *cfg, bool copy) {
+    at_state_dict *sd = at_load_checkpoint(path);
+    if (!sd) return NULL;
+    ir_model *m = ir_model_from_state_dict(cfg, sd, copy, path);
+    at_sd_free(sd);   /* the parameters keep the storage they use */
+    return m;
+}
+
+ir_model *ir_model_random(const ir_config *cfg, uint64_t seed) {
+    ir_model *m = model_new(cfg);
+    at_rng rng = at_rng_new(seed);
+    if (m && ir_params_init_random(&m->params, &rng)) {
+        ir_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+at_state_dict *ir_model_export(const ir_model *m) { return ir_params_export(&m->params); }
+
+int ir_model_param_count(const ir_model *m) { return m->params.count; }
+
+const char *ir_model_param_name(const ir_model *m, int i) {
+    return i >= 0 && i < m->params.count ? m->params.items[i].name : NULL;
+}
+
+at_tensor *ir_model_param(const ir_model *m, int i) {
+    return i >= 0 && i < m->params.count ? *m->params.items[i].slot : NULL;
+}
+
+int ir_model_set_requires_grad(ir_model *m, bool requires_grad) {
+    for (int i = 0; i < m->params.count; i++)
+        if (at_set_requires_grad(*m->params.items[i].slot, requires_grad)) return -1;
+    return 0;
+}
+
+/* Freezes the parameters whose names start with prefix, in table order, up
+ * to and including the first whose name after the prefix contains needle. */
+static int freeze_through(ir_model *m, const char *prefix, const char *needle) {
+    size_t n = strlen(prefix);
+    bool freezing = true;
+    for (int i = 0; i < m->params.count; i++) {
+        const char *name = m->params.items[i].name;
+        if (strncmp(name, prefix, n) != 0) continue;
+        if (at_set_requires_grad(*m->params.items[i].slot, !freezing)) return -1;
+        if (freezing && strstr(name + n, needle)) freezing = false;
+    }
+    return 0;
+}
+
+int ir_model_apply_fix_rate(ir_model *m, double fix_rate) {
+    if (!(fix_rate >= 0 && fix_rate <= 1)) {
+        at_set_error("model: fix_rate must be in [0, 1], got %g", fix_rate);
+        return -1;
+    }
+    char text_needle[64], vision_needle[64];
+    /* Python's int() truncates, as the cast does. */
+    snprintf(text_needle, sizeof text_needle, "layer.%d", (int)((double)m->cfg.text.num_hidden_layers * fix_rate));
+    snprintf(vision_needle, sizeof vision_needle, "blocks.%d", (int)((double)m->cfg.vision.depth * fix_rate));
+    if (ir_model_set_requires_grad(m, true) || freeze_through(m, "blip.text_encoder.", text_needle) ||
+        freeze_through(m, "blip.visual_encoder.", vision_needle))
+        return -1;
+    return 0;
+}
+
+/* ---- forward ---- */
+
+at_tensor *ir_model_head(const ir_model *m, at_tensor *features, bool training, at_rng *rng) {
+    char sf[128];
+    if (!features || features->ndim != 2 || features->shape[1] != m->cfg.text.hidden_size) {
+        at_set_error("model head: features must be (B, %lld), got %s", (long long)m->cfg.text.hidden_size,
+                     features ? at_shape_str(features, sf, sizeof sf) : "no tensor");
+        return NULL;
+    }
+    int64_t B = features->shape[0];
+    at_retain(features);
+    at_tensor *x = features;
+    /* Linear, Dropout, Linear, Dropout, Linear, Dropout, Linear, Linear: no activations. */
+    for (int i = 0; x && i < 5; i++) {
+        if (ir_step(&x, at_linear(x, m->head_w[i], m->head_b[i])) && i < 3)
+            ir_step(&x, at_dropout(x, m->cfg.head.dropout[i], training, rng));
+    }
+    if (x) ir_step(&x, at_reshape(x, 1, &B));
+    return x;
+}
+
+at_tensor *ir_normalise_rewards(at_tensor *rewards) {
+    /* In f32 like torch's tensor-minus-Python-float: the constants are
+     * rounded to the tensor's dtype first. */
+    at_tensor *mean = at_scalar(rewards->dtype, IR_SCORE_MEAN), *std = at_scalar(rewards->dtype, IR_SCORE_STD);
+    at_tensor *s = mean && std ? at_sub(rewards, mean) : NULL;
+    if (s) ir_step(&s, at_div(s, std));
+    at_release(mean);
+    at_release(std);
+    return s;
+}
+
+void ir_output_clear(ir_output *out) {
+    at_release(out->image_tokens);
+    at_release(out->features);
+    at_release(out->rewards);
+    at_release(out->scores);
+    for (int i = 0; i < out->n_cross_attention; i++) at_release(out->cross_attention[i]);
+    free(out->cross_attention);
+    *out = (ir_output){0};
+}
+
+/* Length of the text actually run: columns that are padding in every row are
+ * dropped from the end. Their keys get -10000 (exp underflows to exactly 0),
+ * so they change no real position. Kept whole if some row is all padding:
+ * its softmax spreads over all L keys. */
+static int64_t text_length(const at_tensor *mask) {
+    int64_t B = mask->shape[0], L = mask->shape[1], keep = 0;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t last = -1;
+        for (int64_t j = 0; j < L; j++)
+            if (at_get_linear(mask, b * L + j) != 0) last = j;
+        if (last < 0) return L;
+        if (last + 1 > keep) keep = last + 1;
+    }
+    return keep;
+}
+
+int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_tensor *mask,
+                     const ir_forward_opts *opts_in, ir_output *out) {
+    ir_forward_opts opts = opts_in ? *opts_in : (ir_forward_opts){0};
+    *out = (ir_output){0};
+    char si[128], sm[128];
+    if (!ids || !mask || ids->ndim != 2 || !at_same_shape(ids, mask)) {
+        at_set_error("model: ids %s and mask %s must both be (B, L)", ids ? at_shape_str(ids, si, sizeof si) : "(none)",
+                     mask ? at_shape_str(mask, sm, sizeof sm) : "(none)");
+        return -1;
+    }
+    if (pixels && pixels->ndim >= 1 && pixels->shape[0] != ids->shape[0]) {
+        at_set_error("model: %lld images but %lld prompts (pixels %s, ids %s)", (long long)pixels->shape[0],
+                     (long long)ids->shape[0], at_shape_str(pixels, sm, sizeof sm), at_shape_str(ids, si, sizeof si));
+        return -1;
+    }
+    /* The encoders run with the model's current rates: m->cfg's rates may
+     * have been changed since loading (its sizes may not). */
+    const ir_config *c = &m->cfg;
+    double rates[6] = {c->vision.drop_path_rate, c->text.hidden_dropout_prob, c->text.attention_probs_dropout_prob,
+                       c->head.dropout[0], c->head.dropout[1], c->head.dropout[2]};
+    for (int i = 0; i < 6; i++)
+        if (!(rates[i] >= 0 && rates[i] < 1)) {
+            at_set_error("model: dropout and drop-path rates must be in [0, 1), got %g", rates[i]);
+            return -1;
+        }
+    bool any = false;
+    for (int i = 0; i < 6; i++) any = any || rates[i] > 0;
+    if (opts.training && any && !opts.rng) {
+        at_set_error("model: training with dropout or drop-path needs a random generator (opts.rng)");
+        return -1;
+    }
+    ir_bert bert = m->bert;
+    ir_vit vit = m->vit;
+    vit.cfg.drop_path_rate = c->vision.drop_path_rate;
+    bert.cfg.hidden_dropout_prob = c->text.hidden_dropout_prob;
+    bert.cfg.attention_probs_dropout_prob = c->text.attention_probs_dropout_prob;
+    int64_t L = text_length(mask);
+    at_tensor *ids_run = at_narrow(ids, 1, 0, L), *mask_run = ids_run ? at_narrow(mask, 1, 0, L) : NULL;
+    at_tensor *image = NULL, *h = NULL;
+    ir_bert_probe probe = {.want_cross_attention = opts.want_cross_attention};
+    if (!mask_run || !(image = ir_vit_forward(&vit, pixels, opts.training, opts.rng)) ||
+        !(h = ir_bert_forward(&bert, ids_run, mask_run, image, opts.training, opts.rng, &probe)))
+        goto fail;
+    if (opts.want_cross_attention) {
+        out->cross_attention = probe.cross_attention;
+        out->n_cross_attention = (int)m->cfg.text.num_hidden_layers;
+    }
+    at_tensor *cls = at_select(h, 1, 0);
+    if (!cls || !(out->features = at_contiguous(cls))) {
+        at_release(cls);
+        goto fail;
+    }
+    at_release(cls);
+    if (!(out->rewards = ir_model_head(m, out->features, opts.training, opts.rng)) ||
+        !(out->scores = ir_normalise_rewards(out->rewards)))
+        goto fail;
+    if (opts.want_image_tokens) out->image_tokens = image, image = NULL;
+    at_release(image);
+    at_release(h);
+    at_release(ids_run);
+    at_release(mask_run);
+    return 0;
+fail:
+    at_release(image);
+    at_release(h);
+    at_release(ids_run);
+    at_release(mask_run);
+    ir_output_clear(out);
+    return -1;
+}

@@ -1,0 +1,100 @@
+/* ImageReward: BLIP's ViT and cross-attention BERT, the [CLS] feature, a
+ * linear reward head and the published score normalisation.
+ *
+ * Parameters are at_tensor leaves named by ImageReward's state_dict keys
+ * ("blip.visual_encoder.…", "blip.text_encoder.…", "mlp.layers.…"). A model
+ * loaded from a checkpoint uses the checkpoint's f32 bytes in place (they may
+ * be a read-only mmap: pass copy = true to train in place). */
+#ifndef AAPMT_MODEL_IMAGEREWARD_H
+#define AAPMT_MODEL_IMAGEREWARD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../io/state_dict.h"
+#include "../rng.h"
+#include "../tensor.h"
+#include "bert.h"
+#include "config.h"
+#include "params.h"
+#include "vit.h"
+
+/* score = (r - mean) / std, from ImageReward.py. */
+#define IR_SCORE_MEAN 0.16717362830052426
+#define IR_SCORE_STD 1.0333394966054072
+
+typedef struct ir_model {
+    ir_config cfg;   /* its dropout and drop-path rates may be changed between forwards, not its sizes */
+    ir_vit vit;
+    ir_bert bert;
+    at_tensor *head_w[5], *head_b[5];   /* mlp.layers.{0,2,4,6,7} */
+    ir_params params;                   /* every parameter, in state_dict order */
+} ir_model;
+
+/* Checkpoint keys a model has no use for: BLIP's contrastive projections and
+ * the position-id buffer (always 0, 1, 2, ...). NULL-terminated; entries
+ * ending in '.' are prefixes. */
+extern const char *const ir_unused_keys[];
+
+/* From a state dict: every key and shape is compared with cfg first, and all
+ * missing, unexpected and mis-shaped keys are reported in one error naming
+ * source. cfg NULL means ImageReward-v1.0. The dict may be freed afterwards. */
+ir_model *ir_model_from_state_dict(const ir_config *cfg, const at_state_dict *sd, bool copy, const char *source);
+/* From a checkpoint file (.pt or safetensors, see io/state_dict.h). */
+ir_model *ir_model_load(const char *path, const ir_config *cfg, bool copy);
+/* Freshly initialised weights (zero-mean random weights of the usual
+ * stds, unit LayerNorm scales, zero biases), reproducible from seed: for
+ * benchmarks and tests. */
+ir_model *ir_model_random(const ir_config *cfg, uint64_t seed);
+void ir_model_free(ir_model *m);   /* NULL is fine */
+
+/* The parameters under their checkpoint names (references to the same
+ * tensors), e.g. for at_save_safetensors. */
+at_state_dict *ir_model_export(const ir_model *m);
+
+/* Parameters in state_dict order, for optimizers. */
+int ir_model_param_count(const ir_model *m);
+const char *ir_model_param_name(const ir_model *m, int i);
+at_tensor *ir_model_param(const ir_model *m, int i);   /* borrowed */
+int ir_model_set_requires_grad(ir_model *m, bool requires_grad);
+/* ImageReward's fine-tuning split (train/src/ImageReward.py, fix_rate 0.7):
+ * text parameters are frozen in order up to and including the first whose
+ * name contains "layer.<int(layers·fix_rate)>", vision parameters likewise up
+ * to "blocks.<int(depth·fix_rate)>"; the rest and the head train. */
+int ir_model_apply_fix_rate(ir_model *m, double fix_rate);
+
+typedef struct ir_forward_opts {
+    bool training;              /* dropout and drop-path on, drawn from rng */
+    at_rng *rng;                /* required when training with nonzero rates */
+    bool want_image_tokens;     /* keep the ViT output */
+    bool want_cross_attention;  /* per-layer cross-attention probabilities */
+} ir_forward_opts;
+
+typedef struct ir_output {
+    at_tensor *image_tokens;     /* (B, tokens, vision width) when asked for */
+    at_tensor *features;         /* (B, text hidden): the [CLS] position of the last layer */
+    at_tensor *rewards;          /* (B): the head's raw output r */
+    at_tensor *scores;           /* (B): (r - IR_SCORE_MEAN) / IR_SCORE_STD */
+    /* When asked for: num_hidden_layers tensors (B, heads, L', tokens), no
+     * grad, where L' <= L is the longest real prompt in the batch (trailing
+     * columns that are padding in every row are not computed: they cannot
+     * change any real position). */
+    at_tensor **cross_attention;
+    int n_cross_attention;
+} ir_output;
+
+/* pixels (B, 3, S, S) f32 (preprocessed), ids (B, L) i64/i32, mask (B, L)
+ * (nonzero = real token). Fills out (cleared first); returns 0 or -1. With
+ * parameters (or pixels) that require grad, the outputs carry history for
+ * at_backward. */
+int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_tensor *mask,
+                     const ir_forward_opts *opts, ir_output *out);
+void ir_output_clear(ir_output *out);
+
+/* The head alone on features (B, text hidden) → raw rewards (B), and the
+ * normalisation: ImageReward's inference_rank runs the head once on the
+ * concatenated features of all images. */
+at_tensor *ir_model_head(const ir_model *m, at_tensor *features, bool training, at_rng *rng);
+at_tensor *ir_normalise_rewards(at_tensor *rewards);
+
+#endif
