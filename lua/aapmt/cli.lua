@@ -10,6 +10,9 @@ local cli = {}
 local failure = {}   -- metatable marking user-facing errors
 
 function cli.fail(message, status)
+  -- A message passed on from a Lua error may start with "file.lua:N: ": the
+  -- user needs what went wrong, not where in our Lua code it was noticed.
+  message = tostring(message):gsub("^[^\n:]+%.lua:%d+: ", "")
   error(setmetatable({message = message, status = status or 1}, failure), 0)
 end
 

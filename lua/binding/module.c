@@ -3,6 +3,7 @@
 #define _GNU_SOURCE   /* dladdr, RTLD_NODELETE */
 #include <dlfcn.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "binding.h"
 
@@ -72,6 +73,12 @@ static int m_clock(lua_State *L) {
     return 1;
 }
 
+/* aapmt.isatty(fd): whether a file descriptor (2 for stderr) is a terminal. */
+static int m_isatty(lua_State *L) {
+    lua_pushboolean(L, isatty((int)luaL_checkinteger(L, 1)));
+    return 1;
+}
+
 static int m_is_tensor(lua_State *L) {
     lua_pushboolean(L, luaL_testudata(L, 1, LT_TENSOR_TYPE) != NULL);
     return 1;
@@ -96,12 +103,14 @@ int luaopen_aapmt(lua_State *L) {
         {"manual_seed", m_manual_seed}, {"set_num_threads", m_set_num_threads},
         {"get_num_threads", m_get_num_threads}, {"no_grad", m_no_grad},
         {"grad_enabled", m_grad_enabled}, {"memory", m_memory}, {"is_tensor", m_is_tensor},
-        {"clock", m_clock},
+        {"clock", m_clock}, {"isatty", m_isatty},
         {NULL, NULL}};
     luaL_newlib(L, functions);
     lt_constructors_register(L);
     lt_functions_register(L);
     lt_tokenizer_register(L);
+    lt_model_register(L);
+    lt_checkpoint_register(L);
     lua_pushstring(L, AAPMT_VERSION);
     lua_setfield(L, -2, "version");
 #ifdef AAPMT_HAVE_CUDA

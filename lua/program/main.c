@@ -39,6 +39,9 @@ static const command commands[] = {
                                   "(FILE '-' reads the script from stdin)", cmd_run, NULL},
     {"tokenize", "[--vocab FILE] TEXT", "print ImageReward's 35 token ids for TEXT, then the\n"
                                         "attention mask", NULL, "aapmt.commands.tokenize"},
+    {"score", "--prompt TEXT [...] IMAGE...", "score images against a prompt with ImageReward\n"
+                                              "(aapmt score --help lists the options)", NULL,
+     "aapmt.commands.score"},
     {"help", "", "show this help", NULL, NULL},
     {"version", "", "show the version and whether CUDA was built", NULL, NULL},
 };

@@ -1,0 +1,125 @@
+-- ImageReward from Lua: load a checkpoint, then score, rank, extract [CLS]
+-- features and look at cross-attention maps, as the Python ImageReward does.
+--
+--   local IR = require "aapmt.imagereward"
+--   local model = IR.load{checkpoint = "checkpoint/ImageReward/ImageReward.pt"}
+--   model:score("a cat on a sofa", {"a.jpg", "b.png"})   --> {0.41, -1.2}
+--   model:rank("a cat on a sofa", images)                --> ranks, rewards
+--
+-- Images are file paths, preprocessed with ImageReward's exact transform, in
+-- batches of `batch` (default 8). A prompt is one string for all images or
+-- a list with one per image.
+local a = aapmt
+
+local M = {default_checkpoint = "checkpoint/ImageReward/ImageReward.pt"}
+local Model = {}
+Model.__index = Model
+
+-- opts: checkpoint, config (JSON path), vocab (vocab.txt path), batch, copy.
+function M.load(opts)
+  if type(opts) == "string" then opts = {checkpoint = opts} end
+  opts = opts or {}
+  local checkpoint = opts.checkpoint or M.default_checkpoint
+  local net = a.imagereward_load(checkpoint, opts.config, opts.copy)
+  local vocab, where = a.find_vocab(opts.vocab, checkpoint)
+  if not vocab then error(where, 2) end
+  local tokenizer = a.tokenizer(vocab)
+  local vocab_size = net:config().text.vocab_size
+  if tokenizer:size() > vocab_size then
+    error(string.format("%s has %d tokens (with [DEC] and [ENC]) but the model's text embedding has %d rows",
+      vocab, tokenizer:size(), vocab_size), 2)
+  end
+  return setmetatable({net = net, tokenizer = tokenizer, image_size = net:image_size(),
+    batch = opts.batch or 8, max_length = 35}, Model)
+end
+
+local function prompt_at(prompt, i, n)
+  if type(prompt) == "string" then return prompt end
+  if type(prompt) ~= "table" or #prompt ~= n then
+    error(string.format("prompt must be a string or a list of %d strings", n), 3)
+  end
+  return prompt[i]
+end
+
+-- Runs the model over images in batches; calls fn(output, first, last) for
+-- each batch (indices into images). progress: an aapmt.progress or nil.
+function Model:each_batch(prompt, images, opts, fn)
+  if type(images) == "string" then images = {images} end
+  local n = #images
+  if n == 0 then error("no images given", 3) end
+  opts = opts or {}
+  for first = 1, n, self.batch do
+    local last = math.min(first + self.batch - 1, n)
+    local paths, prompts = {}, {}
+    for i = first, last do
+      paths[#paths + 1] = images[i]
+      prompts[#prompts + 1] = prompt_at(prompt, i, n)
+    end
+    local pixels = a.preprocess(paths, self.image_size)
+    local ids, mask = self.tokenizer:encode_batch(prompts, self.max_length)
+    local out = a.no_grad(function()
+      return self.net:forward(pixels, ids, mask, {cross_attention = opts.cross_attention})
+    end)
+    fn(out, first, last)
+    pixels:free()
+    if opts.progress then opts.progress:step(last) end
+  end
+  if opts.progress then opts.progress:finish() end
+end
+
+-- Normalised scores, one number per image, in input order.
+function Model:score(prompt, images, opts)
+  local scores = {}
+  self:each_batch(prompt, images, opts, function(out)
+    for _, s in ipairs(out.scores:totable()) do scores[#scores + 1] = s end
+  end)
+  return scores
+end
+
+-- The [CLS] features of the last text layer, (N, hidden).
+function Model:features(prompt, images, opts)
+  local parts = {}
+  self:each_batch(prompt, images, opts, function(out) parts[#parts + 1] = out.features end)
+  return #parts == 1 and parts[1] or a.concat(parts, 1)
+end
+
+-- Like ImageReward's inference_rank: the head runs once on all features;
+-- rank[i] is the 1-based place of image i when sorted by falling reward
+-- (ties keep input order). Returns ranks and normalised rewards.
+function Model:rank(prompt, images, opts)
+  local features = self:features(prompt, images, opts)
+  local rewards = a.no_grad(function()
+    return (self.net:head(features) - 0.16717362830052426) / 1.0333394966054072
+  end):totable()
+  local order = {}
+  for i = 1, #rewards do order[i] = i end
+  table.sort(order, function(x, y)
+    if rewards[x] ~= rewards[y] then return rewards[x] > rewards[y] end
+    return x < y
+  end)
+  local ranks = {}
+  for place, i in ipairs(order) do ranks[i] = place end
+  return ranks, rewards
+end
+
+-- Cross-attention of the prompt's tokens to the image tokens, for one image:
+-- a list over text layers of (heads, tokens of the prompt, image tokens)
+-- tensors, and the prompt's word pieces with [CLS] and [SEP].
+function Model:cross_attention(prompt, image)
+  local maps
+  self:each_batch(prompt, {image}, {cross_attention = true}, function(out)
+    maps = {}
+    for l, m in ipairs(out.cross_attention) do maps[l] = m:select(1, 1) end
+  end)
+  local pieces = self.tokenizer:pieces(prompt)
+  table.insert(pieces, 1, "[CLS]")
+  pieces[#pieces + 1] = "[SEP]"
+  return maps, pieces
+end
+
+function Model:free()
+  self.net:free()
+  self.tokenizer:free()
+end
+
+return M

@@ -1,0 +1,232 @@
+/* The ImageReward model and image preprocessing from Lua (the engine side;
+ * lua/aapmt/imagereward.lua builds score/rank/features on it).
+ *
+ *   aapmt.imagereward_load(checkpoint [, config_json [, copy]])  a model
+ *   aapmt.imagereward_random([config_json [, seed]])             random weights
+ *   model:forward(pixels, ids, mask [, {training=, seed=, cross_attention=, image_tokens=}])
+ *       → {features=, rewards=, scores= [, cross_attention={...}] [, image_tokens=]}
+ *   model:head(features)        raw rewards of (N, hidden) features
+ *   model:image_size(), model:config(), model:parameters(), model:fix_rate(r),
+ *   model:save(path)            the weights as safetensors, written atomically
+ *   model:free()
+ *   aapmt.preprocess(paths [, size])  (N, 3, size, size) f32, ImageReward's transform */
+#include <stdlib.h>
+
+#include "binding.h"
+#include "io/image.h"
+#include "model/imagereward.h"
+
+#define LT_MODEL_TYPE "aapmt.ImageReward"
+
+static ir_model *check_model(lua_State *L, const char *fname) {
+    ir_model **p = luaL_checkudata(L, 1, LT_MODEL_TYPE);
+    if (!*p) luaL_error(L, "%s: the model was freed", fname);
+    return *p;
+}
+
+static int push_model(lua_State *L, ir_model *m, const char *fname) {
+    if (!m) return lt_engine_error(L, fname);
+    ir_model **p = lua_newuserdatauv(L, sizeof *p, 0);
+    *p = m;
+    luaL_setmetatable(L, LT_MODEL_TYPE);
+    return 1;
+}
+
+/* A config from an optional JSON path; false when none was given. */
+static bool opt_config(lua_State *L, int idx, ir_config *cfg, const char *fname) {
+    if (lua_isnoneornil(L, idx)) return false;
+    if (ir_config_load(luaL_checkstring(L, idx), cfg)) lt_engine_error(L, fname);
+    return true;
+}
+
+static int model_load(lua_State *L) {
+    const char *fname = "aapmt.imagereward_load";
+    const char *path = luaL_checkstring(L, 1);
+    ir_config cfg;
+    bool have = opt_config(L, 2, &cfg, fname);
+    return push_model(L, ir_model_load(path, have ? &cfg : NULL, lua_toboolean(L, 3)), fname);
+}
+
+static int model_random(lua_State *L) {
+    const char *fname = "aapmt.imagereward_random";
+    ir_config cfg;
+    if (!opt_config(L, 1, &cfg, fname)) ir_config_default(&cfg);
+    return push_model(L, ir_model_random(&cfg, (uint64_t)luaL_optinteger(L, 2, 0)), fname);
+}
+
+static bool opt_flag(lua_State *L, int idx, const char *key) {
+    if (!lua_istable(L, idx)) return false;
+    lua_getfield(L, idx, key);
+    bool v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void set_tensor(lua_State *L, const char *key, at_tensor *t) {
+    if (!t) return;
+    lt_push_shared(L, t);
+    lua_setfield(L, -2, key);
+}
+
+static int model_forward(lua_State *L) {
+    const char *fname = "ImageReward:forward";
+    ir_model *m = check_model(L, fname);
+    at_tensor *pixels = lt_check(L, 2, fname), *ids = lt_check(L, 3, fname), *mask = lt_check(L, 4, fname);
+    ir_forward_opts opts = {0};
+    at_rng rng = at_rng_new(0);
+    opts.training = opt_flag(L, 5, "training");
+    opts.want_cross_attention = opt_flag(L, 5, "cross_attention");
+    opts.want_image_tokens = opt_flag(L, 5, "image_tokens");
+    if (opts.training) {
+        if (lua_istable(L, 5) && lua_getfield(L, 5, "seed") != LUA_TNIL) {
+            rng = at_rng_new((uint64_t)luaL_checkinteger(L, -1));
+            opts.rng = &rng;
+        } else {
+            opts.rng = lt_default_rng(L);
+        }
+    }
+    ir_output out = {0};
+    if (ir_model_forward(m, pixels, ids, mask, &opts, &out)) return lt_engine_error(L, fname);
+    lua_createtable(L, 0, 5);
+    set_tensor(L, "features", out.features);
+    set_tensor(L, "rewards", out.rewards);
+    set_tensor(L, "scores", out.scores);
+    set_tensor(L, "image_tokens", out.image_tokens);
+    if (out.cross_attention) {
+        lua_createtable(L, out.n_cross_attention, 0);
+        for (int i = 0; i < out.n_cross_attention; i++) {
+            lt_push_shared(L, out.cross_attention[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "cross_attention");
+    }
+    ir_output_clear(&out);
+    return 1;
+}
+
+static int model_head(lua_State *L) {
+    const char *fname = "ImageReward:head";
+    ir_model *m = check_model(L, fname);
+    return lt_push(L, ir_model_head(m, lt_check(L, 2, fname), false, NULL));
+}
+
+static int model_image_size(lua_State *L) {
+    lua_pushinteger(L, check_model(L, "ImageReward:image_size")->cfg.vision.image_size);
+    return 1;
+}
+
+static void set_int(lua_State *L, const char *key, int64_t v) {
+    lua_pushinteger(L, v);
+    lua_setfield(L, -2, key);
+}
+
+static int model_config(lua_State *L) {
+    const ir_config *c = &check_model(L, "ImageReward:config")->cfg;
+    lua_createtable(L, 0, 2);
+    lua_createtable(L, 0, 6);
+    set_int(L, "image_size", c->vision.image_size);
+    set_int(L, "patch_size", c->vision.patch_size);
+    set_int(L, "width", c->vision.width);
+    set_int(L, "depth", c->vision.depth);
+    set_int(L, "heads", c->vision.heads);
+    lua_pushnumber(L, c->vision.mlp_ratio);
+    lua_setfield(L, -2, "mlp_ratio");
+    lua_setfield(L, -2, "vision");
+    lua_createtable(L, 0, 6);
+    set_int(L, "hidden_size", c->text.hidden_size);
+    set_int(L, "num_hidden_layers", c->text.num_hidden_layers);
+    set_int(L, "num_attention_heads", c->text.num_attention_heads);
+    set_int(L, "intermediate_size", c->text.intermediate_size);
+    set_int(L, "vocab_size", c->text.vocab_size);
+    set_int(L, "max_position_embeddings", c->text.max_position_embeddings);
+    lua_setfield(L, -2, "text");
+    return 1;
+}
+
+/* { {name=, tensor=}, ... } in state_dict order. */
+static int model_parameters(lua_State *L) {
+    ir_model *m = check_model(L, "ImageReward:parameters");
+    int n = ir_model_param_count(m);
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_createtable(L, 0, 2);
+        lua_pushstring(L, ir_model_param_name(m, i));
+        lua_setfield(L, -2, "name");
+        set_tensor(L, "tensor", ir_model_param(m, i));
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int model_fix_rate(lua_State *L) {
+    const char *fname = "ImageReward:fix_rate";
+    ir_model *m = check_model(L, fname);
+    if (ir_model_apply_fix_rate(m, luaL_checknumber(L, 2))) return lt_engine_error(L, fname);
+    return 0;
+}
+
+static int model_save(lua_State *L) {
+    const char *fname = "ImageReward:save";
+    ir_model *m = check_model(L, fname);
+    at_state_dict *sd = ir_model_export(m);
+    int rc = sd ? at_save_safetensors(sd, luaL_checkstring(L, 2)) : -1;
+    at_sd_free(sd);
+    if (rc) return lt_engine_error(L, fname);
+    return 0;
+}
+
+static int model_gc(lua_State *L) {
+    ir_model **p = luaL_checkudata(L, 1, LT_MODEL_TYPE);
+    ir_model_free(*p);
+    *p = NULL;
+    return 0;
+}
+
+static int model_tostring(lua_State *L) {
+    ir_model **p = luaL_checkudata(L, 1, LT_MODEL_TYPE);
+    if (!*p) {
+        lua_pushliteral(L, "aapmt.ImageReward (freed)");
+        return 1;
+    }
+    const ir_config *c = &(*p)->cfg;
+    lua_pushfstring(L, "aapmt.ImageReward (ViT %I px, width %I, depth %I; BERT width %I, %I layers; %d tensors)",
+                    (lua_Integer)c->vision.image_size, (lua_Integer)c->vision.width,
+                    (lua_Integer)c->vision.depth, (lua_Integer)c->text.hidden_size,
+                    (lua_Integer)c->text.num_hidden_layers, ir_model_param_count(*p));
+    return 1;
+}
+
+static int preprocess(lua_State *L) {
+    const char *fname = "aapmt.preprocess";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_Integer size = luaL_optinteger(L, 2, 224);
+    if (size < 1 || size > 8192) return luaL_error(L, "%s: size must be in 1..8192, got %d", fname, (int)size);
+    int n = (int)lua_rawlen(L, 1);
+    if (n == 0) return luaL_error(L, "%s: needs at least one image path", fname);
+    const char **paths = lua_newuserdatauv(L, sizeof *paths * (size_t)n, 0);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, i + 1);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "%s: image %d is a %s, not a path", fname, i + 1, luaL_typename(L, -1));
+        paths[i] = lua_tostring(L, -1);   /* kept alive by the table */
+        lua_pop(L, 1);
+    }
+    return lt_push(L, at_image_preprocess_files(paths, n, (int)size, 0));
+}
+
+void lt_model_register(lua_State *L) {
+    static const luaL_Reg methods[] = {
+        {"forward", model_forward}, {"head", model_head}, {"image_size", model_image_size},
+        {"config", model_config}, {"parameters", model_parameters}, {"fix_rate", model_fix_rate},
+        {"save", model_save}, {"free", model_gc}, {NULL, NULL}};
+    static const luaL_Reg meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
+                                    {NULL, NULL}};
+    luaL_newmetatable(L, LT_MODEL_TYPE);
+    luaL_setfuncs(L, meta, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    static const luaL_Reg functions[] = {{"imagereward_load", model_load}, {"imagereward_random", model_random},
+                                         {"preprocess", preprocess}, {NULL, NULL}};
+    luaL_setfuncs(L, functions, 0);
+}
