@@ -40,13 +40,14 @@
  *        Pillow mirrors them (stb does not). 1-bit TGAs: stb cannot decode.
  *   BMP and TGA files whose pixel data ends early are refused here, as
  *   Pillow refuses them (stb would fill in the missing pixels).
- * GIF: decoded here (see decode_gif), since stb's composited RGBA loses
+ * GIF: decoded in image_gif.c, since stb's composited RGBA loses
  *   what Pillow keeps: the indices of transparent and unpainted pixels. The
  *   first frame; "P" when its palette is not the identity grey ramp, else
  *   "L" (Pillow's _is_palette_needed).
  * The format is sniffed from the bytes as Pillow does; TGA, which has no
  * signature, is tried last with Pillow's header checks. */
 #include "image.h"
+#include "image_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -104,7 +105,7 @@ static int64_t pixel_limit(int64_t max_pixels) {
     return max_pixels > 0 ? max_pixels : AT_IMAGE_MAX_PIXELS_DEFAULT;
 }
 
-static int check_pixels(const char *name, int64_t w, int64_t h, int64_t max_pixels) {
+int at_image_check_pixels(const char *name, int64_t w, int64_t h, int64_t max_pixels) {
     if (w <= 0 || h <= 0) {
         at_set_error("image '%s': invalid size %lld x %lld", name, (long long)w, (long long)h);
         return -1;
@@ -124,7 +125,6 @@ static uint32_t be32(const uint8_t *p) {
 static uint32_t le32(const uint8_t *p) {
     return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
 }
-static unsigned le16(const uint8_t *p) { return (unsigned)p[1] << 8 | p[0]; }
 
 /* ---- JPEG ---- */
 
@@ -217,7 +217,7 @@ static at_image *decode_jpeg(const uint8_t *data, size_t size, const char *name,
         jpeg_bail(&cinfo, message);
     }
     }
-    if (check_pixels(name, cinfo.image_width, cinfo.image_height, max_pixels) < 0) {
+    if (at_image_check_pixels(name, cinfo.image_width, cinfo.image_height, max_pixels) < 0) {
         jpeg_destroy_decompress(&cinfo);
         return NULL;
     }
@@ -279,7 +279,7 @@ static at_image *decode_stb(const uint8_t *data, size_t size, const char *name, 
                      stb_reason(why, sizeof why));
         return NULL;
     }
-    if (check_pixels(name, w, h, max_pixels) < 0) return NULL;
+    if (at_image_check_pixels(name, w, h, max_pixels) < 0) return NULL;
     int channels = at_image_mode_channels(mode);
     void *pixels = mode == AT_IMAGE_I
                        ? (void *)stbi_load_16_from_memory(data, (int)size, &w, &h, &n, 1)
@@ -344,7 +344,7 @@ static at_image *decode_png(const uint8_t *d, size_t n, const char *name, int64_
         at_set_error("image '%s': unsupported PNG bit depth %d for colour type %d", name, depth, color);
         return NULL;
     }
-    if (check_pixels(name, w, h, max_pixels) < 0) return NULL;
+    if (at_image_check_pixels(name, w, h, max_pixels) < 0) return NULL;
     for (size_t pos = 8; pos + 8 <= n;) {
         size_t length = be32(d + pos);
         const uint8_t *type = d + pos + 4;
@@ -376,10 +376,10 @@ static at_image *decode_bmp(const uint8_t *d, size_t n, const char *name, int64_
     uint32_t compression = 0, colors = 0, alpha_mask = 0;
     size_t padding;
     if (header == 12) {
-        bits = le16(d + 24);
+        bits = at_le16(d + 24);
         padding = 3;
     } else if (header >= 40 && n >= 14 + 40) {
-        bits = le16(d + 28);
+        bits = at_le16(d + 28);
         compression = le32(d + 30);
         colors = le32(d + 46);
         padding = 4;
@@ -388,8 +388,8 @@ static at_image *decode_bmp(const uint8_t *d, size_t n, const char *name, int64_
         at_set_error("image '%s': unsupported BMP header size %u", name, (unsigned)header);
         return NULL;
     }
-    int64_t width = header == 12 ? (int64_t)le16(d + 18) : (int64_t)(int32_t)le32(d + 18);
-    int64_t height = header == 12 ? (int64_t)le16(d + 20) : (int64_t)(int32_t)le32(d + 22);
+    int64_t width = header == 12 ? (int64_t)at_le16(d + 18) : (int64_t)(int32_t)le32(d + 18);
+    int64_t height = header == 12 ? (int64_t)at_le16(d + 20) : (int64_t)(int32_t)le32(d + 22);
     if (height < 0) height = -height;   /* top-down rows */
     if (compression == 0 || compression == 3) {   /* Pillow reads every row or fails */
         /* Rows are padded to 4 bytes, but the last row's padding may be missing. */
@@ -433,7 +433,7 @@ static at_image *decode_bmp(const uint8_t *d, size_t n, const char *name, int64_
 static bool tga_mode(const uint8_t *d, size_t n, at_image_mode *mode) {
     if (n < 18) return false;
     int colormap = d[1], type = d[2], depth = d[16];
-    if (colormap > 1 || le16(d + 12) == 0 || le16(d + 14) == 0) return false;
+    if (colormap > 1 || at_le16(d + 12) == 0 || at_le16(d + 14) == 0) return false;
     if (depth != 1 && depth != 8 && depth != 16 && depth != 24 && depth != 32) return false;
     switch (type) {
     case 3: case 11: *mode = depth == 1 ? AT_IMAGE_1 : depth == 16 ? AT_IMAGE_LA : AT_IMAGE_L; return true;
@@ -447,10 +447,10 @@ static bool tga_mode(const uint8_t *d, size_t n, at_image_mode *mode) {
  * when the file ends before the last pixel; stb fills in. */
 static bool tga_complete(const uint8_t *d, size_t n) {
     size_t pos = 18 + (size_t)d[0];
-    if (d[1]) pos += (size_t)le16(d + 5) * (((size_t)d[7] + 7) / 8);
+    if (d[1]) pos += (size_t)at_le16(d + 5) * (((size_t)d[7] + 7) / 8);
     size_t bytes = ((size_t)d[16] + 7) / 8;
-    size_t pixels = (size_t)le16(d + 12) * le16(d + 14);
-    if (!(d[2] & 8)) return pos + le16(d + 14) * (((size_t)le16(d + 12) * d[16] + 7) / 8) <= n;
+    size_t pixels = (size_t)at_le16(d + 12) * at_le16(d + 14);
+    if (!(d[2] & 8)) return pos + at_le16(d + 14) * (((size_t)at_le16(d + 12) * d[16] + 7) / 8) <= n;
     while (pixels > 0) {
         if (pos >= n) return false;
         uint8_t packet = d[pos++];
@@ -486,219 +486,6 @@ static at_image *decode_tga(const uint8_t *d, size_t n, const char *name, at_ima
     return im;
 }
 
-/* ---- GIF: the first frame, decoded here as Pillow's GifDecode does ----
- * Our own LZW decoder rather than stb's, because Pillow's result depends on
- * the indices: the canvas starts filled with the transparent index (else 0),
- * the first frame is written into its rectangle (the canvas grows when the
- * rectangle reaches past the logical screen), and decoding is done the moment
- * the last pixel is written. Like Pillow, a sub-block is used only when all
- * its bytes are in the file, empty sub-blocks are skipped, and running out of
- * data, or an end code, before the last pixel is an error (Pillow reports
- * "image file is truncated"; it would resume after an end code only when the
- * file still had unread chunks of 64 KiB, which we do not follow). */
-
-typedef struct {
-    const uint8_t *d;
-    size_t n, pos;
-    size_t block_left;   /* bytes left in the current sub-block */
-    uint32_t bits;
-    int nbits;
-} gif_bits;
-
-/* The next code of `size` bits: 0, or -1 when the data runs out. */
-static int gif_code(gif_bits *b, int size, int *code) {
-    while (b->nbits < size) {
-        if (b->block_left > 0) {
-            b->bits |= (uint32_t)b->d[b->pos++] << b->nbits;
-            b->nbits += 8;
-            b->block_left--;
-            continue;
-        }
-        if (b->pos >= b->n || b->pos + 1 + (size_t)b->d[b->pos] > b->n) return -1;
-        b->block_left = b->d[b->pos++];
-    }
-    *code = (int)(b->bits & ((1u << size) - 1));
-    b->bits >>= size;
-    b->nbits -= size;
-    return 0;
-}
-
-/* Decodes the LZW data at d[pos] into the w x h rectangle at (x0, y0) of a
- * canvas `stride` wide. 0 when done, -1 truncated, -2 corrupt. */
-static int gif_lzw(const uint8_t *d, size_t n, size_t pos, bool interlaced, uint8_t *canvas,
-                   int stride, int x0, int y0, int w, int h) {
-    if (w == 0 || h == 0) return 0;
-    if (pos >= n) return -1;
-    int min_size = d[pos++];
-    if (min_size > 11) return -2;
-    static const int pass_start[4] = {0, 4, 2, 1}, pass_step[4] = {8, 8, 4, 2};
-    int clear = 1 << min_size, end = clear + 1, next = clear + 2, size = min_size + 1;
-    int prev = -1, pass = interlaced ? 0 : 3, x = 0, y = 0;
-    uint16_t prefix[4096];
-    uint8_t suffix[4096], first[4096], stack[4096];
-    for (int i = 0; i < clear; i++) suffix[i] = first[i] = (uint8_t)i;
-    gif_bits b = {d, n, pos, 0, 0, 0};
-    for (;;) {
-        int code;
-        if (gif_code(&b, size, &code) < 0) return -1;
-        if (code == clear) {
-            next = clear + 2;
-            size = min_size + 1;
-            prev = -1;
-            continue;
-        }
-        if (code == end) return -1;
-        int top = 0, c = code;
-        if (prev < 0) {                            /* first code after a clear */
-            if (code > clear) return -2;
-        } else {
-            if (code > next) return -2;
-            if (code == next) {                    /* the KwKwK case */
-                stack[top++] = first[prev];
-                c = prev;
-            }
-            while (c >= clear) {
-                stack[top++] = suffix[c];
-                c = prefix[c];
-            }
-        }
-        stack[top++] = (uint8_t)c;
-        if (prev >= 0 && next < 4096) {
-            prefix[next] = (uint16_t)prev;
-            suffix[next] = (uint8_t)c;             /* the first byte of this string */
-            first[next] = first[prev];
-            if (next == (1 << size) - 1 && size < 12) size++;
-            next++;
-        }
-        prev = code;
-        while (top > 0) {
-            canvas[(size_t)(y0 + y) * stride + x0 + x] = stack[--top];
-            if (++x < w) continue;
-            x = 0;
-            y += interlaced ? pass_step[pass] : 1;
-            while (y >= h && pass < 3) y = pass_start[++pass];
-            if (y >= h) return 0;
-        }
-    }
-}
-
-typedef struct {
-    int screen_w, screen_h;
-    int x, y, w, h;             /* first frame's rectangle */
-    bool interlaced;
-    int transparency;           /* index, or -1 */
-    const uint8_t *table;       /* the frame's colour table: local, else global */
-    int table_entries;
-    bool has_palette;           /* Pillow's mode: "P" if true, "L" if not */
-    size_t data;                /* offset of the LZW minimum code size */
-} gif_frame;
-
-static bool palette_needed(const uint8_t *p, int entries) {
-    for (int i = 0; i < entries; i++)
-        if (p[3 * i] != i || p[3 * i + 1] != i || p[3 * i + 2] != i) return true;
-    return false;
-}
-
-/* Reads up to the first image descriptor. Returns 0, or -1 truncated, -2 no image. */
-static int gif_first_frame(const uint8_t *d, size_t n, gif_frame *g) {
-    if (n < 13) return -1;
-    g->screen_w = (int)le16(d + 6);
-    g->screen_h = (int)le16(d + 8);
-    size_t pos = 13;
-    const uint8_t *global = NULL;
-    int global_entries = 0;
-    if (d[10] & 0x80) {
-        global_entries = 1 << ((d[10] & 7) + 1);
-        global = d + pos;
-        pos += 3 * (size_t)global_entries;
-        if (pos > n) return -1;
-    }
-    bool global_needed = global && palette_needed(global, global_entries);
-    g->transparency = -1;
-    while (pos < n) {
-        uint8_t tag = d[pos++];
-        if (tag == 0x3B) return -2;
-        if (tag == 0x21) {                       /* extension: label, then sub-blocks */
-            if (pos >= n) return -1;
-            uint8_t label = d[pos++];
-            bool first = true;
-            for (;;) {
-                if (pos >= n) return -1;
-                size_t len = d[pos++];
-                if (len == 0) break;
-                if (pos + len > n) return -1;
-                if (label == 0xF9 && first && len >= 4 && (d[pos] & 1)) g->transparency = d[pos + 3];
-                first = false;
-                pos += len;
-            }
-        } else if (tag == 0x2C) {                /* the first image descriptor */
-            if (pos + 9 > n) return -1;
-            g->x = (int)le16(d + pos);
-            g->y = (int)le16(d + pos + 2);
-            g->w = (int)le16(d + pos + 4);
-            g->h = (int)le16(d + pos + 6);
-            uint8_t flags = d[pos + 8];
-            g->interlaced = flags & 0x40;
-            pos += 9;
-            g->table = global;
-            g->table_entries = global_entries;
-            g->has_palette = global_needed;
-            if (flags & 0x80) {
-                g->table_entries = 1 << ((flags & 7) + 1);
-                g->table = d + pos;
-                pos += 3 * (size_t)g->table_entries;
-                if (pos > n) return -1;
-                g->has_palette = palette_needed(g->table, g->table_entries);
-            }
-            g->data = pos;
-            return 0;
-        }   /* other bytes: skipped, as Pillow does */
-    }
-    return -1;
-}
-
-static at_image *decode_gif(const uint8_t *d, size_t n, const char *name, int64_t max_pixels) {
-    gif_frame g;
-    memset(&g, 0, sizeof g);
-    int found = gif_first_frame(d, n, &g);
-    if (found < 0) {
-        at_set_error(found == -1 ? "image '%s': the file is truncated (GIF header)"
-                                 : "image '%s': cannot decode GIF: no image in the file", name);
-        return NULL;
-    }
-    int64_t w = g.screen_w > g.x + g.w ? g.screen_w : g.x + g.w;
-    int64_t h = g.screen_h > g.y + g.h ? g.screen_h : g.y + g.h;
-    if (check_pixels(name, w, h, max_pixels) < 0) return NULL;
-    uint8_t *canvas = malloc((size_t)w * (size_t)h);
-    at_image *im = at_image_new((int)w, (int)h, g.has_palette ? AT_IMAGE_P : AT_IMAGE_L);
-    if (!canvas || !im) {
-        free(canvas);
-        at_image_free(im);
-        at_set_error("image '%s': out of memory for %lld x %lld pixels", name, (long long)w, (long long)h);
-        return NULL;
-    }
-    memset(canvas, g.transparency >= 0 ? g.transparency : 0, (size_t)w * (size_t)h);
-    int rc = gif_lzw(d, n, g.data, g.interlaced, canvas, (int)w, g.x, g.y, g.w, g.h);
-    if (rc < 0) {
-        free(canvas);
-        at_image_free(im);
-        at_set_error(rc == -1 ? "image '%s': the file is truncated (GIF data ends before the last pixel)"
-                              : "image '%s': cannot decode GIF: corrupt LZW data", name);
-        return NULL;
-    }
-    /* Pillow's palettes start as the grey ramp; the file's entries replace
-     * the first ones. "L" images are their indices. */
-    uint8_t *out = im->pixels;
-    for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
-        int index = canvas[i];
-        for (int k = 0; k < im->channels; k++)
-            out[i * im->channels + k] =
-                g.has_palette && index < g.table_entries ? g.table[3 * index + k] : (uint8_t)index;
-    }
-    free(canvas);
-    return im;
-}
-
 /* ---- dispatch ---- */
 
 at_image *at_image_decode(const void *data, size_t size, const char *name, int64_t max_pixels) {
@@ -712,7 +499,7 @@ at_image *at_image_decode(const void *data, size_t size, const char *name, int64
         return decode_jpeg(d, size, name, max_pixels);
     if (size >= 8 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0) return decode_png(d, size, name, max_pixels);
     if (size >= 6 && (memcmp(d, "GIF87a", 6) == 0 || memcmp(d, "GIF89a", 6) == 0))
-        return decode_gif(d, size, name, max_pixels);
+        return at_image_decode_gif(d, size, name, max_pixels);
     if (size >= 2 && d[0] == 'B' && d[1] == 'M') return decode_bmp(d, size, name, max_pixels);
 
     static const struct { const char *magic; size_t len; const char *format; } others[] = {
