@@ -22,19 +22,6 @@
 
 static cJSON *expected;
 
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = 0;
-    fclose(f);
-    return s;
-}
-
 /* Every expected tensor is present with its dtype, shape and values, and nothing else. */
 static void compare(const at_state_dict *sd, const char *what, bool check_order) {
     const cJSON *want = cJSON_GetObjectItemCaseSensitive(expected, what);
@@ -370,7 +357,7 @@ static void test_safetensors_round_trip(void) {
 }
 
 int main(void) {
-    char *text = read_text(FIXTURES "expected.json");
+    char *text = check_read_file(FIXTURES "expected.json", NULL);
     expected = text ? cJSON_Parse(text) : NULL;
     free(text);
     if (!expected) {

@@ -24,18 +24,6 @@ static uint32_t crc32(const uint8_t *p, size_t n) {
     return ~c;
 }
 
-static uint8_t *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *data = malloc(n > 0 ? (size_t)n : 1);
-    *size = data ? fread(data, 1, (size_t)n, f) : 0;
-    fclose(f);
-    return data;
-}
-
 static size_t pixel_bytes(const at_image *im) {
     return (size_t)im->width * im->height * im->channels * (im->mode == AT_IMAGE_I ? 4 : 1);
 }
@@ -66,7 +54,7 @@ static void check_expected(const at_image *im, int size, const char *what, uint3
         char path[512];
         snprintf(path, sizeof path, FIXTURES "%s", raw);
         size_t raw_size = 0;
-        uint8_t *want = read_file(path, &raw_size);
+        uint8_t *want = (uint8_t *)check_read_file(path, &raw_size);
         CHECK(want && raw_size == n, "%s: cannot read %s", what, path);
         if (want && raw_size == n) {
             int worst = 0;
@@ -119,7 +107,7 @@ static void test_cases(void) {
             at_image_free(im);
             /* The memory path refuses it as well. */
             size_t n = 0;
-            uint8_t *data = read_file(path, &n);
+            uint8_t *data = (uint8_t *)check_read_file(path, &n);
             at_image *again = at_image_decode(data, n, name, 0);
             CHECK(again == NULL, "%s: decoded from memory", name);
             at_image_free(again);
@@ -154,7 +142,7 @@ static void test_cases(void) {
 
         /* The same bytes from memory decode to the same pixels. */
         size_t n = 0;
-        uint8_t *data = read_file(path, &n);
+        uint8_t *data = (uint8_t *)check_read_file(path, &n);
         at_image *mem = at_image_decode(data, n, name, 0);
         CHECK(mem && mem->mode == im->mode && mem->width == im->width && mem->height == im->height &&
                   memcmp(mem->pixels, im->pixels, pixel_bytes(im)) == 0,

@@ -14,23 +14,6 @@
 
 #define FIXTURES AAPMT_TEST_FIXTURES "/tokenizer"
 
-static char *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    if (size) *size = (size_t)n;
-    fclose(f);
-    return buf;
-}
-
 static void write_file(const char *path, const char *bytes, size_t n) {
     FILE *f = fopen(path, "wb");
     if (!f) return;
@@ -63,7 +46,7 @@ static void print_ids(const char *what, const int64_t *ids, int64_t n) {
 
 /* Every case of cases.json: pieces before framing, then the 35 (or 8) ids and mask. */
 static void test_cases(const at_tokenizer *tok) {
-    char *json = slurp(FIXTURES "/cases.json", NULL);
+    char *json = check_read_file(FIXTURES "/cases.json", NULL);
     CHECK(json != NULL, "cannot read %s", FIXTURES "/cases.json");
     cJSON *doc = json ? cJSON_Parse(json) : NULL;
     free(json);
