@@ -11,7 +11,8 @@
 
 /* ---- errors ---- */
 
-static _Thread_local char last_error[1024];
+/* Large enough for a checkpoint report that names many keys. */
+static _Thread_local char last_error[8192];
 
 const char *at_last_error(void) { return last_error[0] ? last_error : "unknown error"; }
 

@@ -111,8 +111,11 @@ function Model:cross_attention(prompt, image)
     maps = {}
     for l, m in ipairs(out.cross_attention) do maps[l] = m:select(1, 1) end
   end)
-  local pieces = self.tokenizer:pieces(prompt)
-  table.insert(pieces, 1, "[CLS]")
+  local pieces = {"[CLS]"}
+  for i, piece in ipairs(self.tokenizer:pieces(prompt)) do
+    if i > self.max_length - 2 then break end   -- truncated as encode_batch truncates
+    pieces[#pieces + 1] = piece
+  end
   pieces[#pieces + 1] = "[SEP]"
   return maps, pieces
 end

@@ -44,7 +44,10 @@ static int model_load(lua_State *L) {
     const char *path = luaL_checkstring(L, 1);
     ir_config cfg;
     bool have = opt_config(L, 2, &cfg, fname);
-    return push_model(L, ir_model_load(path, have ? &cfg : NULL, lua_toboolean(L, 3)), fname);
+    ir_model *m = ir_model_load(path, have ? &cfg : NULL, lua_toboolean(L, 3));
+    if (!m && have) /* say which config the checkpoint was measured against */
+        return luaL_error(L, "%s (model config %s)", at_last_error(), lua_tostring(L, 2));
+    return push_model(L, m, fname);
 }
 
 static int model_random(lua_State *L) {
