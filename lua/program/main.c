@@ -42,6 +42,8 @@ static const command commands[] = {
     {"score", "--prompt TEXT [...] IMAGE...", "score images against a prompt with ImageReward\n"
                                               "(aapmt score --help lists the options)", NULL,
      "aapmt.commands.score"},
+    {"split", "--csv FILE --seed N", "print the held-out prompts of the paper's content-isolated\n"
+                                     "split, one per line", NULL, "aapmt.commands.split"},
     {"help", "", "show this help", NULL, NULL},
     {"version", "", "show the version and whether CUDA was built", NULL, NULL},
 };
