@@ -353,6 +353,11 @@ static void test_fix_rate(ir_model *m) {
     }
     /* vision: 4 + 12 + 1 frozen of 4 + 24 + 2; text: 4 + 26 + 1 of 4 + 52; head: all 10 */
     CHECK(trainable == (30 - 17) + (56 - 31) + 10, "trainable count %d", trainable);
+    /* 0 skips freezing, as ImageReward's training code does: everything trains again. */
+    CHECK(ir_model_apply_fix_rate(m, 0) == 0, "fix_rate 0: %s", at_last_error());
+    int all = 0;
+    for (int i = 0; i < ir_model_param_count(m); i++) all += ir_model_param(m, i)->requires_grad;
+    CHECK(all == ir_model_param_count(m), "fix_rate 0 leaves %d of %d trainable", all, ir_model_param_count(m));
     ir_model_set_requires_grad(m, false);
 }
 

@@ -127,6 +127,9 @@ int ir_model_apply_fix_rate(ir_model *m, double fix_rate) {
         at_set_error("model: fix_rate must be in [0, 1], got %g", fix_rate);
         return -1;
     }
+    /* ImageReward's training code takes the freezing branch only when
+     * fix_rate > 0: with 0 everything trains. */
+    if (fix_rate == 0) return ir_model_set_requires_grad(m, true);
     char text_needle[64], vision_needle[64];
     /* Python's int() truncates, as the cast does. */
     snprintf(text_needle, sizeof text_needle, "layer.%d", (int)((double)m->cfg.text.num_hidden_layers * fix_rate));

@@ -60,7 +60,8 @@ int ir_model_set_requires_grad(ir_model *m, bool requires_grad);
 /* ImageReward's fine-tuning split (train/src/ImageReward.py, fix_rate 0.7):
  * text parameters are frozen in order up to and including the first whose
  * name contains "layer.<int(layers·fix_rate)>", vision parameters likewise up
- * to "blocks.<int(depth·fix_rate)>"; the rest and the head train. */
+ * to "blocks.<int(depth·fix_rate)>"; the rest and the head train. 0 freezes
+ * nothing (the training code skips the rule then). */
 int ir_model_apply_fix_rate(ir_model *m, double fix_rate);
 
 typedef struct ir_forward_opts {
