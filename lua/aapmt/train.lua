@@ -1,0 +1,437 @@
+-- Fine-tuning ImageReward the way AAPMT did (spec §4), but batched,
+-- reproducible and resumable.
+--
+--   local train = require "aapmt.train"
+--   local result = train.run{
+--     model = {config = "tiny.json", seed = 1},   -- or a checkpoint path, or
+--                                                 -- {checkpoint=, config=}
+--     vocab = "vocab.txt",
+--     data = rows_or_dataset, split = {seed = 42},   -- or train=, test= rows
+--     metrics = {"quality"},                         -- or {name=, target=, text=}
+--     optimizer = {kind = "adam", lr = 5e-6},        -- betas, eps, weight_decay
+--     epochs = 10, batch_size = 32, out = "runs/quality"}
+--   --> {steps=, losses={...}, metrics={quality={srcc=,...}}, out=, stopped=}
+--
+-- One metric: the model's normalised score (ImageReward's score) is the
+-- prediction, fed the metric's text: quality → "extremely high quality image,
+-- with vivid details", authenticity → "very authentic image", any other
+-- metric (align) → the image's own prompt; `text = "..."` fixes another,
+-- `text = false` forces the own prompt. Several metrics: one forward per
+-- metric per batch, losses summed (AAPMT's equal weights).
+--
+-- Determinism: the epoch's order comes from (seed, epoch), a micro-batch's
+-- dropout from (seed, micro-batch number); no hidden RNG state exists, so
+-- a checkpoint needs only the position. Resuming a killed run ends bit-
+-- identical to an uninterrupted one (same thread count).
+--
+-- Batch sources: a factory source(rows, {batch_size=, image_size=, seed=})
+-- returning an object with :count() (micro-batches per epoch),
+-- :get(epoch, k) → pixels (B, 3, S, S), rows and :close(). get must be a
+-- pure function of (seed, epoch, k); calls come in increasing k within an
+-- epoch, starting mid-epoch after a resume. The default is train.sync_source
+-- (decodes in the caller's thread, order train.epoch_order);
+-- cfg.source = train.loader_source{workers=, prefetch=, cache_bytes=} uses
+-- the background aapmt.loader (its own seeded order) where it is built.
+local a = aapmt
+local folder = require "aapmt.run_folder"
+local progress = require "aapmt.progress"
+local config = require "aapmt.train_config"
+
+local M = {task_prompts = config.task_prompts, score_columns = config.score_columns}
+local fail, target_of = config.fail, config.target_of
+
+
+-- ---- seeds and order ----
+
+-- splitmix64: well-mixed 64-bit seeds from small integers (wraps as Lua
+-- integers do, so it is the same on every machine).
+local function mix(z)
+  z = z + 0x9E3779B97F4A7C15
+  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
+  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
+  return z ~ (z >> 31)
+end
+
+function M.derive_seed(seed, tag, n)
+  return mix(mix(mix(seed) ~ tag) ~ n)
+end
+
+local TAG_ORDER, TAG_DROPOUT = 1, 2
+
+-- The shuffled order of n rows in an epoch: indices sorted by engine RNG
+-- draws seeded from (seed, epoch); ties keep index order.
+function M.epoch_order(n, seed, epoch)
+  local draws = a.rand(n, {seed = M.derive_seed(seed, TAG_ORDER, epoch), dtype = "f64"}):totable()
+  local order = {}
+  for i = 1, n do order[i] = i end
+  table.sort(order, function(x, y)
+    if draws[x] ~= draws[y] then return draws[x] < draws[y] end
+    return x < y
+  end)
+  return order
+end
+
+-- ---- the synchronous batch source ----
+
+function M.sync_source(rows, opts)
+  local src = {rows = rows, batch_size = opts.batch_size, image_size = opts.image_size, seed = opts.seed,
+    orders = {}}
+  function src:count() return (#self.rows + self.batch_size - 1) // self.batch_size end
+  function src:get(epoch, k)
+    local order = self.orders[epoch]
+    if not order then
+      order = M.epoch_order(#self.rows, self.seed, epoch)
+      self.orders = {[epoch] = order}
+    end
+    local picked, paths = {}, {}
+    for i = (k - 1) * self.batch_size + 1, math.min(k * self.batch_size, #self.rows) do
+      picked[#picked + 1] = self.rows[order[i]]
+      paths[#paths + 1] = picked[#picked].image
+    end
+    return a.preprocess(paths, self.image_size), picked
+  end
+  function src:close() end
+  return src
+end
+
+-- A factory over aapmt.loader (background decoding). The loader's order is
+-- its own function of (seed, epoch), so runs with it are reproducible among
+-- themselves, not bit-identical to sync_source runs.
+function M.loader_source(loader_opts)
+  loader_opts = loader_opts or {}
+  return function(rows, opts)
+    if not a.loader then fail("option 'source': this build has no aapmt.loader") end
+    local paths = {}
+    for i, r in ipairs(rows) do paths[i] = r.image end
+    local ld = a.loader{paths = paths, size = opts.image_size, batch = opts.batch_size, seed = opts.seed,
+      workers = loader_opts.workers, prefetch = loader_opts.prefetch, cache_bytes = loader_opts.cache_bytes}
+    local src = {}
+    function src:count() return ld:batches() end
+    function src:get(epoch, k)
+      if self.epoch ~= epoch or self.next_k ~= k then ld:epoch(epoch, k) end
+      local pixels, _, picked_rows, position = ld:next()
+      if not pixels or position ~= k then
+        fail("the loader gave batch %s of epoch %d where batch %d was due", tostring(position), epoch, k)
+      end
+      self.epoch, self.next_k = epoch, k + 1
+      local picked = {}
+      for i, j in ipairs(picked_rows:totable()) do picked[i] = rows[math.tointeger(j)] end
+      return pixels, picked
+    end
+    function src:close() ld:close() end
+    return src
+  end
+end
+
+-- ---- model, optimizer, checkpoints ----
+
+local function model_spec(model)
+  if type(model) == "string" then return {checkpoint = model} end
+  if type(model) ~= "table" then fail("option 'model' must be a path or a table") end
+  for k in pairs(model) do
+    if k ~= "checkpoint" and k ~= "config" and k ~= "seed" then fail("model: unknown option '%s'", tostring(k)) end
+  end
+  return model
+end
+
+local function load_model(spec, weights)
+  if weights then return a.imagereward_load(weights, spec.config) end
+  if spec.checkpoint then return a.imagereward_load(spec.checkpoint, spec.config) end
+  if not spec.config then fail("model: give checkpoint= or config= (for random weights)") end
+  return a.imagereward_random(spec.config, spec.seed or 0)
+end
+
+local function set_trainable(net, fix_rate)
+  local params = {}
+  if fix_rate > 0 then
+    net:fix_rate(fix_rate)   -- ImageReward's rule; fix_rate 0 skips it, as AAPMT does
+  end
+  for i, p in ipairs(net:parameters()) do
+    if fix_rate == 0 then p.tensor.requires_grad = true end
+    params[i] = p.tensor
+  end
+  return params
+end
+
+local function make_optimizer(params, o)
+  return a[o.kind](params, {lr = o.lr, betas = o.betas, eps = o.eps, weight_decay = o.weight_decay})
+end
+
+local function checkpoint_paths(out, step)
+  local base = string.format("%s/checkpoints/step-%08d", out, step)
+  return base .. ".model.safetensors", base .. ".optim.safetensors"
+end
+
+-- Model and optimizer first, under names of their own; the state file that
+-- points at them is written last, atomically, so a kill at any moment leaves
+-- the previous complete checkpoint in force.
+local function write_checkpoint(run, state)
+  local model_path, optim_path = checkpoint_paths(run.out, state.step)
+  run.net:save(model_path)
+  a.save(run.opt:state(), optim_path)
+  state.model, state.optimizer = model_path, optim_path
+  local previous = folder.read_lua(run.state_path)
+  folder.write_atomic(run.state_path, "return " .. folder.lua_value(state) .. "\n")
+  if previous and previous.step ~= state.step then
+    os.remove(previous.model)
+    os.remove(previous.optimizer)
+  end
+end
+
+-- ---- one micro-batch ----
+
+local function texts_for(metric, rows)
+  local texts = {}
+  for i, r in ipairs(rows) do texts[i] = metric.text or r.prompt end
+  return texts
+end
+
+-- Forward and backward of one micro-batch; returns its loss and the loss
+-- per metric (numbers). scale divides an mse loss over accumulated batches.
+local function micro_batch(run, pixels, rows, dropout_seed, scale)
+  local total, per_metric, loss_sum = 0, {}, nil
+  for m, metric in ipairs(run.metrics) do
+    local ids, mask = run.tokenizer:encode_batch(texts_for(metric, rows), run.max_length)
+    local out = run.net:forward(pixels, ids, mask, {training = true, seed = M.derive_seed(dropout_seed, m, 0)})
+    local y = {}
+    for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
+    local target = a.tensor(y):to(out.scores:dtype())
+    local loss = run.loss == "sse" and a.sse_loss(out.scores, target) or a.mse_loss(out.scores, target) * scale
+    per_metric[m] = loss:item()
+    total = total + per_metric[m]
+    loss_sum = loss_sum and loss_sum + loss or loss
+  end
+  loss_sum:backward()
+  return total, per_metric
+end
+
+-- ---- evaluation ----
+
+local function evaluate(run, rows)
+  local preds = {}
+  for m = 1, #run.metrics do preds[m] = {} end
+  a.no_grad(function()
+    for first = 1, #rows, run.eval_batch_size do
+      local batch, paths = {}, {}
+      for i = first, math.min(first + run.eval_batch_size - 1, #rows) do
+        batch[#batch + 1] = rows[i]
+        paths[#paths + 1] = rows[i].image
+      end
+      local pixels = a.preprocess(paths, run.image_size)
+      for m, metric in ipairs(run.metrics) do
+        local ids, mask = run.tokenizer:encode_batch(texts_for(metric, batch), run.max_length)
+        for _, s in ipairs(run.net:forward(pixels, ids, mask, {training = false}).scores:totable()) do
+          preds[m][#preds[m] + 1] = s
+        end
+      end
+      pixels:free()
+    end
+  end)
+  return preds
+end
+
+local function write_scores(run, rows, preds)
+  local header = {"name", "prompt"}
+  for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.column end
+  for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.target end
+  local lines = {folder.csv_line(header)}
+  for i, r in ipairs(rows) do
+    local fields = {r.name or r.image:match("[^/]*$"), r.prompt}
+    for m in ipairs(run.metrics) do fields[#fields + 1] = preds[m][i] end
+    for m, metric in ipairs(run.metrics) do fields[#fields + 1] = target_of(r, metric, m) end
+    lines[#lines + 1] = folder.csv_line(fields)
+  end
+  folder.write_atomic(run.out .. "/scores.csv", table.concat(lines))
+  local metrics = {}
+  for m, metric in ipairs(run.metrics) do
+    local y = {}
+    for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
+    metrics[metric.name] = #rows >= 2 and a.metrics.all(y, preds[m]) or {n = #rows}
+    metrics[metric.name].target, metrics[metric.name].column = metric.target, metric.column
+  end
+  folder.write_atomic(run.out .. "/metrics.json", folder.json(metrics) .. "\n")
+  return metrics
+end
+
+-- ---- the run ----
+
+local function open_logs(run, resumed_state)
+  local steps_csv, epochs_csv = run.out .. "/steps.csv", run.out .. "/epochs.csv"
+  if resumed_state then
+    -- Lines written after the checkpoint belong to steps that will be redone.
+    folder.truncate_csv(steps_csv, function(step) return step <= resumed_state.step end)
+    folder.truncate_csv(epochs_csv, function(epoch) return epoch < resumed_state.epoch end)
+  end
+  local function open(path, header)
+    local fresh = not folder.exists(path) or #(folder.read(path) or "") == 0
+    local f = assert(io.open(path, "a"))
+    if fresh then f:write(folder.csv_line(header)) end
+    return f
+  end
+  local metric_cols = {}
+  for _, metric in ipairs(run.metrics) do metric_cols[#metric_cols + 1] = "loss_" .. metric.name end
+  run.steps_file = open(steps_csv, {"step", "epoch", "images", "lr", "loss", "grad_norm", table.unpack(metric_cols)})
+  run.epochs_file = open(epochs_csv, {"epoch", "steps", "images", "mean_loss"})
+  run.log_file = assert(io.open(run.out .. "/log.txt", "a"))
+end
+
+local function log(run, fmt, ...)
+  run.log_file:write(os.date("!%Y-%m-%dT%H:%M:%SZ "), string.format(fmt, ...), "\n")
+  run.log_file:flush()
+end
+
+-- The run's state must describe the same run as this cfg, or the resume
+-- would silently train something else.
+local function check_resume(state, rec)
+  for _, key in ipairs({"seed", "batch_size", "accumulate", "epochs", "loss", "train_size"}) do
+    if state.config[key] ~= rec[key] then
+      fail("cannot resume: the checkpoint has %s = %s, the options give %s", key, tostring(state.config[key]),
+        tostring(rec[key]))
+    end
+  end
+end
+
+function M.run(cfg)
+  local r = config.resolve(cfg)
+  if r.threads then a.set_num_threads(r.threads) end
+  local rec = config.recorded(r)
+  folder.mkdir(r.out .. "/checkpoints")
+  local run = {out = r.out, metrics = r.metrics, loss = r.loss, max_length = r.max_length,
+    eval_batch_size = r.eval_batch_size, state_path = r.out .. "/checkpoints/state.lua"}
+
+  local state = folder.read_lua(run.state_path)
+  if state and not r.resume then
+    fail("%s already holds a run (checkpoints/state.lua): pass resume=true or choose another out folder", r.out)
+  end
+  if state then check_resume(state, rec) end
+  local threads_before = state and state.config.threads
+
+  local spec = model_spec(r.model)
+  run.net = load_model(spec, state and state.model)
+  run.image_size = run.net:image_size()
+  run.tokenizer = a.tokenizer(r.vocab)
+  if run.tokenizer:size() > run.net:config().text.vocab_size then
+    fail("%s has %d tokens but the model's text embedding has %d rows", r.vocab, run.tokenizer:size(),
+      run.net:config().text.vocab_size)
+  end
+  local params = set_trainable(run.net, r.fix_rate)
+  run.opt = make_optimizer(params, r.optimizer)
+  if state then run.opt:load_state(a.load(state.optimizer)) end
+
+  folder.write_atomic(r.out .. "/config.lua", "return " .. folder.lua_value(rec) .. "\n")
+  open_logs(run, state)
+
+  local source = (r.source or M.sync_source)(r.train_rows,
+    {batch_size = r.batch_size, image_size = run.image_size, seed = r.seed})
+  local batches = source:count()
+  local steps_per_epoch = (batches + r.accumulate - 1) // r.accumulate
+  local total_steps = steps_per_epoch * r.epochs
+  local sched = r.schedule and a.schedule((function()
+    local s = {base_lr = r.optimizer.lr, total = total_steps}
+    for k, v in pairs(r.schedule) do s[k] = v end
+    return s
+  end)())
+
+  state = state or {epoch = 1, batch = 1, step = 0, epoch_loss = 0.0, epoch_steps = 0, epoch_images = 0,
+    config = rec}
+  state.config = rec
+  log(run, "%s: %d train rows, %d test rows, %d steps (%d per epoch), %d threads%s", state.step > 0 and "resume"
+    or "start", #r.train_rows, #r.test_rows, total_steps, steps_per_epoch, a.get_num_threads(),
+    state.step > 0 and string.format(", from step %d (epoch %d, batch %d)", state.step, state.epoch, state.batch) or "")
+
+  if threads_before and threads_before ~= rec.threads then
+    log(run, "warning: the run started with %d threads and goes on with %d; losses may differ in the last bits "
+      .. "from an uninterrupted run", threads_before, rec.threads)
+  end
+
+  local bar = r.progress and progress.new(total_steps, "steps", "train ") or nil
+  local started, images_done = a.clock(), 0
+  local losses, stopped = {}, false
+  while state.epoch <= r.epochs and not stopped do
+    local epoch = state.epoch
+    while state.batch <= batches do
+      -- One optimizer step: up to `accumulate` micro-batches.
+      local first = state.batch
+      local last = math.min(first + r.accumulate - 1, batches)
+      local step = state.step + 1
+      local lr = sched and sched(step) or r.optimizer.lr
+      if sched then run.opt:set_lr(lr) end
+      local step_loss, per_metric, images = 0, {}, 0
+      for k = first, last do
+        local pixels, rows = source:get(epoch, k)
+        local micro_number = (epoch - 1) * batches + k
+        local l, pm = micro_batch(run, pixels, rows, M.derive_seed(r.seed, TAG_DROPOUT, micro_number),
+          1 / (last - first + 1))
+        pixels:free()
+        step_loss = step_loss + l
+        for m, v in ipairs(pm) do per_metric[m] = (per_metric[m] or 0) + v end
+        images = images + #rows
+      end
+      local grad_norm = r.clip and a.clip_grad_norm(params, r.clip) or ""
+      run.opt:step()
+      run.opt:zero_grad()
+      state.step, state.batch = step, last + 1
+      state.epoch_loss = state.epoch_loss + step_loss
+      state.epoch_steps, state.epoch_images = state.epoch_steps + 1, state.epoch_images + images
+      losses[#losses + 1] = step_loss
+      images_done = images_done + images
+      run.steps_file:write(folder.csv_line({step, epoch, images, lr, step_loss, grad_norm, table.unpack(per_metric)}))
+      run.steps_file:flush()
+      local epoch_done = state.batch > batches
+      if epoch_done then
+        run.epochs_file:write(folder.csv_line({epoch, state.epoch_steps, state.epoch_images,
+          state.epoch_loss / state.epoch_steps}))
+        run.epochs_file:flush()
+        log(run, "epoch %d: mean loss %.6g over %d steps", epoch, state.epoch_loss / state.epoch_steps,
+          state.epoch_steps)
+        state.epoch, state.batch = epoch + 1, 1
+        state.epoch_loss, state.epoch_steps, state.epoch_images = 0.0, 0, 0
+      end
+      if r.checkpoint_every == "epoch" and epoch_done or
+         math.type(r.checkpoint_every) == "integer" and step % r.checkpoint_every == 0 or
+         step == total_steps then
+        write_checkpoint(run, state)
+        log(run, "checkpoint at step %d", step)
+      end
+      if bar then
+        local elapsed = math.max(a.clock() - started, 1e-9)
+        bar:step(step, string.format("epoch %d/%d  %.1f img/s  loss %.4g", epoch, r.epochs, images_done / elapsed,
+          step_loss))
+      end
+      if r.on_step then r.on_step({step = step, epoch = epoch, loss = step_loss, out = r.out}) end
+      if r.stop_after_steps and step >= r.stop_after_steps then
+        stopped = true
+        break
+      end
+      if epoch_done then break end
+    end
+  end
+  if bar then bar:finish() end
+  source:close()
+
+  local result = {steps = state.step, losses = losses, out = r.out, stopped = stopped}
+  if stopped then
+    log(run, "stopped after step %d (stop_after_steps)", state.step)
+  else
+    run.net:save(r.out .. "/model.safetensors")
+    if #r.test_rows > 0 then
+      local preds = evaluate(run, r.test_rows)
+      result.metrics = write_scores(run, r.test_rows, preds)
+      for _, metric in ipairs(run.metrics) do
+        local s = result.metrics[metric.name]
+        log(run, "test %s (n=%d): SRCC %.4f PLCC %.4f KRCC %.4f RMSE %.4f", metric.name, s.n or 0,
+          s.srcc or 0 / 0, s.plcc or 0 / 0, s.krcc or 0 / 0, s.rmse or 0 / 0)
+      end
+    end
+    log(run, "done after step %d", state.step)
+  end
+  run.steps_file:close()
+  run.epochs_file:close()
+  run.log_file:close()
+  run.opt:free()
+  run.tokenizer:free()
+  run.net:free()
+  return result
+end
+
+return M

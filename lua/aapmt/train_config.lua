@@ -1,0 +1,208 @@
+-- The options of train.run (lua/aapmt/train.lua): checked, defaults filled,
+-- metrics given their text and score column, and the train/test rows found
+-- and checked (image readable, prompt, every target a number) before any
+-- work starts.
+local a = aapmt
+
+local M = {}
+
+M.task_prompts = {
+  quality = "extremely high quality image, with vivid details",
+  authenticity = "very authentic image",
+}
+-- AAPMT's scoring CSV names the prediction columns like this (spec §5.1).
+M.score_columns = {align = "score", quality = "quality_score", authenticity = "authenticity_score"}
+
+M.defaults = {
+  epochs = 1, batch_size = 32, accumulate = 1, loss = "sse", seed = 42, fix_rate = 0,
+  checkpoint_every = "epoch", resume = false, max_length = 35, progress = true,
+}
+M.known = {
+  model = true, vocab = true, data = true, split = true, train = true, test = true, metrics = true,
+  optimizer = true, schedule = true, epochs = true, batch_size = true, accumulate = true, clip = true,
+  fix_rate = true, loss = true, seed = true, out = true, checkpoint_every = true, resume = true,
+  stop_after_steps = true, eval_batch_size = true, progress = true, on_step = true, source = true,
+  max_length = true, threads = true,
+}
+M.known_optimizer = {kind = true, lr = true, betas = true, eps = true, weight_decay = true}
+
+function M.fail(fmt, ...)
+  error("train.run: " .. string.format(fmt, ...), 0)
+end
+local fail = M.fail
+
+local function resolve_metrics(list)
+  if type(list) == "string" then list = {list} end
+  if type(list) ~= "table" or #list == 0 then fail("option 'metrics' must be a non-empty list of metric names") end
+  local out = {}
+  for i, m in ipairs(list) do
+    if type(m) == "string" then m = {name = m} end
+    if type(m) ~= "table" or type(m.name) ~= "string" then
+      fail("metrics[%d] must be a name or a table with name=", i)
+    end
+    for k in pairs(m) do
+      if k ~= "name" and k ~= "target" and k ~= "text" then fail("metrics[%d]: unknown option '%s'", i, tostring(k)) end
+    end
+    local text = m.text
+    if text == nil then text = M.task_prompts[m.name] or false end
+    out[i] = {name = m.name, target = m.target or ("mos_" .. m.name), text = text,
+      column = M.score_columns[m.name] or (m.name .. "_score")}
+  end
+  return out
+end
+
+local function resolve_optimizer(o)
+  if o == nil then o = {} end
+  if type(o) == "string" then o = {kind = o} end
+  if type(o) ~= "table" then fail("option 'optimizer' must be a kind name or a table") end
+  for k in pairs(o) do
+    if not M.known_optimizer[k] then fail("optimizer: unknown option '%s'", tostring(k)) end
+  end
+  local kind = o.kind or "adam"
+  if kind ~= "adam" and kind ~= "adamw" then fail("optimizer kind must be 'adam' or 'adamw', got '%s'", tostring(kind)) end
+  return {kind = kind, lr = o.lr or 5e-6, betas = o.betas or {0.9, 0.999}, eps = o.eps or 1e-8,
+    weight_decay = o.weight_decay or (kind == "adamw" and 1e-2 or 0)}
+end
+
+-- Rows as {image=, prompt=, name=, targets={name = value}}; a dataset's
+-- positional targets get their column names.
+local function dataset_rows(ds, indices)
+  local names, rows = ds:targets(), {}
+  for _, i in ipairs(indices) do
+    local r = ds:row(i)
+    local named = {}
+    for t, v in ipairs(r.targets) do named[names[t]] = v end
+    r.targets = named
+    rows[#rows + 1] = r
+  end
+  return rows
+end
+
+local function pick(list, indices)
+  local out = {}
+  for i, j in ipairs(indices) do out[i] = list[j] end
+  return out
+end
+
+-- The train and test rows from cfg.train/cfg.test, or cfg.data and cfg.split.
+local function resolve_rows(cfg)
+  if cfg.train then
+    if cfg.data then fail("give either data (with split) or train/test rows, not both") end
+    return cfg.train, cfg.test or {}
+  end
+  local data = cfg.data
+  if data == nil then fail("option 'data' (rows or an aapmt.dataset) or 'train' is required") end
+  local is_list = type(data) == "table"
+  local n = is_list and #data or data:size()
+  local split = cfg.split
+  local train_idx, test_idx
+  if split == nil then
+    fail("option 'split' is required with 'data': {seed=}, {train=, test=} or {test_prompts=}")
+  elseif type(split) ~= "table" then
+    fail("option 'split' must be a table")
+  elseif split.train then
+    train_idx, test_idx = split.train, split.test or {}
+  elseif is_list then
+    local prompts = {}
+    for i, r in ipairs(data) do prompts[i] = r.prompt end
+    if split.seed then
+      train_idx, test_idx = a.split_prompts(prompts, split.seed, split.train_fraction)
+    elseif split.test_prompts then
+      local held = {}
+      for _, p in ipairs(split.test_prompts) do held[p] = true end
+      train_idx, test_idx = {}, {}
+      for i, p in ipairs(prompts) do table.insert(held[p] and test_idx or train_idx, i) end
+    else
+      fail("option 'split' needs seed=, train= or test_prompts=")
+    end
+  else
+    train_idx, test_idx = data:split(split)
+  end
+  if is_list then return pick(data, train_idx), pick(data, test_idx) end
+  return dataset_rows(data, train_idx), dataset_rows(data, test_idx)
+end
+
+-- Every row must have an image that opens, a prompt and each metric's target.
+local function check_rows(rows, metrics, what)
+  for i, r in ipairs(rows) do
+    if type(r) ~= "table" then fail("%s row %d is a %s, not a table", what, i, type(r)) end
+    if type(r.image) ~= "string" then fail("%s row %d (%s) has no image path", what, i, tostring(r.name)) end
+    local f = io.open(r.image, "rb")
+    if not f then fail("%s row %d: image %s does not exist or cannot be read", what, i, r.image) end
+    f:close()
+    if type(r.prompt) ~= "string" then fail("%s row %d (%s) has no prompt", what, i, r.image) end
+    if type(r.targets) ~= "table" then fail("%s row %d (%s) has no targets", what, i, r.image) end
+    for m, metric in ipairs(metrics) do
+      local y = r.targets[metric.target]
+      if y == nil then y = r.targets[m] end
+      if type(y) ~= "number" then
+        fail("%s row %d (%s) has no number for target '%s' (metric %s)", what, i, r.image, metric.target, metric.name)
+      end
+    end
+  end
+end
+
+function M.target_of(r, metric, m)
+  local y = r.targets[metric.target]
+  if y == nil then y = r.targets[m] end
+  return y
+end
+
+function M.resolve(cfg)
+  if type(cfg) ~= "table" then fail("expects a table of options") end
+  for k in pairs(cfg) do
+    if not M.known[k] then fail("unknown option '%s'", tostring(k)) end
+  end
+  local r = {}
+  for k, v in pairs(M.defaults) do r[k] = v end
+  for k, v in pairs(cfg) do r[k] = v end
+  if not r.model then fail("option 'model' is required (a checkpoint path or {config=, seed=})") end
+  if type(r.vocab) ~= "string" then fail("option 'vocab' (a vocab.txt path) is required") end
+  local vf = io.open(r.vocab, "r")
+  if not vf then fail("vocab file %s does not exist", r.vocab) end
+  vf:close()
+  if type(r.out) ~= "string" then fail("option 'out' (the run folder) is required") end
+  r.metrics = resolve_metrics(r.metrics or {"quality"})
+  r.optimizer = resolve_optimizer(r.optimizer)
+  for _, key in ipairs({"epochs", "batch_size", "accumulate", "seed", "max_length"}) do
+    if math.type(r[key]) ~= "integer" or (key ~= "seed" and r[key] < 1) then
+      fail("option '%s' must be a positive integer, got %s", key, tostring(r[key]))
+    end
+  end
+  if r.loss ~= "sse" and r.loss ~= "mse" then fail("option 'loss' must be 'sse' or 'mse', got '%s'", tostring(r.loss)) end
+  local ce = r.checkpoint_every
+  if ce ~= "epoch" and ce ~= false and not (math.type(ce) == "integer" and ce >= 1) then
+    fail("option 'checkpoint_every' must be a step count, 'epoch' or false, got %s", tostring(ce))
+  end
+  if r.clip ~= nil and not (type(r.clip) == "number" and r.clip > 0) then fail("option 'clip' must be a positive number") end
+  if type(r.fix_rate) ~= "number" or r.fix_rate < 0 or r.fix_rate > 1 then fail("option 'fix_rate' must be in [0, 1]") end
+  r.eval_batch_size = r.eval_batch_size or r.batch_size
+  r.train_rows, r.test_rows = resolve_rows(cfg)
+  if #r.train_rows == 0 then fail("no training rows") end
+  check_rows(r.train_rows, r.metrics, "train")
+  check_rows(r.test_rows, r.metrics, "test")
+  return r
+end
+
+-- What the run folder's config.lua records: everything but rows, hooks and
+-- userdata (described instead).
+function M.recorded(r)
+  local rec = {}
+  for k, v in pairs(r) do
+    if k == "train_rows" or k == "test_rows" or type(v) == "function" then
+      -- not recorded
+    elseif k == "data" then
+      rec.data = type(v) == "table" and string.format("<%d rows>", #v) or tostring(v)
+    elseif k == "train" or k == "test" then
+      rec[k] = string.format("<%d rows>", #v)
+    else
+      rec[k] = v
+    end
+  end
+  rec.train_size, rec.test_size = #r.train_rows, #r.test_rows
+  rec.threads = a.get_num_threads()
+  rec.aapmt_version = a.version
+  return rec
+end
+
+return M

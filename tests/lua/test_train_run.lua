@@ -1,0 +1,282 @@
+-- train.run: a tiny model (32 px) on a few fixture images. Loss falls;
+-- two runs are bit-identical; a run stopped (and one killed with SIGKILL)
+-- and resumed ends bit-identical to an uninterrupted one; the run folder
+-- holds its files; bad options name the option or file.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
+local check = require "check"
+local lfs = require "lfs"
+local train = require "aapmt.train"
+local folder = require "aapmt.run_folder"
+local a = aapmt
+
+a.set_num_threads(2)
+local here = arg[0]:match("^(.*)/") or "."
+local fixtures = here .. "/../fixtures"
+local config = fixtures .. "/train_run/tiny_config.json"
+local vocab = fixtures .. "/tokenizer/vocab.txt"
+local image_dir = fixtures .. "/image"
+
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(lfs.mkdir(tmp))
+
+local files = {"rgb_224x224.jpg", "rgb_32x33.png", "grey.jpg", "palette_50x40.png", "rgb_37x23.png",
+  "rgba_45x67.png", "rgb_35x32.png", "la_40x52.png"}
+local prompts = {"a red cat", "a red cat", "a blue boat", "a blue boat", "two dogs", "two dogs", "a house",
+  "a house"}
+local rows = {}
+for i, f in ipairs(files) do
+  rows[i] = {name = f, image = image_dir .. "/" .. f, prompt = prompts[i],
+    targets = {mos_quality = (i * 37 % 8) / 2, mos_align = (i * 5 % 8) / 3}}
+end
+
+local function cfg(out, extra)
+  local c = {model = {config = config, seed = 7}, vocab = vocab, train = rows, test = rows,
+    metrics = {"quality"}, optimizer = {kind = "adam", lr = 1e-3}, epochs = 2, batch_size = 3,
+    seed = 11, out = tmp .. "/" .. out, progress = false}
+  for k, v in pairs(extra or {}) do c[k] = v end
+  return c
+end
+
+local function same_list(x, y, what)
+  check.eq(#x, #y, what .. ": length")
+  for i = 1, #x do
+    if x[i] ~= y[i] then error(string.format("%s: entry %d differs: %.17g vs %.17g", what, i, x[i], y[i]), 2) end
+  end
+end
+
+-- The weights of two safetensors files, tensor by tensor, bit for bit.
+local function same_weights(p, q, what)
+  local x, names = a.load(p)
+  local y = a.load(q)
+  check.truthy(#names > 0, what .. ": has tensors")
+  for _, n in ipairs(names) do
+    check.truthy(y[n], what .. ": " .. n .. " in both")
+    local d = (x[n]:to("f64") - y[n]:to("f64")):reshape(-1):totable()
+    for i, v in ipairs(d) do
+      if v ~= 0 then error(string.format("%s: %s[%d] differs by %g", what, n, i, v), 2) end
+    end
+  end
+end
+
+local function step_losses(out)
+  local losses = {}
+  local text = assert(folder.read(out .. "/steps.csv"))
+  local first = true
+  for line in text:gmatch("([^\n]*)\n") do
+    if not first then losses[#losses + 1] = tonumber(line:match("^[^,]*,[^,]*,[^,]*,[^,]*,([^,]*)")) end
+    first = false
+  end
+  return losses
+end
+
+local t0 = a.clock()
+
+-- ---- the loss falls ----
+do
+  local r = train.run(cfg("learn", {epochs = 12, batch_size = 4, optimizer = {lr = 1e-2}}))
+  check.eq(r.steps, 24, "steps: 12 epochs of 2 batches")
+  local first = (r.losses[1] + r.losses[2]) / 2
+  local last = (r.losses[23] + r.losses[24]) / 2
+  check.truthy(last < 0.5 * first, string.format("loss falls (first epoch %.4g, last %.4g)", first, last))
+  check.truthy(r.metrics.quality.srcc > 0.5, "SRCC on the trained rows " .. r.metrics.quality.srcc)
+end
+
+-- ---- determinism: two runs with dropout, accumulation, clipping and a schedule ----
+local rich = {accumulate = 2, clip = 0.5, schedule = {kind = "cosine", warmup = 1}, metrics = {"quality", "align"},
+  optimizer = {kind = "adamw", lr = 1e-3, weight_decay = 0.01}, epochs = 3}
+do
+  local r1 = train.run(cfg("det1", rich))
+  local r2 = train.run(cfg("det2", rich))
+  check.eq(r1.steps, 6, "steps: 3 epochs of 3 micro-batches in groups of 2")
+  same_list(r1.losses, r2.losses, "two identical runs: losses")
+  same_weights(tmp .. "/det1/model.safetensors", tmp .. "/det2/model.safetensors", "two identical runs: weights")
+  check.eq(folder.read(tmp .. "/det1/scores.csv"), folder.read(tmp .. "/det2/scores.csv"), "two runs: scores.csv")
+  local r3 = train.run(cfg("det3", {epochs = 3, seed = 12}))
+  local r4 = train.run(cfg("det4", {epochs = 3}))
+  check.truthy(r3.losses[1] ~= r4.losses[1] or r3.losses[2] ~= r4.losses[2], "another seed gives other losses")
+end
+
+-- ---- loss kinds and freezing ----
+do
+  -- Before any update, step 1 sees the same batch and dropout: mse = sse / B.
+  local sse = train.run(cfg("sse", {epochs = 1}))
+  local mse = train.run(cfg("mse", {epochs = 1, loss = "mse"}))
+  check.near(mse.losses[1] * 3, sse.losses[1], 1e-6, "step 1: mse * batch = sse")
+  -- fix_rate 0.5 freezes the text encoder up to layer.1 and the ViT up to
+  -- blocks.1 (ImageReward's rule); the head still trains.
+  local init = tmp .. "/init.safetensors"
+  a.imagereward_random(config, 7):save(init)
+  train.run(cfg("frozen", {epochs = 1, fix_rate = 0.5}))
+  local before, names = a.load(init)
+  local after = a.load(tmp .. "/frozen/model.safetensors")
+  local function same(n)
+    local d = (before[n]:to("f64") - after[n]:to("f64")):reshape(-1):totable()
+    for _, v in ipairs(d) do if v ~= 0 then return false end end
+    return true
+  end
+  local frozen, trained = 0, 0
+  for _, n in ipairs(names) do
+    if n:find("^blip%.text_encoder%.embeddings") or n:find("^blip%.visual_encoder%.patch_embed") then
+      check.truthy(same(n), "fix_rate 0.5 keeps " .. n)
+      frozen = frozen + 1
+    elseif n:find("^mlp%.") then
+      trained = trained + (same(n) and 0 or 1)
+    end
+  end
+  check.truthy(frozen >= 2, "frozen tensors were checked")
+  check.truthy(trained >= 1, "the head trains under fix_rate 0.5")
+end
+
+-- ---- resume: stopped, then resumed, equals uninterrupted ----
+local resume_opts = {epochs = 3, checkpoint_every = 2}
+local full = train.run(cfg("full", resume_opts))
+check.eq(full.steps, 9, "uninterrupted: 9 steps")
+do
+  local opts = {stop_after_steps = 5}
+  for k, v in pairs(resume_opts) do opts[k] = v end
+  local part = train.run(cfg("stopped", opts))
+  check.truthy(part.stopped, "stop_after_steps stops")
+  check.eq(part.steps, 5, "stopped after 5 steps")
+  check.truthy(not folder.exists(tmp .. "/stopped/model.safetensors"), "a stopped run writes no final model")
+  local state = folder.read_lua(tmp .. "/stopped/checkpoints/state.lua")
+  check.eq(state.step, 4, "the last checkpoint is at step 4")
+  check.raises(function() train.run(cfg("stopped", resume_opts)) end, "already holds a run", "resume=true")
+  -- A checkpoint torn by a kill (files written, state.lua not yet) is ignored.
+  local torn_model, torn_optim = tmp .. "/stopped/checkpoints/step-00000006.model.safetensors",
+    tmp .. "/stopped/checkpoints/step-00000006.optim.safetensors"
+  folder.write_atomic(torn_model, "torn")
+  folder.write_atomic(torn_optim, "torn")
+  opts = {resume = true}
+  for k, v in pairs(resume_opts) do opts[k] = v end
+  local rest = train.run(cfg("stopped", opts))
+  check.eq(rest.steps, 9, "resumed to the end")
+  same_list(step_losses(tmp .. "/stopped"), step_losses(tmp .. "/full"), "stopped and resumed: steps.csv losses")
+  same_list(step_losses(tmp .. "/full"), full.losses, "steps.csv holds the returned losses")
+  same_weights(tmp .. "/stopped/model.safetensors", tmp .. "/full/model.safetensors", "stopped and resumed: weights")
+  check.eq(folder.read(tmp .. "/stopped/epochs.csv"), folder.read(tmp .. "/full/epochs.csv"), "epochs.csv")
+  check.eq(folder.read(tmp .. "/stopped/scores.csv"), folder.read(tmp .. "/full/scores.csv"), "scores.csv")
+  -- Old checkpoints are removed once a newer one is in force.
+  local kept = 0
+  for f in lfs.dir(tmp .. "/stopped/checkpoints") do
+    if f:find("%.safetensors$") then kept = kept + 1 end
+  end
+  check.eq(kept, 2, "one checkpoint (model + optimizer) kept")
+end
+
+-- ---- resume after a real SIGKILL of a child `aapmt run` ----
+do
+  local aapmt_bin = arg[-1]
+  local child = tmp .. "/child.lua"
+  local f = assert(io.open(child, "w"))
+  f:write(string.format([[
+aapmt.set_num_threads(2)
+local train = require "aapmt.train"
+local cfg = dofile(%q)
+cfg.on_step = function(info)
+  if info.step == 7 then
+    -- SIGKILL ourselves: no cleanup, no flush, as a killed job would end.
+    local pid = io.open("/proc/self/stat"):read("a"):match("^(%%d+)")
+    os.execute("kill -KILL " .. pid)
+    while true do end
+  end
+end
+train.run(cfg)
+]], tmp .. "/child_cfg.lua"))
+  f:close()
+  local c = cfg("killed", resume_opts)
+  folder.write_atomic(tmp .. "/child_cfg.lua", "return " .. folder.lua_value(c) .. "\n")
+  local ok, how, code = os.execute(string.format("timeout 60 %q run %q 2>%q", aapmt_bin, child, tmp .. "/child.err"))
+  check.truthy(not ok, "the child was killed (" .. tostring(how) .. " " .. tostring(code) .. ")")
+  local err = folder.read(tmp .. "/child.err") or ""
+  check.truthy(not err:find("aapmt:", 1, true), "the child raised no error: " .. err)
+  local state = folder.read_lua(tmp .. "/killed/checkpoints/state.lua")
+  check.eq(state.step, 6, "the killed run's last checkpoint is at step 6")
+  c.resume = true
+  local rest = train.run(c)
+  check.eq(rest.steps, 9, "killed and resumed to the end")
+  check.truthy(folder.read(tmp .. "/killed/log.txt"):find("resume: 8 train rows, 8 test rows, 9 steps (3 per epoch), 2 threads, from step 6 (epoch 3, batch 1)", 1, true),
+    "log.txt records the resume")
+  same_list(step_losses(tmp .. "/killed"), full.losses, "killed and resumed: losses")
+  same_weights(tmp .. "/killed/model.safetensors", tmp .. "/full/model.safetensors", "killed and resumed: weights")
+end
+
+-- ---- the background loader as the batch source ----
+do
+  local function loader_opts(extra)
+    local o = {epochs = 3, checkpoint_every = 2, source = train.loader_source{workers = 2, prefetch = 2}}
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return o
+  end
+  local l1 = train.run(cfg("loader1", loader_opts()))
+  local l2 = train.run(cfg("loader2", loader_opts()))
+  check.eq(l1.steps, 9, "loader: 9 steps")
+  same_list(l1.losses, l2.losses, "loader: two runs")
+  train.run(cfg("loader3", loader_opts({stop_after_steps = 5})))
+  train.run(cfg("loader3", loader_opts({resume = true})))
+  same_list(step_losses(tmp .. "/loader3"), l1.losses, "loader: stopped and resumed")
+  same_weights(tmp .. "/loader3/model.safetensors", tmp .. "/loader1/model.safetensors", "loader: resumed weights")
+end
+
+-- ---- the run folder ----
+do
+  local out = tmp .. "/full"
+  for _, name in ipairs({"config.lua", "log.txt", "steps.csv", "epochs.csv", "scores.csv", "metrics.json",
+                         "model.safetensors", "checkpoints/state.lua"}) do
+    check.truthy(folder.exists(out .. "/" .. name), "run folder has " .. name)
+  end
+  local rec = folder.read_lua(out .. "/config.lua")
+  check.eq(rec.seed, 11, "config.lua: seed")
+  check.eq(rec.batch_size, 3, "config.lua: batch_size")
+  check.eq(rec.metrics[1].text, "extremely high quality image, with vivid details", "config.lua: the task prompt")
+  check.eq(rec.optimizer.kind, "adam", "config.lua: optimizer")
+  check.eq(rec.train_size, 8, "config.lua: train_size")
+  local scores = a.read_csv(out .. "/scores.csv")
+  check.eq(table.concat(scores.header, ","), "name,prompt,quality_score,mos_quality", "scores.csv columns")
+  check.eq(#scores.rows, 8, "scores.csv rows")
+  check.eq(scores.rows[1][1], "rgb_224x224.jpg", "scores.csv name")
+  local epochs = a.read_csv(out .. "/epochs.csv")
+  check.eq(#epochs.rows, 3, "epochs.csv: one line per epoch")
+  local metrics = folder.read(out .. "/metrics.json")
+  for _, key in ipairs({'"quality"', '"srcc"', '"plcc"', '"krcc"', '"rmse"', '"n": 8'}) do
+    check.truthy(metrics:find(key, 1, true), "metrics.json has " .. key)
+  end
+  check.truthy(folder.read(out .. "/log.txt"):find("test quality (n=8): SRCC", 1, true), "log.txt reports the test")
+  local rich_scores = a.read_csv(tmp .. "/det1/scores.csv")
+  check.eq(table.concat(rich_scores.header, ","), "name,prompt,quality_score,score,mos_quality,mos_align",
+    "scores.csv columns for quality and align (AAPMT's names)")
+end
+
+-- ---- a dataset and the paper's split ----
+do
+  local csv = tmp .. "/ratings.csv"
+  local f = assert(io.open(csv, "w"))
+  f:write("name,prompt,mos_quality\n")
+  for _, r in ipairs(rows) do f:write(string.format('%s,"%s",%g\n', r.name, r.prompt, r.targets.mos_quality)) end
+  f:close()
+  local ds = a.dataset{kind = "csv", csv = csv, images = image_dir, targets = {"mos_quality"}}
+  local c = cfg("dataset", {epochs = 1})
+  c.train, c.test, c.data, c.split = nil, nil, ds, {seed = 42}
+  local r = train.run(c)
+  local _, test_idx = ds:split{seed = 42}
+  check.eq(r.metrics.quality.n, #test_idx, "held-out rows evaluated")
+  check.eq(#a.read_csv(tmp .. "/dataset/scores.csv").rows, #test_idx, "scores.csv has the held-out rows")
+  ds:free()
+end
+
+-- ---- errors name the option or the file ----
+check.raises(function() train.run(cfg("bad1", {bogus = 1})) end, "unknown option 'bogus'")
+check.raises(function() train.run(cfg("bad2", {optimizer = {kind = "adam", momentum = 0.9}})) end,
+  "optimizer: unknown option 'momentum'")
+check.raises(function() train.run(cfg("bad3", {loss = "l1"})) end, "loss", "l1")
+check.raises(function() train.run(cfg("bad4", {batch_size = 0})) end, "batch_size")
+local missing = {}
+for i, r in ipairs(rows) do missing[i] = r end
+missing[3] = {image = image_dir .. "/no_such.png", prompt = "x", targets = {mos_quality = 1}}
+check.raises(function() train.run(cfg("bad5", {train = missing})) end, "no_such.png", "row 3")
+check.raises(function() train.run(cfg("bad6", {metrics = {"authenticity"}})) end, "mos_authenticity")
+check.raises(function() train.run(cfg("bad7", {model = {config = config, sed = 1}})) end, "unknown option 'sed'")
+check.raises(function() train.run(cfg("bad8", {vocab = tmp .. "/nope.txt"})) end, "nope.txt")
+
+os.execute("rm -rf " .. string.format("%q", tmp))
+io.stderr:write(string.format("test_train_run: %.1f s\n", a.clock() - t0))
