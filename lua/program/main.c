@@ -44,6 +44,9 @@ static const command commands[] = {
      "aapmt.commands.score"},
     {"split", "--csv FILE --seed N", "print the held-out prompts of the paper's content-isolated\n"
                                      "split, one per line", NULL, "aapmt.commands.split"},
+    {"demo-db", "--out DIR [...]", "write the built-in synthetic database: images and\n"
+                                   "demo.csv with quality, alignment and authenticity MOS", NULL,
+     "aapmt.commands.demo_db"},
     {"help", "", "show this help", NULL, NULL},
     {"version", "", "show the version and whether CUDA was built", NULL, NULL},
 };
