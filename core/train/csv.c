@@ -194,34 +194,47 @@ fail:
     return NULL;
 }
 
-at_csv *at_csv_read(const char *path) {
+char *at_read_text_file(const char *op, const char *what, const char *path, size_t *len) {
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
-        at_set_error("csv: cannot open '%s': %s", path, strerror(errno));
+        at_set_error("%s: cannot open %s'%s': %s", op, what, path, strerror(errno));
         return NULL;
     }
     char *text = NULL;
-    size_t len = 0, cap = 0, got;
+    size_t cap = 0, got;
     char chunk[65536];
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (!grow((void **)&text, &cap, len + got, 1)) {
+        if (!grow((void **)&text, &cap, *len + got + 1, 1)) {
             free(text);
             fclose(f);
-            at_set_error("csv: %s: out of memory", path);
+            at_set_error("%s: out of memory reading %s'%s'", op, what, path);
             return NULL;
         }
-        memcpy(text + len, chunk, got);
-        len += got;
+        memcpy(text + *len, chunk, got);
+        *len += got;
     }
     bool failed = ferror(f);
     int err = errno;
     fclose(f);
-    if (failed) {
-        free(text);
-        at_set_error("csv: cannot read '%s': %s", path, strerror(err));
+    if (!failed && !text && !grow((void **)&text, &cap, 1, 1)) {
+        at_set_error("%s: out of memory reading %s'%s'", op, what, path);
         return NULL;
     }
-    at_csv *csv = at_csv_parse(text ? text : "", len, path);
+    if (failed) {
+        free(text);
+        at_set_error("%s: cannot read %s'%s': %s", op, what, path, strerror(err));
+        return NULL;
+    }
+    text[*len] = '\0';
+    return text;
+}
+
+at_csv *at_csv_read(const char *path) {
+    size_t len;
+    char *text = at_read_text_file("csv", "", path, &len);
+    if (!text) return NULL;
+    at_csv *csv = at_csv_parse(text, len, path);
     free(text);
     return csv;
 }

@@ -55,4 +55,8 @@ static inline const char *at_csv_cell(const at_csv *csv, int64_t row, int col) {
  * empty, non-numeric, NaN or infinite cell. */
 int at_csv_number(const at_csv *csv, int64_t row, int col, const char *who, double *out);
 
+/* A whole file as NUL-terminated text (*len excludes the NUL); NULL with
+ * "op: cannot open <what>'path': reason" (or read / out of memory). */
+char *at_read_text_file(const char *op, const char *what, const char *path, size_t *len);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "../tensor.h"
+#include "csv.h"
 #include "mt19937.h"
 #include "prompt_index.h"
 
@@ -217,41 +218,9 @@ at_split *at_split_fixed(const char *const *prompts, int64_t nrows, const int64_
 
 at_split *at_split_fixed_file(const char *const *prompts, int64_t nrows, const int64_t *keep,
                               const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        at_set_error("split: cannot open the test prompts file '%s': %s", path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t len = 0, cap = 0, got;
-    char chunk[65536];
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (len + got + 1 > cap) {
-            cap = 2 * (len + got + 1);
-            char *bigger = realloc(text, cap);
-            if (!bigger) {
-                free(text);
-                fclose(f);
-                at_set_error("split: out of memory reading '%s'", path);
-                return NULL;
-            }
-            text = bigger;
-        }
-        memcpy(text + len, chunk, got);
-        len += got;
-    }
-    bool failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(text);
-        at_set_error("split: cannot read the test prompts file '%s'", path);
-        return NULL;
-    }
-    if (!text && !(text = malloc(1))) {
-        at_set_error("split: out of memory");
-        return NULL;
-    }
-    text[len] = '\0';
+    size_t len;
+    char *text = at_read_text_file("split", "the test prompts file ", path, &len);
+    if (!text) return NULL;
 
     /* Lines, in place: each '\n' (and a '\r' before it) becomes a terminator. */
     size_t nlines = 1;
