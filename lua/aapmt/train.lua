@@ -36,6 +36,7 @@ local a = aapmt
 local folder = require "aapmt.run_folder"
 local progress = require "aapmt.progress"
 local config = require "aapmt.train_config"
+local evaluation = require "aapmt.train_eval"
 
 local M = {task_prompts = config.task_prompts, score_columns = config.score_columns}
 local fail, target_of = config.fail, config.target_of
@@ -141,16 +142,35 @@ local function load_model(spec, weights)
   return a.imagereward_random(spec.config, spec.seed or 0)
 end
 
-local function set_trainable(net, fix_rate)
-  local params = {}
-  if fix_rate > 0 then
-    net:fix_rate(fix_rate)   -- ImageReward's rule; fix_rate 0 skips it, as AAPMT does
-  end
-  for i, p in ipairs(net:parameters()) do
+-- ImageReward's fix_rate rule first (fix_rate 0 skips it, as AAPMT does, and
+-- trains everything), then parameters whose names match a freeze pattern
+-- are frozen. A pattern matching nothing is a mistake (a typo would silently
+-- train what was meant to stay), so it is an error.
+local function set_trainable(net, fix_rate, freeze)
+  if fix_rate > 0 then net:fix_rate(fix_rate) end
+  local params, list, matched = {}, net:parameters(), {}
+  local counts = {tensors = #list, values = 0, trainable_tensors = 0, trainable_values = 0}
+  for i, p in ipairs(list) do
     if fix_rate == 0 then p.tensor.requires_grad = true end
+    for k, pattern in ipairs(freeze) do
+      if p.name:find(pattern) then
+        p.tensor.requires_grad = false
+        matched[k] = true
+      end
+    end
+    local n = p.tensor:numel()
+    counts.values = counts.values + n
+    if p.tensor.requires_grad then
+      counts.trainable_tensors, counts.trainable_values = counts.trainable_tensors + 1, counts.trainable_values + n
+    end
     params[i] = p.tensor
   end
-  return params
+  for k, pattern in ipairs(freeze) do
+    if not matched[k] then
+      fail("freeze pattern '%s' matches no parameter name (names look like '%s')", pattern, list[1].name)
+    end
+  end
+  return params, counts
 end
 
 local function make_optimizer(params, o)
@@ -180,18 +200,12 @@ end
 
 -- ---- one micro-batch ----
 
-local function texts_for(metric, rows)
-  local texts = {}
-  for i, r in ipairs(rows) do texts[i] = metric.text or r.prompt end
-  return texts
-end
-
 -- Forward and backward of one micro-batch; returns its loss and the loss
 -- per metric (numbers). scale divides an mse loss over accumulated batches.
 local function micro_batch(run, pixels, rows, dropout_seed, scale)
   local total, per_metric, loss_sum = 0, {}, nil
   for m, metric in ipairs(run.metrics) do
-    local ids, mask = run.tokenizer:encode_batch(texts_for(metric, rows), run.max_length)
+    local ids, mask = run.tokenizer:encode_batch(evaluation.texts_for(metric, rows), run.max_length)
     local out = run.net:forward(pixels, ids, mask, {training = true, seed = M.derive_seed(dropout_seed, m, 0)})
     local y = {}
     for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
@@ -203,54 +217,6 @@ local function micro_batch(run, pixels, rows, dropout_seed, scale)
   end
   loss_sum:backward()
   return total, per_metric
-end
-
--- ---- evaluation ----
-
-local function evaluate(run, rows)
-  local preds = {}
-  for m = 1, #run.metrics do preds[m] = {} end
-  a.no_grad(function()
-    for first = 1, #rows, run.eval_batch_size do
-      local batch, paths = {}, {}
-      for i = first, math.min(first + run.eval_batch_size - 1, #rows) do
-        batch[#batch + 1] = rows[i]
-        paths[#paths + 1] = rows[i].image
-      end
-      local pixels = a.preprocess(paths, run.image_size)
-      for m, metric in ipairs(run.metrics) do
-        local ids, mask = run.tokenizer:encode_batch(texts_for(metric, batch), run.max_length)
-        for _, s in ipairs(run.net:forward(pixels, ids, mask, {training = false}).scores:totable()) do
-          preds[m][#preds[m] + 1] = s
-        end
-      end
-      pixels:free()
-    end
-  end)
-  return preds
-end
-
-local function write_scores(run, rows, preds)
-  local header = {"name", "prompt"}
-  for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.column end
-  for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.target end
-  local lines = {folder.csv_line(header)}
-  for i, r in ipairs(rows) do
-    local fields = {r.name or r.image:match("[^/]*$"), r.prompt}
-    for m in ipairs(run.metrics) do fields[#fields + 1] = preds[m][i] end
-    for m, metric in ipairs(run.metrics) do fields[#fields + 1] = target_of(r, metric, m) end
-    lines[#lines + 1] = folder.csv_line(fields)
-  end
-  folder.write_atomic(run.out .. "/scores.csv", table.concat(lines))
-  local metrics = {}
-  for m, metric in ipairs(run.metrics) do
-    local y = {}
-    for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
-    metrics[metric.name] = #rows >= 2 and a.metrics.all(y, preds[m]) or {n = #rows}
-    metrics[metric.name].target, metrics[metric.name].column = metric.target, metric.column
-  end
-  folder.write_atomic(run.out .. "/metrics.json", folder.json(metrics) .. "\n")
-  return metrics
 end
 
 -- ---- the run ----
@@ -271,7 +237,7 @@ local function open_logs(run, resumed_state)
   local metric_cols = {}
   for _, metric in ipairs(run.metrics) do metric_cols[#metric_cols + 1] = "loss_" .. metric.name end
   run.steps_file = open(steps_csv, {"step", "epoch", "images", "lr", "loss", "grad_norm", table.unpack(metric_cols)})
-  run.epochs_file = open(epochs_csv, {"epoch", "steps", "images", "mean_loss"})
+  run.epochs_file = open(epochs_csv, {"epoch", "steps", "images", "mean_loss", table.unpack(evaluation.epoch_columns(run))})
   run.log_file = assert(io.open(run.out .. "/log.txt", "a"))
 end
 
@@ -280,13 +246,29 @@ local function log(run, fmt, ...)
   run.log_file:flush()
 end
 
+local function eval_due(r, epoch)
+  if #r.test_rows == 0 or r.eval_every == false then return false end
+  if r.eval_every == "epoch" then return true end
+  return epoch % r.eval_every == 0 or epoch == r.epochs
+end
+
+-- Scores the held-out rows, logs the metrics and keeps them (the last
+-- epoch's serve as the final result).
+local function evaluate_test(run, epoch)
+  local preds = evaluation.predict(run, run.test_rows)
+  local metrics = evaluation.metrics(run, run.test_rows, preds)
+  run.last_eval = {epoch = epoch, preds = preds, metrics = metrics}
+  log(run, "%s", evaluation.describe(metrics, run, string.format("epoch %d: test", epoch)))
+  return metrics
+end
+
 -- The run's state must describe the same run as this cfg, or the resume
 -- would silently train something else.
 local function check_resume(state, rec)
-  for _, key in ipairs({"seed", "batch_size", "accumulate", "epochs", "loss", "train_size"}) do
-    if state.config[key] ~= rec[key] then
-      fail("cannot resume: the checkpoint has %s = %s, the options give %s", key, tostring(state.config[key]),
-        tostring(rec[key]))
+  for _, key in ipairs({"seed", "batch_size", "accumulate", "epochs", "loss", "train_size", "fix_rate", "freeze"}) do
+    local was, now = folder.lua_value(state.config[key]), folder.lua_value(rec[key])
+    if was ~= now then
+      fail("cannot resume: the checkpoint has %s = %s, the options give %s", key, was, now)
     end
   end
 end
@@ -297,7 +279,7 @@ function M.run(cfg)
   local rec = config.recorded(r)
   folder.mkdir(r.out .. "/checkpoints")
   local run = {out = r.out, metrics = r.metrics, loss = r.loss, max_length = r.max_length,
-    eval_batch_size = r.eval_batch_size, state_path = r.out .. "/checkpoints/state.lua"}
+    eval_batch_size = r.eval_batch_size, state_path = r.out .. "/checkpoints/state.lua", test_rows = r.test_rows}
 
   local state = folder.read_lua(run.state_path)
   if state and not r.resume then
@@ -314,7 +296,7 @@ function M.run(cfg)
     fail("%s has %d tokens but the model's text embedding has %d rows", r.vocab, run.tokenizer:size(),
       run.net:config().text.vocab_size)
   end
-  local params = set_trainable(run.net, r.fix_rate)
+  local params, counts = set_trainable(run.net, r.fix_rate, r.freeze)
   run.opt = make_optimizer(params, r.optimizer)
   if state then run.opt:load_state(a.load(state.optimizer)) end
 
@@ -339,6 +321,8 @@ function M.run(cfg)
     or "start", #r.train_rows, #r.test_rows, total_steps, steps_per_epoch, a.get_num_threads(),
     state.step > 0 and string.format(", from step %d (epoch %d, batch %d)", state.step, state.epoch, state.batch) or "")
 
+  log(run, "trainable: %d of %d parameter tensors, %d of %d values", counts.trainable_tensors, counts.tensors,
+    counts.trainable_values, counts.values)
   if threads_before and threads_before ~= rec.threads then
     log(run, "warning: the run started with %d threads and goes on with %d; losses may differ in the last bits "
       .. "from an uninterrupted run", threads_before, rec.threads)
@@ -379,8 +363,9 @@ function M.run(cfg)
       run.steps_file:flush()
       local epoch_done = state.batch > batches
       if epoch_done then
+        local tested = eval_due(r, epoch) and evaluate_test(run, epoch) or nil
         run.epochs_file:write(folder.csv_line({epoch, state.epoch_steps, state.epoch_images,
-          state.epoch_loss / state.epoch_steps}))
+          state.epoch_loss / state.epoch_steps, table.unpack(evaluation.epoch_fields(run, tested))}))
         run.epochs_file:flush()
         log(run, "epoch %d: mean loss %.6g over %d steps", epoch, state.epoch_loss / state.epoch_steps,
           state.epoch_steps)
@@ -415,13 +400,20 @@ function M.run(cfg)
   else
     run.net:save(r.out .. "/model.safetensors")
     if #r.test_rows > 0 then
-      local preds = evaluate(run, r.test_rows)
-      result.metrics = write_scores(run, r.test_rows, preds)
-      for _, metric in ipairs(run.metrics) do
-        local s = result.metrics[metric.name]
-        log(run, "test %s (n=%d): SRCC %.4f PLCC %.4f KRCC %.4f RMSE %.4f", metric.name, s.n or 0,
-          s.srcc or 0 / 0, s.plcc or 0 / 0, s.krcc or 0 / 0, s.rmse or 0 / 0)
-      end
+      local last = run.last_eval
+      if not (last and last.epoch == r.epochs) then evaluate_test(run, r.epochs) end
+      last = run.last_eval
+      evaluation.write_scores(r.out .. "/scores.csv", run, r.test_rows, last.preds)
+      folder.write_atomic(r.out .. "/metrics.json", folder.json(last.metrics) .. "\n")
+      result.metrics = last.metrics
+    end
+    if r.paper_rows_list then
+      local rows = r.paper_rows_list
+      local preds = evaluation.predict(run, rows)
+      result.paper_rows = evaluation.metrics(run, rows, preds)
+      evaluation.write_scores(r.out .. "/scores_paper_rows.csv", run, rows, preds)
+      folder.write_atomic(r.out .. "/metrics_paper_rows.json", folder.json(result.paper_rows) .. "\n")
+      log(run, "%s", evaluation.describe(result.paper_rows, run, string.format("paper_rows 1..%d", #rows)))
     end
     log(run, "done after step %d", state.step)
   end

@@ -15,14 +15,15 @@ M.score_columns = {align = "score", quality = "quality_score", authenticity = "a
 
 M.defaults = {
   epochs = 1, batch_size = 32, accumulate = 1, loss = "sse", seed = 42, fix_rate = 0,
-  checkpoint_every = "epoch", resume = false, max_length = 35, progress = true,
+  checkpoint_every = "epoch", resume = false, max_length = 35, progress = true, eval_every = "epoch",
+  paper_rows = false,
 }
 M.known = {
   model = true, vocab = true, data = true, split = true, train = true, test = true, metrics = true,
   optimizer = true, schedule = true, epochs = true, batch_size = true, accumulate = true, clip = true,
   fix_rate = true, loss = true, seed = true, out = true, checkpoint_every = true, resume = true,
   stop_after_steps = true, eval_batch_size = true, progress = true, on_step = true, source = true,
-  max_length = true, threads = true,
+  max_length = true, threads = true, freeze = true, eval_every = true, paper_rows = true,
 }
 M.known_optimizer = {kind = true, lr = true, betas = true, eps = true, weight_decay = true}
 
@@ -49,6 +50,19 @@ local function resolve_metrics(list)
       column = M.score_columns[m.name] or (m.name .. "_score")}
   end
   return out
+end
+
+-- freeze: Lua patterns matched against parameter names (a string is one).
+local function resolve_patterns(p)
+  if p == nil then return {} end
+  if type(p) == "string" then p = {p} end
+  if type(p) ~= "table" then fail("option 'freeze' must be a Lua pattern or a list of them") end
+  for i, pat in ipairs(p) do
+    if type(pat) ~= "string" then fail("freeze[%d] must be a string (a Lua pattern)", i) end
+    local ok, err = pcall(string.find, "", pat)
+    if not ok then fail("freeze[%d]: bad Lua pattern '%s': %s", i, pat, (tostring(err):gsub("^.-: ", ""))) end
+  end
+  return p
 end
 
 local function resolve_optimizer(o)
@@ -118,8 +132,11 @@ local function resolve_rows(cfg)
   else
     train_idx, test_idx = data:split(split)
   end
-  if is_list then return pick(data, train_idx), pick(data, test_idx) end
-  return dataset_rows(data, train_idx), dataset_rows(data, test_idx)
+  -- AAPMT's evaluated rows (train_eval.lua): the first #test rows, in order.
+  local first_rows = {}
+  for i = 1, math.min(#test_idx, n) do first_rows[i] = i end
+  if is_list then return pick(data, train_idx), pick(data, test_idx), pick(data, first_rows) end
+  return dataset_rows(data, train_idx), dataset_rows(data, test_idx), dataset_rows(data, first_rows)
 end
 
 -- Every row must have an image that opens, a prompt and each metric's target.
@@ -177,7 +194,21 @@ function M.resolve(cfg)
   if r.clip ~= nil and not (type(r.clip) == "number" and r.clip > 0) then fail("option 'clip' must be a positive number") end
   if type(r.fix_rate) ~= "number" or r.fix_rate < 0 or r.fix_rate > 1 then fail("option 'fix_rate' must be in [0, 1]") end
   r.eval_batch_size = r.eval_batch_size or r.batch_size
-  r.train_rows, r.test_rows = resolve_rows(cfg)
+  local ee = r.eval_every
+  if ee ~= "epoch" and ee ~= false and not (math.type(ee) == "integer" and ee >= 1) then
+    fail("option 'eval_every' must be 'epoch', a number of epochs or false, got %s", tostring(ee))
+  end
+  r.freeze = resolve_patterns(r.freeze)
+  local paper_rows
+  r.train_rows, r.test_rows, paper_rows = resolve_rows(cfg)
+  if r.paper_rows then
+    if type(r.paper_rows) ~= "boolean" then fail("option 'paper_rows' must be true or false") end
+    if not paper_rows then
+      fail("option 'paper_rows' needs 'data' and 'split' (the first rows of the database), not train/test rows")
+    end
+    r.paper_rows_list = paper_rows
+    check_rows(paper_rows, r.metrics, "paper_rows")
+  end
   if #r.train_rows == 0 then fail("no training rows") end
   check_rows(r.train_rows, r.metrics, "train")
   check_rows(r.test_rows, r.metrics, "test")
@@ -189,7 +220,7 @@ end
 function M.recorded(r)
   local rec = {}
   for k, v in pairs(r) do
-    if k == "train_rows" or k == "test_rows" or type(v) == "function" then
+    if k == "train_rows" or k == "test_rows" or k == "paper_rows_list" or type(v) == "function" then
       -- not recorded
     elseif k == "data" then
       rec.data = type(v) == "table" and string.format("<%d rows>", #v) or tostring(v)

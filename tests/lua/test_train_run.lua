@@ -128,6 +128,59 @@ do
   check.truthy(trained >= 1, "the head trains under fix_rate 0.5")
 end
 
+-- ---- freezing by name pattern ----
+do
+  local init = tmp .. "/init_freeze.safetensors"
+  a.imagereward_random(config, 7):save(init)
+  local r = train.run(cfg("pattern", {epochs = 1, freeze = {"^blip%.visual_encoder%.", "position_embeddings"}}))
+  check.eq(r.steps, 3, "frozen run trains")
+  local before, names = a.load(init)
+  local after = a.load(tmp .. "/pattern/model.safetensors")
+  local kept, moved = 0, 0
+  for _, n in ipairs(names) do
+    local diff = before[n]:to("f64") - after[n]:to("f64")
+    local d = (diff * diff):sum():item()
+    if n:find("^blip%.visual_encoder%.") or n:find("position_embeddings") then
+      check.eq(d, 0, "frozen by pattern: " .. n)
+      kept = kept + 1
+    elseif n:find("^mlp%.") or n:find("^blip%.text_encoder%.encoder") then
+      moved = moved + (d > 0 and 1 or 0)
+    end
+  end
+  check.truthy(kept >= 5, "frozen tensors were checked: " .. kept)
+  check.truthy(moved >= 5, "the rest trains: " .. moved)
+  check.truthy(folder.read(tmp .. "/pattern/log.txt"):find("trainable: %d+ of %d+ parameter tensors"),
+    "log.txt counts the trainable parameters")
+  check.raises(function() train.run(cfg("pattern_typo", {freeze = {"^blip%.vision_encoder"}})) end,
+    "freeze pattern '^blip%.vision_encoder' matches no parameter")
+  check.raises(function() train.run(cfg("pattern_bad", {freeze = "[a"})) end, "freeze[1]: bad Lua pattern '[a'")
+  check.raises(function() train.run(cfg("pattern", {resume = true, epochs = 1})) end,
+    "cannot resume", "freeze")
+end
+
+-- ---- evaluation every epoch ----
+do
+  local r = train.run(cfg("per_epoch", {epochs = 3, metrics = {"quality", "align"}}))
+  local epochs = a.read_csv(tmp .. "/per_epoch/epochs.csv")
+  check.eq(table.concat(epochs.header, ","),
+    "epoch,steps,images,mean_loss,test_srcc_quality,test_plcc_quality,test_srcc_align,test_plcc_align",
+    "epochs.csv has per-metric test columns")
+  check.eq(#epochs.rows, 3, "one line per epoch")
+  for e = 1, 3 do
+    local v = tonumber(epochs.rows[e][5])
+    check.truthy(v and v >= -1 and v <= 1, "epoch " .. e .. " test SRCC is a correlation: " .. tostring(epochs.rows[e][5]))
+  end
+  check.near(tonumber(epochs.rows[3][5]), r.metrics.quality.srcc, 1e-12, "last epoch's SRCC is the final one")
+  check.near(tonumber(epochs.rows[3][8]), r.metrics.align.plcc, 1e-12, "last epoch's align PLCC is the final one")
+  local log_text = folder.read(tmp .. "/per_epoch/log.txt")
+  check.truthy(log_text:find("epoch 1: test quality (n=8): SRCC", 1, true), "log.txt has epoch 1's test")
+  local quiet = train.run(cfg("no_eval", {epochs = 2, eval_every = false}))
+  local q = a.read_csv(tmp .. "/no_eval/epochs.csv")
+  check.eq(q.rows[1][5], "", "eval_every=false: no per-epoch test")
+  check.truthy(quiet.metrics.quality.srcc, "eval_every=false still evaluates at the end")
+  check.raises(function() train.run(cfg("bad_eval", {eval_every = "step"})) end, "eval_every")
+end
+
 -- ---- resume: stopped, then resumed, equals uninterrupted ----
 local resume_opts = {epochs = 3, checkpoint_every = 2}
 local full = train.run(cfg("full", resume_opts))
@@ -261,6 +314,19 @@ do
   local _, test_idx = ds:split{seed = 42}
   check.eq(r.metrics.quality.n, #test_idx, "held-out rows evaluated")
   check.eq(#a.read_csv(tmp .. "/dataset/scores.csv").rows, #test_idx, "scores.csv has the held-out rows")
+  -- AAPMT's protocol: the first #test rows of the CSV, scored beside the test.
+  c.out, c.paper_rows = tmp .. "/paper", true
+  local p = train.run(c)
+  local paper = a.read_csv(tmp .. "/paper/scores_paper_rows.csv")
+  check.eq(#paper.rows, #test_idx, "paper_rows: as many rows as the test set")
+  for i = 1, #test_idx do check.eq(paper.rows[i][1], rows[i].name, "paper_rows: CSV row " .. i) end
+  local y, yhat = {}, {}
+  for i, row in ipairs(paper.rows) do y[i], yhat[i] = tonumber(row[4]), tonumber(row[3]) end
+  check.near(p.paper_rows.quality.srcc, a.metrics.srcc(y, yhat), 1e-12, "paper_rows SRCC from its rows")
+  check.eq(p.paper_rows.quality.n, #test_idx, "paper_rows n")
+  check.truthy(folder.exists(tmp .. "/paper/metrics_paper_rows.json"), "metrics_paper_rows.json")
+  check.truthy(folder.read(tmp .. "/paper/log.txt"):find("paper_rows 1..", 1, true), "log.txt reports paper_rows")
+  check.raises(function() train.run(cfg("paper_bad", {paper_rows = true})) end, "paper_rows", "needs 'data'")
   ds:free()
 end
 

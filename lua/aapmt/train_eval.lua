@@ -1,0 +1,107 @@
+-- Evaluation for train.run (lua/aapmt/train.lua): scoring rows with the
+-- model in eval mode, the metrics of each task, and the scores CSV.
+--
+-- Two protocols (spec §5.3):
+--  - "test": the held-out rows of the content-isolated split (the default);
+--  - "paper_rows": the first N rows of the database in CSV order, N the
+--    size of the test set: what AAPMT's validation scripts evaluated, by a
+--    bug, and so how every published number was computed. Most of those rows
+--    were trained on; reported next to "test", never instead of it.
+local a = aapmt
+local folder = require "aapmt.run_folder"
+local config = require "aapmt.train_config"
+
+local M = {}
+local target_of = config.target_of
+
+-- The text a metric feeds the model for each row: its task prompt, or the
+-- row's own prompt.
+function M.texts_for(metric, rows)
+  local texts = {}
+  for i, r in ipairs(rows) do texts[i] = metric.text or r.prompt end
+  return texts
+end
+
+-- preds[m][i]: metric m's score of rows[i], in batches of run.eval_batch_size.
+function M.predict(run, rows)
+  local preds = {}
+  for m = 1, #run.metrics do preds[m] = {} end
+  a.no_grad(function()
+    for first = 1, #rows, run.eval_batch_size do
+      local batch, paths = {}, {}
+      for i = first, math.min(first + run.eval_batch_size - 1, #rows) do
+        batch[#batch + 1] = rows[i]
+        paths[#paths + 1] = rows[i].image
+      end
+      local pixels = a.preprocess(paths, run.image_size)
+      for m, metric in ipairs(run.metrics) do
+        local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
+        for _, s in ipairs(run.net:forward(pixels, ids, mask, {training = false}).scores:totable()) do
+          preds[m][#preds[m] + 1] = s
+        end
+      end
+      pixels:free()
+    end
+  end)
+  return preds
+end
+
+-- {metric name = {n=, plcc=, srcc=, krcc=, rmse=, target=, column=}}.
+function M.metrics(run, rows, preds)
+  local out = {}
+  for m, metric in ipairs(run.metrics) do
+    local y = {}
+    for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
+    out[metric.name] = #rows >= 2 and a.metrics.all(y, preds[m]) or {n = #rows}
+    out[metric.name].target, out[metric.name].column = metric.target, metric.column
+  end
+  return out
+end
+
+-- name, prompt, one prediction column per metric (AAPMT's names), then the
+-- targets.
+function M.write_scores(path, run, rows, preds)
+  local header = {"name", "prompt"}
+  for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.column end
+  for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.target end
+  local lines = {folder.csv_line(header)}
+  for i, r in ipairs(rows) do
+    local fields = {r.name or r.image:match("[^/]*$"), r.prompt}
+    for m in ipairs(run.metrics) do fields[#fields + 1] = preds[m][i] end
+    for m, metric in ipairs(run.metrics) do fields[#fields + 1] = target_of(r, metric, m) end
+    lines[#lines + 1] = folder.csv_line(fields)
+  end
+  folder.write_atomic(path, table.concat(lines))
+end
+
+-- The columns epochs.csv gives each metric's per-epoch test result.
+function M.epoch_columns(run)
+  local cols = {}
+  for _, metric in ipairs(run.metrics) do
+    cols[#cols + 1] = "test_srcc_" .. metric.name
+    cols[#cols + 1] = "test_plcc_" .. metric.name
+  end
+  return cols
+end
+
+function M.epoch_fields(run, metrics)
+  local fields = {}
+  for _, metric in ipairs(run.metrics) do
+    local s = metrics and metrics[metric.name] or {}
+    fields[#fields + 1] = s.srcc or ""
+    fields[#fields + 1] = s.plcc or ""
+  end
+  return fields
+end
+
+function M.describe(metrics, run, what)
+  local parts = {}
+  for _, metric in ipairs(run.metrics) do
+    local s = metrics[metric.name]
+    parts[#parts + 1] = string.format("%s (n=%d): SRCC %.4f PLCC %.4f KRCC %.4f RMSE %.4f", metric.name, s.n or 0,
+      s.srcc or 0 / 0, s.plcc or 0 / 0, s.krcc or 0 / 0, s.rmse or 0 / 0)
+  end
+  return what .. " " .. table.concat(parts, "; ")
+end
+
+return M
