@@ -44,6 +44,8 @@ static const command commands[] = {
      "aapmt.commands.score"},
     {"split", "--csv FILE --seed N", "print the held-out prompts of the paper's content-isolated\n"
                                      "split, one per line", NULL, "aapmt.commands.split"},
+    {"train", "RUN.lua [...]", "fine-tune a model as RUN.lua describes (aapmt train --help\n"
+                               "lists the options)", NULL, "aapmt.commands.train"},
     {"demo-db", "--out DIR [...]", "write the built-in synthetic database: images and\n"
                                    "demo.csv with quality, alignment and authenticity MOS", NULL,
      "aapmt.commands.demo_db"},
