@@ -12,12 +12,20 @@
 --     epochs = 10, batch_size = 32, out = "runs/quality"}
 --   --> {steps=, losses={...}, metrics={quality={srcc=,...}}, out=, stopped=}
 --
--- One metric: the model's normalised score (ImageReward's score) is the
--- prediction, fed the metric's text: quality → "extremely high quality image,
--- with vivid details", authenticity → "very authentic image", any other
--- metric (align) → the image's own prompt; `text = "..."` fixes another,
--- `text = false` forces the own prompt. Several metrics: one forward per
--- metric per batch, losses summed (AAPMT's equal weights).
+-- The MLP head: the raw reward is what the loss fits (AAPMT's forward
+-- returns it; spec §3.1, §4.2), fed the metric's text: quality → "extremely
+-- high quality image, with vivid details", authenticity → "very authentic
+-- image", any other metric (align) → the image's own prompt; `text = "..."`
+-- fixes another, `text = false` forces the own prompt. Several metrics: one
+-- forward per metric per batch, losses summed (AAPMT's equal weights).
+-- Evaluation reports ImageReward's score(), the normalised reward, as AAPMT
+-- wrote it; RMSE is taken on the raw reward, the quantity fitted.
+--
+-- A Metric Transformer (the model config's "metric_head"): one forward per
+-- batch with each image's own prompt, as AAPMT's _for_all training did; each
+-- metric reads the head's output of the same name (coded: align, quality,
+-- authenticity), and the losses are summed. A checkpoint without the head's
+-- weights (ImageReward.pt) gets a random head drawn from the run's seed.
 --
 -- Determinism: the epoch's order comes from (seed, epoch), a micro-batch's
 -- dropout from (seed, micro-batch number); no hidden RNG state exists, so
@@ -40,6 +48,7 @@ local evaluation = require "aapmt.train_eval"
 
 local M = {task_prompts = config.task_prompts, score_columns = config.score_columns}
 local fail, target_of = config.fail, config.target_of
+local use_metric_head
 
 
 -- ---- seeds and order ----
@@ -204,13 +213,23 @@ end
 -- per metric (numbers). scale divides an mse loss over accumulated batches.
 local function micro_batch(run, pixels, rows, dropout_seed, scale)
   local total, per_metric, loss_sum = 0, {}, nil
+  local shared   -- the Metric Transformer's one forward for every metric
   for m, metric in ipairs(run.metrics) do
-    local ids, mask = run.tokenizer:encode_batch(evaluation.texts_for(metric, rows), run.max_length)
-    local out = run.net:forward(pixels, ids, mask, {training = true, seed = M.derive_seed(dropout_seed, m, 0)})
+    local pred
+    if run.head_columns then
+      if not shared then
+        local ids, mask = run.tokenizer:encode_batch(evaluation.texts_for(metric, rows), run.max_length)
+        shared = run.net:forward(pixels, ids, mask, {training = true, seed = M.derive_seed(dropout_seed, 0, 0)})
+      end
+      pred = shared.metric_scores:select(2, run.head_columns[m])
+    else
+      local ids, mask = run.tokenizer:encode_batch(evaluation.texts_for(metric, rows), run.max_length)
+      pred = run.net:forward(pixels, ids, mask, {training = true, seed = M.derive_seed(dropout_seed, m, 0)}).rewards
+    end
     local y = {}
     for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
-    local target = a.tensor(y):to(out.scores:dtype())
-    local loss = run.loss == "sse" and a.sse_loss(out.scores, target) or a.mse_loss(out.scores, target) * scale
+    local target = a.tensor(y):to(pred:dtype())
+    local loss = run.loss == "sse" and a.sse_loss(pred, target) or a.mse_loss(pred, target) * scale
     per_metric[m] = loss:item()
     total = total + per_metric[m]
     loss_sum = loss_sum and loss_sum + loss or loss
@@ -255,11 +274,33 @@ end
 -- Scores the held-out rows, logs the metrics and keeps them (the last
 -- epoch's serve as the final result).
 local function evaluate_test(run, epoch)
-  local preds = evaluation.predict(run, run.test_rows)
-  local metrics = evaluation.metrics(run, run.test_rows, preds)
-  run.last_eval = {epoch = epoch, preds = preds, metrics = metrics}
+  local preds, raw = evaluation.predict(run, run.test_rows)
+  local metrics = evaluation.metrics(run, run.test_rows, preds, raw)
+  run.last_eval = {epoch = epoch, preds = preds, raw = raw, metrics = metrics}
   log(run, "%s", evaluation.describe(metrics, run, string.format("epoch %d: test", epoch)))
   return metrics
+end
+
+-- With a Metric Transformer, each metric reads the head's output of its name
+-- and feeds the image's own prompt. A head the checkpoint lacked is drawn
+-- from the run's seed (AAPMT: randn after init_seed). Returns a log line.
+use_metric_head = function(run, r, state)
+  local head = run.net:config().metric_head
+  if not head then return nil end
+  local index = {}
+  for i, name in ipairs(head.metrics) do index[name] = i end
+  run.head_columns = {}
+  for m, metric in ipairs(run.metrics) do
+    run.head_columns[m] = index[metric.name] or fail("metric '%s' is not an output of the model's Metric "
+      .. "Transformer (its outputs: %s)", metric.name, table.concat(head.metrics, ", "))
+    metric.text = false
+  end
+  local note = string.format("Metric Transformer (%s): outputs %s", head.kind, table.concat(head.metrics, ", "))
+  if not state and run.net:metric_head_random() then
+    run.net:init_metric_head(r.seed)
+    note = note .. string.format("; not in the checkpoint, initialised randomly from seed %d", r.seed)
+  end
+  return note
 end
 
 -- The run's state must describe the same run as this cfg, or the resume
@@ -291,6 +332,7 @@ function M.run(cfg)
   local spec = model_spec(r.model)
   run.net = load_model(spec, state and state.model)
   run.image_size = run.net:image_size()
+  local head_note = use_metric_head(run, r, state)
   run.tokenizer = a.tokenizer(r.vocab)
   if run.tokenizer:size() > run.net:config().text.vocab_size then
     fail("%s has %d tokens but the model's text embedding has %d rows", r.vocab, run.tokenizer:size(),
@@ -321,6 +363,7 @@ function M.run(cfg)
     or "start", #r.train_rows, #r.test_rows, total_steps, steps_per_epoch, a.get_num_threads(),
     state.step > 0 and string.format(", from step %d (epoch %d, batch %d)", state.step, state.epoch, state.batch) or "")
 
+  if head_note then log(run, "%s", head_note) end
   log(run, "trainable: %d of %d parameter tensors, %d of %d values", counts.trainable_tensors, counts.tensors,
     counts.trainable_values, counts.values)
   if threads_before and threads_before ~= rec.threads then
@@ -403,15 +446,15 @@ function M.run(cfg)
       local last = run.last_eval
       if not (last and last.epoch == r.epochs) then evaluate_test(run, r.epochs) end
       last = run.last_eval
-      evaluation.write_scores(r.out .. "/scores.csv", run, r.test_rows, last.preds)
+      evaluation.write_scores(r.out .. "/scores.csv", run, r.test_rows, last.preds, last.raw)
       folder.write_atomic(r.out .. "/metrics.json", folder.json(last.metrics) .. "\n")
       result.metrics = last.metrics
     end
     if r.paper_rows_list then
       local rows = r.paper_rows_list
-      local preds = evaluation.predict(run, rows)
-      result.paper_rows = evaluation.metrics(run, rows, preds)
-      evaluation.write_scores(r.out .. "/scores_paper_rows.csv", run, rows, preds)
+      local preds, raw = evaluation.predict(run, rows)
+      result.paper_rows = evaluation.metrics(run, rows, preds, raw)
+      evaluation.write_scores(r.out .. "/scores_paper_rows.csv", run, rows, preds, raw)
       folder.write_atomic(r.out .. "/metrics_paper_rows.json", folder.json(result.paper_rows) .. "\n")
       log(run, "%s", evaluation.describe(result.paper_rows, run, string.format("paper_rows 1..%d", #rows)))
     end

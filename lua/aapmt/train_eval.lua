@@ -22,10 +22,17 @@ function M.texts_for(metric, rows)
   return texts
 end
 
--- preds[m][i]: metric m's score of rows[i], in batches of run.eval_batch_size.
+local function append(list, values)
+  for _, v in ipairs(values) do list[#list + 1] = v end
+end
+
+-- preds[m][i]: metric m's prediction for rows[i] as AAPMT reported it
+-- (ImageReward's score(); the Metric Transformer's raw output), and raw[m][i]
+-- the quantity the loss fits (the raw reward; the same for the Metric
+-- Transformer). In batches of run.eval_batch_size.
 function M.predict(run, rows)
-  local preds = {}
-  for m = 1, #run.metrics do preds[m] = {} end
+  local preds, raw = {}, {}
+  for m = 1, #run.metrics do preds[m], raw[m] = {}, {} end
   a.no_grad(function()
     for first = 1, #rows, run.eval_batch_size do
       local batch, paths = {}, {}
@@ -34,41 +41,63 @@ function M.predict(run, rows)
         paths[#paths + 1] = rows[i].image
       end
       local pixels = a.preprocess(paths, run.image_size)
+      local shared
       for m, metric in ipairs(run.metrics) do
-        local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
-        for _, s in ipairs(run.net:forward(pixels, ids, mask, {training = false}).scores:totable()) do
-          preds[m][#preds[m] + 1] = s
+        if run.head_columns then
+          if not shared then
+            local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
+            shared = run.net:forward(pixels, ids, mask, {training = false}).metric_scores
+          end
+          local column = shared:select(2, run.head_columns[m]):totable()
+          append(preds[m], column)
+          append(raw[m], column)
+        else
+          local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
+          local out = run.net:forward(pixels, ids, mask, {training = false})
+          append(preds[m], out.scores:totable())
+          append(raw[m], out.rewards:totable())
         end
       end
       pixels:free()
     end
   end)
-  return preds
+  return preds, raw
 end
 
--- {metric name = {n=, plcc=, srcc=, krcc=, rmse=, target=, column=}}.
-function M.metrics(run, rows, preds)
+-- {metric name = {n=, plcc=, srcc=, krcc=, rmse=, target=, column=}}: the
+-- correlations of preds (unchanged by ImageReward's affine normalisation),
+-- the RMSE of raw, the values the model was fitted to.
+function M.metrics(run, rows, preds, raw)
   local out = {}
   for m, metric in ipairs(run.metrics) do
     local y = {}
     for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
-    out[metric.name] = #rows >= 2 and a.metrics.all(y, preds[m]) or {n = #rows}
-    out[metric.name].target, out[metric.name].column = metric.target, metric.column
+    local s = #rows >= 2 and a.metrics.all(y, preds[m]) or {n = #rows}
+    if #rows >= 2 then s.rmse = a.metrics.rmse(y, raw[m]) end
+    s.target, s.column = metric.target, metric.column
+    out[metric.name] = s
   end
   return out
 end
 
--- name, prompt, one prediction column per metric (AAPMT's names), then the
--- targets.
-function M.write_scores(path, run, rows, preds)
+-- name, prompt, one prediction column per metric (AAPMT's names), the
+-- targets, then (MLP head) the raw rewards as reward_<metric>.
+function M.write_scores(path, run, rows, preds, raw)
+  local with_raw = not run.head_columns
   local header = {"name", "prompt"}
   for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.column end
   for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.target end
+  if with_raw then
+    for _, metric in ipairs(run.metrics) do header[#header + 1] = "reward_" .. metric.name end
+  end
   local lines = {folder.csv_line(header)}
   for i, r in ipairs(rows) do
     local fields = {r.name or r.image:match("[^/]*$"), r.prompt}
     for m in ipairs(run.metrics) do fields[#fields + 1] = preds[m][i] end
     for m, metric in ipairs(run.metrics) do fields[#fields + 1] = target_of(r, metric, m) end
+    if with_raw then
+      for m in ipairs(run.metrics) do fields[#fields + 1] = raw[m][i] end
+    end
     lines[#lines + 1] = folder.csv_line(fields)
   end
   folder.write_atomic(path, table.concat(lines))

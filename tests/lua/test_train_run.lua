@@ -285,7 +285,7 @@ do
   check.eq(rec.optimizer.kind, "adam", "config.lua: optimizer")
   check.eq(rec.train_size, 8, "config.lua: train_size")
   local scores = a.read_csv(out .. "/scores.csv")
-  check.eq(table.concat(scores.header, ","), "name,prompt,quality_score,mos_quality", "scores.csv columns")
+  check.eq(table.concat(scores.header, ","), "name,prompt,quality_score,mos_quality,reward_quality", "scores.csv columns")
   check.eq(#scores.rows, 8, "scores.csv rows")
   check.eq(scores.rows[1][1], "rgb_224x224.jpg", "scores.csv name")
   local epochs = a.read_csv(out .. "/epochs.csv")
@@ -296,7 +296,7 @@ do
   end
   check.truthy(folder.read(out .. "/log.txt"):find("test quality (n=8): SRCC", 1, true), "log.txt reports the test")
   local rich_scores = a.read_csv(tmp .. "/det1/scores.csv")
-  check.eq(table.concat(rich_scores.header, ","), "name,prompt,quality_score,score,mos_quality,mos_align",
+  check.eq(table.concat(rich_scores.header, ","), "name,prompt,quality_score,score,mos_quality,mos_align,reward_quality,reward_align",
     "scores.csv columns for quality and align (AAPMT's names)")
 end
 
