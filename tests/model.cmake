@@ -1,1 +1,2 @@
 aapmt_c_test(test_model)
+aapmt_c_test(test_metric_head)

@@ -6,6 +6,7 @@
 
 #include "../autograd.h"
 #include "../ops.h"
+#include "heads.h"
 #include "steps.h"
 
 int ir_bert_init(ir_bert *bert, const ir_text_config *cfg, int64_t encoder_width) {
@@ -70,26 +71,6 @@ void ir_bert_params(ir_bert *bert, const char *prefix, ir_params *p) {
     }
 }
 
-/* (B, L, H·D) → (B, H, L, D) as a view. */
-static at_tensor *split_heads(at_tensor *x, int64_t H) {
-    int64_t B = x->shape[0], L = x->shape[1], split[4] = {B, L, H, x->shape[2] / H};
-    int perm[4] = {0, 2, 1, 3};
-    at_tensor *t = at_reshape(x, 4, split);
-    if (t) ir_step(&t, at_permute(t, perm));
-    return t;
-}
-
-/* The probabilities softmax(q·kᵀ/√D) on the side, for probing only: no
- * graph, and the attention itself is computed the fast way regardless. */
-static at_tensor *probabilities(at_tensor *q, at_tensor *k, double scale) {
-    bool was = at_set_grad_enabled(false);
-    at_tensor *kt = at_transpose(k, 2, 3), *s = kt ? at_matmul(q, kt) : NULL;
-    if (s && ir_step(&s, at_scale(s, scale))) ir_step(&s, at_softmax(s));
-    at_release(kt);
-    at_set_grad_enabled(was);
-    return s;
-}
-
 /* softmax(q·kᵀ/√D + mask) with dropout on the probabilities, then ·v. The
  * fused at_attention has no dropout, so training with a nonzero rate takes
  * the op-by-op path. */
@@ -109,17 +90,15 @@ static at_tensor *attend(at_tensor *q, at_tensor *k, at_tensor *v, at_tensor *ma
 static at_tensor *attention_block(const ir_bert *bert, const ir_bert_attention *a, at_tensor *h, at_tensor *kv,
                                   at_tensor *mask, bool training, at_rng *rng, at_tensor **probs_out) {
     const ir_text_config *c = &bert->cfg;
-    int64_t H = c->num_attention_heads, B = h->shape[0], L = h->shape[1], merged[3] = {B, L, c->hidden_size};
+    int64_t H = c->num_attention_heads;
     double scale = 1.0 / sqrt((double)(c->hidden_size / H));
-    int to_tokens[4] = {0, 2, 1, 3};
     at_tensor *q = at_linear(h, a->q_w, a->q_b), *k = NULL, *v = NULL, *x = NULL;
-    if (!q || !ir_step(&q, split_heads(q, H))) goto done;
-    if (!(k = at_linear(kv, a->k_w, a->k_b)) || !ir_step(&k, split_heads(k, H))) goto done;
-    if (!(v = at_linear(kv, a->v_w, a->v_b)) || !ir_step(&v, split_heads(v, H))) goto done;
-    if (probs_out && !(*probs_out = probabilities(q, k, scale))) goto done;
+    if (!q || !ir_step(&q, ir_split_heads(q, H))) goto done;
+    if (!(k = at_linear(kv, a->k_w, a->k_b)) || !ir_step(&k, ir_split_heads(k, H))) goto done;
+    if (!(v = at_linear(kv, a->v_w, a->v_b)) || !ir_step(&v, ir_split_heads(v, H))) goto done;
+    if (probs_out && !(*probs_out = ir_attention_probabilities(q, k, NULL, scale))) goto done;
     if ((x = attend(q, k, v, mask, scale, c->attention_probs_dropout_prob, training, rng)) &&
-        ir_step(&x, at_permute(x, to_tokens)) && ir_step(&x, at_reshape(x, 3, merged)) &&
-        ir_step(&x, at_linear(x, a->out_w, a->out_b)) &&
+        ir_step(&x, ir_merge_heads(x)) && ir_step(&x, at_linear(x, a->out_w, a->out_b)) &&
         ir_step(&x, at_dropout(x, c->hidden_dropout_prob, training, rng)) && ir_step(&x, at_add(x, h)))
         ir_step(&x, at_layernorm(x, a->ln_w, a->ln_b, c->layer_norm_eps));
 done:
@@ -136,17 +115,6 @@ static at_tensor *feed_forward(const ir_bert *bert, const ir_bert_layer *l, at_t
         ir_step(&x, at_dropout(x, c->hidden_dropout_prob, training, rng)) && ir_step(&x, at_add(x, h)))
         ir_step(&x, at_layernorm(x, l->ln_w, l->ln_b, c->layer_norm_eps));
     return x;
-}
-
-/* get_extended_attention_mask: (1 - mask)·(-10000) as (B, 1, 1, L), added to
- * every self-attention score so padded keys get no weight. */
-static at_tensor *extended_mask(at_tensor *mask) {
-    int64_t B = mask->shape[0], L = mask->shape[1], shape[4] = {B, 1, 1, L};
-    at_tensor *ext = at_empty_uninit(AT_F32, 4, shape);
-    if (!ext) return NULL;
-    float *e = at_data(ext);
-    for (int64_t i = 0; i < B * L; i++) e[i] = (1.0f - (float)at_get_linear(mask, i)) * -10000.0f;
-    return ext;
 }
 
 /* nn.Embedding(padding_idx=0): the [PAD] row gets no gradient. The ids at
@@ -228,7 +196,7 @@ at_tensor *ir_bert_forward(const ir_bert *bert, at_tensor *ids, at_tensor *mask,
         }
     }
     /* The image mask is all ones, so cross-attention adds nothing. */
-    at_tensor *ext = extended_mask(mask), *h = ext ? embeddings(bert, ids, training, rng) : NULL;
+    at_tensor *ext = ir_extended_mask(mask), *h = ext ? embeddings(bert, ids, training, rng) : NULL;
     for (int64_t i = 0; h && i < c->num_hidden_layers; i++) {
         const ir_bert_layer *l = &bert->layers[i];
         at_tensor **probs = want_probs ? &probe->cross_attention[i] : NULL;

@@ -196,6 +196,84 @@ static int parse_head(const char *source, const cJSON *h, ir_head_config *out) {
     return 0;
 }
 
+/* "metrics": 1..IR_MAX_METRICS distinct non-empty names. */
+static int read_metric_names(const reader *r, const cJSON *obj, bool required, ir_metric_head_config *out) {
+    const cJSON *a = item(r, obj, "metrics", required);
+    if (!a) return required ? -1 : 0;
+    int n = cJSON_IsArray(a) ? cJSON_GetArraySize(a) : -1;
+    if (n < 1 || n > IR_MAX_METRICS) {
+        at_set_error("model config %s: key \"%s.metrics\" must be an array of 1 to %d metric names, got %s",
+                     r->source, r->block, IR_MAX_METRICS, n < 0 ? json_kind(a) : "an array of another length");
+        return -1;
+    }
+    int i = 0;
+    for (const cJSON *it = a->child; it; it = it->next, i++) {
+        if (!cJSON_IsString(it) || !it->valuestring[0] || strlen(it->valuestring) >= IR_METRIC_NAME_MAX) {
+            at_set_error("model config %s: key \"%s.metrics\" entry %d must be a name of 1 to %d characters",
+                         r->source, r->block, i, IR_METRIC_NAME_MAX - 1);
+            return -1;
+        }
+        for (int j = 0; j < i; j++)
+            if (strcmp(out->names[j], it->valuestring) == 0) {
+                at_set_error("model config %s: key \"%s.metrics\" names \"%s\" twice", r->source, r->block,
+                             it->valuestring);
+                return -1;
+            }
+        snprintf(out->names[i], IR_METRIC_NAME_MAX, "%s", it->valuestring);
+    }
+    out->metrics = n;
+    return 0;
+}
+
+static int parse_metric_head(const char *source, const cJSON *h, const ir_text_config *text,
+                             ir_metric_head_config *out) {
+    static const char *const known[] = {"kind", "metrics", "heads", "ffn", "layers", "dropout", NULL};
+    reader r = {source, "metric_head"};
+    if (reject_unknown(&r, h, known)) return -1;
+    const cJSON *kind = item(&r, h, "kind", true);
+    if (!kind) return -1;
+    bool coded = cJSON_IsString(kind) && strcmp(kind->valuestring, "coded") == 0;
+    bool attention = cJSON_IsString(kind) && strcmp(kind->valuestring, "metric_attention") == 0;
+    if (!coded && !attention) {
+        at_set_error("model config %s: key \"metric_head.kind\" must be \"coded\" or \"metric_attention\"",
+                     source);
+        return -1;
+    }
+    ir_metric_head_config c = {.kind = coded ? IR_METRICS_CODED : IR_METRICS_ATTENTION, .dropout = 0.1};
+    double dropout = c.dropout;
+    if (coded) {
+        c.metrics = 3, c.heads = 3, c.ffn = 2048, c.layers = 1;
+        snprintf(c.names[0], IR_METRIC_NAME_MAX, "align");
+        snprintf(c.names[1], IR_METRIC_NAME_MAX, "quality");
+        snprintf(c.names[2], IR_METRIC_NAME_MAX, "authenticity");
+    } else {
+        c.heads = text->num_attention_heads, c.ffn = 4 * text->hidden_size, c.layers = 2;
+    }
+    if (read_metric_names(&r, h, attention, &c) ||
+        (item(&r, h, "heads", false) && read_size(&r, h, "heads", &c.heads)) ||
+        (item(&r, h, "ffn", false) && read_size(&r, h, "ffn", &c.ffn)) ||
+        (item(&r, h, "layers", false) && read_size(&r, h, "layers", &c.layers)) ||
+        read_number(&r, h, "dropout", false, 0, 1, false, &dropout))
+        return -1;
+    c.dropout = dropout;
+    if (coded && (c.metrics != 3 || c.layers != 1)) {
+        at_set_error("model config %s: the coded Metric Transformer has 3 metrics and 1 layer", source);
+        return -1;
+    }
+    if (text->hidden_size % c.heads != 0) {
+        at_set_error("model config %s: text.hidden_size %lld is not a multiple of metric_head.heads %lld", source,
+                     (long long)text->hidden_size, (long long)c.heads);
+        return -1;
+    }
+    if (c.ffn > 1 << 20 || c.layers > 64) {
+        at_set_error("model config %s: metric_head sizes out of range (ffn up to 1048576, layers up to 64)",
+                     source);
+        return -1;
+    }
+    *out = c;
+    return 0;
+}
+
 int ir_config_validate(const ir_config *cfg, const char *source) {
     const ir_vision_config *v = &cfg->vision;
     const ir_text_config *t = &cfg->text;
@@ -242,15 +320,27 @@ int ir_config_parse(const char *json, const char *source, ir_config *cfg) {
     ir_config c;
     ir_config_default(&c);   /* the optional keys keep these values */
     int rc = -1;
-    const cJSON *v, *t, *h = NULL;
+    const cJSON *v, *t, *h = NULL, *mh = NULL;
     if (!cJSON_IsObject(root)) {
         at_set_error("model config %s: the top level must be an object", source);
         goto done;
     }
+    for (const cJSON *it = root->child; it; it = it->next) {
+        static const char *const blocks[] = {"vision", "text", "head", "metric_head"};
+        bool known = false;
+        for (int i = 0; i < 4 && !known; i++) known = strcmp(it->string, blocks[i]) == 0;
+        if (!known) {
+            at_set_error("model config %s: unknown block \"%s\" (the blocks are vision, text, head and "
+                         "metric_head)", source, it->string);
+            goto done;
+        }
+    }
     if (!(v = block(source, root, "vision", true)) || !(t = block(source, root, "text", true))) goto done;
     if (cJSON_GetObjectItemCaseSensitive(root, "head") && !(h = block(source, root, "head", true))) goto done;
+    if (cJSON_GetObjectItemCaseSensitive(root, "metric_head") && !(mh = block(source, root, "metric_head", true)))
+        goto done;
     if (parse_vision(source, v, &c.vision) || parse_text(source, t, &c.text) || (h && parse_head(source, h, &c.head)) ||
-        ir_config_validate(&c, source))
+        ir_config_validate(&c, source) || (mh && parse_metric_head(source, mh, &c.text, &c.metric_head)))
         goto done;
     *cfg = c;
     rc = 0;

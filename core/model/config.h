@@ -50,10 +50,35 @@ typedef struct ir_head_config {
     double dropout[3];
 } ir_head_config;
 
+/* The Metric Transformer (AAPMT's several-metrics head, metric_head.h), in
+ * an optional "metric_head" block:
+ *   {"kind": "coded"}  AAPMT's published code: one pre-LN encoder layer on
+ *       the [CLS] feature and a read-out per metric; three outputs named
+ *       align, quality, authenticity (AAPMT's order). Optional "heads" (3),
+ *       "ffn" (2048), "dropout" (0.1), "metrics" (three labels).
+ *   {"kind": "metric_attention", "metrics": ["quality", "align", ...]}  the
+ *       paper's design: a learned token per metric attending to the other
+ *       metrics and to every text token over "layers" (2) pre-LN layers.
+ *       Optional "heads" (text heads), "ffn" (4 × text hidden), "dropout"
+ *       (0.1).
+ * Absent: kind IR_METRICS_NONE, the model has the MLP head only. */
+enum { IR_METRICS_NONE, IR_METRICS_CODED, IR_METRICS_ATTENTION };
+#define IR_MAX_METRICS 16
+#define IR_METRIC_NAME_MAX 32
+
+typedef struct ir_metric_head_config {
+    int kind;
+    int64_t metrics;
+    char names[IR_MAX_METRICS][IR_METRIC_NAME_MAX];
+    int64_t heads, ffn, layers;
+    double dropout;
+} ir_metric_head_config;
+
 typedef struct ir_config {
     ir_vision_config vision;
     ir_text_config text;
     ir_head_config head;
+    ir_metric_head_config metric_head;
 } ir_config;
 
 /* ImageReward-v1.0: ViT-L/16 at 224 px, BERT-base with cross-attention. */

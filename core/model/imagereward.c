@@ -47,6 +47,14 @@ static ir_model *model_new(const ir_config *cfg_in) {
     ir_vit_params(&m->vit, "blip.visual_encoder.", &m->params);
     ir_bert_params(&m->bert, "blip.text_encoder.", &m->params);
     head_params(m);
+    m->metric_first = m->params.count;
+    if (cfg->metric_head.kind != IR_METRICS_NONE) {
+        if (ir_metric_head_init(&m->metric, &cfg->metric_head, cfg->text.hidden_size)) {
+            ir_model_free(m);
+            return NULL;
+        }
+        ir_metric_head_params(&m->metric, &m->params);
+    }
     if (ir_params_ok(&m->params)) {
         ir_model_free(m);
         return NULL;
@@ -60,12 +68,45 @@ void ir_model_free(ir_model *m) {
     ir_params_free(&m->params);
     ir_vit_free(&m->vit);
     ir_bert_free(&m->bert);
+    ir_metric_head_free(&m->metric);
     free(m);
+}
+
+/* The table's slots [first, first + count) as a table of their own. */
+static ir_params params_view(const ir_params *p, int first, int count) {
+    return (ir_params){.count = count, .cap = count, .items = p->items + first};
+}
+
+int ir_model_init_metric_head(ir_model *m, uint64_t seed) {
+    if (m->cfg.metric_head.kind == IR_METRICS_NONE) {
+        at_set_error("model: no metric head to initialise (its config has no \"metric_head\" block)");
+        return -1;
+    }
+    ir_params head = params_view(&m->params, m->metric_first, m->params.count - m->metric_first);
+    ir_params_release_tensors(&head);
+    at_rng rng = at_rng_new(seed);
+    return ir_params_init_random(&head, &rng);
 }
 
 ir_model *ir_model_from_state_dict(const ir_config *cfg, const at_state_dict *sd, bool copy, const char *source) {
     ir_model *m = model_new(cfg);
-    if (m && ir_params_load(&m->params, sd, ir_unused_keys, copy, source ? source : "(state dict)")) {
+    if (!m) return NULL;
+    source = source ? source : "(state dict)";
+    /* AAPMT saved its Metric Transformer in every checkpoint, used or not. */
+    const char *const without_head[] = {"blip.vision_proj.", "blip.text_proj.",
+                                        "blip.text_encoder.embeddings.position_ids", "ImageAssessmentModel.", NULL};
+    bool has_head = m->metric_first < m->params.count;
+    bool sd_has_head = has_head && at_sd_get(sd, m->params.items[m->metric_first].name);
+    int rc;
+    if (has_head && !sd_has_head) {
+        ir_params backbone = params_view(&m->params, 0, m->metric_first);
+        rc = ir_params_load(&backbone, sd, ir_unused_keys, copy, source);
+        if (!rc) rc = ir_model_init_metric_head(m, 0);
+        m->metric_head_random = true;
+    } else {
+        rc = ir_params_load(&m->params, sd, has_head ? ir_unused_keys : without_head, copy, source);
+    }
+    if (rc) {
         ir_model_free(m);
         return NULL;
     }
@@ -179,6 +220,13 @@ void ir_output_clear(ir_output *out) {
     at_release(out->scores);
     for (int i = 0; i < out->n_cross_attention; i++) at_release(out->cross_attention[i]);
     free(out->cross_attention);
+    at_release(out->metric_scores);
+    for (int i = 0; i < out->n_metric_attention; i++) {
+        if (out->metric_self_attention) at_release(out->metric_self_attention[i]);
+        if (out->metric_cross_attention) at_release(out->metric_cross_attention[i]);
+    }
+    free(out->metric_self_attention);
+    free(out->metric_cross_attention);
     *out = (ir_output){0};
 }
 
@@ -216,15 +264,15 @@ int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_te
     /* The encoders run with the model's current rates: m->cfg's rates may
      * have been changed since loading (its sizes may not). */
     const ir_config *c = &m->cfg;
-    double rates[6] = {c->vision.drop_path_rate, c->text.hidden_dropout_prob, c->text.attention_probs_dropout_prob,
-                       c->head.dropout[0], c->head.dropout[1], c->head.dropout[2]};
-    for (int i = 0; i < 6; i++)
+    double rates[7] = {c->vision.drop_path_rate, c->text.hidden_dropout_prob, c->text.attention_probs_dropout_prob,
+                       c->head.dropout[0], c->head.dropout[1], c->head.dropout[2], c->metric_head.dropout};
+    for (int i = 0; i < 7; i++)
         if (!(rates[i] >= 0 && rates[i] < 1)) {
             at_set_error("model: dropout and drop-path rates must be in [0, 1), got %g", rates[i]);
             return -1;
         }
     bool any = false;
-    for (int i = 0; i < 6; i++) any = any || rates[i] > 0;
+    for (int i = 0; i < 7; i++) any = any || rates[i] > 0;
     if (opts.training && any && !opts.rng) {
         at_set_error("model: training with dropout or drop-path needs a random generator (opts.rng)");
         return -1;
@@ -254,6 +302,18 @@ int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_te
     if (!(out->rewards = ir_model_head(m, out->features, opts.training, opts.rng)) ||
         !(out->scores = ir_normalise_rewards(out->rewards)))
         goto fail;
+    if (m->cfg.metric_head.kind != IR_METRICS_NONE) {
+        ir_mt_probe mp = {.want_attention = opts.want_metric_attention};
+        ir_metric_head head = m->metric;
+        head.cfg.dropout = c->metric_head.dropout;
+        out->metric_scores = ir_metric_head_forward(&head, h, mask_run, opts.training, opts.rng, &mp);
+        if (mp.self_attention || mp.cross_attention) {
+            out->metric_self_attention = mp.self_attention;
+            out->metric_cross_attention = mp.cross_attention;
+            out->n_metric_attention = (int)m->cfg.metric_head.layers;
+        }
+        if (!out->metric_scores) goto fail;
+    }
     if (opts.want_image_tokens) out->image_tokens = image, image = NULL;
     at_release(image);
     at_release(h);

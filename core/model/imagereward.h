@@ -16,6 +16,7 @@
 #include "../tensor.h"
 #include "bert.h"
 #include "config.h"
+#include "metric_head.h"
 #include "params.h"
 #include "vit.h"
 
@@ -28,7 +29,10 @@ typedef struct ir_model {
     ir_vit vit;
     ir_bert bert;
     at_tensor *head_w[5], *head_b[5];   /* mlp.layers.{0,2,4,6,7} */
-    ir_params params;                   /* every parameter, in state_dict order */
+    ir_metric_head metric;              /* the Metric Transformer, when cfg.metric_head has one */
+    ir_params params;                   /* every parameter, in state_dict order; the metric head's last */
+    int metric_first;                   /* index of the metric head's first parameter (count when none) */
+    bool metric_head_random;            /* the checkpoint had no metric head: it was initialised randomly */
 } ir_model;
 
 /* Checkpoint keys a model has no use for: BLIP's contrastive projections and
@@ -38,7 +42,13 @@ extern const char *const ir_unused_keys[];
 
 /* From a state dict: every key and shape is compared with cfg first, and all
  * missing, unexpected and mis-shaped keys are reported in one error naming
- * source. cfg NULL means ImageReward-v1.0. The dict may be freed afterwards. */
+ * source. cfg NULL means ImageReward-v1.0. The dict may be freed afterwards.
+ * The Metric Transformer is optional on both sides, as in AAPMT (which
+ * loaded with strict=False): a config with a metric head and a checkpoint
+ * without one (ImageReward.pt) gives the head random weights (seed 0; see
+ * ir_model_init_metric_head) and sets metric_head_random; a checkpoint
+ * holding AAPMT's ImageAssessmentModel.* loaded under a config without a
+ * metric head leaves those keys unused. */
 ir_model *ir_model_from_state_dict(const ir_config *cfg, const at_state_dict *sd, bool copy, const char *source);
 /* From a checkpoint file (.pt or safetensors, see io/state_dict.h). */
 ir_model *ir_model_load(const char *path, const ir_config *cfg, bool copy);
@@ -47,6 +57,8 @@ ir_model *ir_model_load(const char *path, const ir_config *cfg, bool copy);
  * benchmarks and tests. */
 ir_model *ir_model_random(const ir_config *cfg, uint64_t seed);
 void ir_model_free(ir_model *m);   /* NULL is fine */
+/* New random weights for the metric head alone, from seed. */
+int ir_model_init_metric_head(ir_model *m, uint64_t seed);
 
 /* The parameters under their checkpoint names (references to the same
  * tensors), e.g. for at_save_safetensors. */
@@ -69,6 +81,7 @@ typedef struct ir_forward_opts {
     at_rng *rng;                /* required when training with nonzero rates */
     bool want_image_tokens;     /* keep the ViT output */
     bool want_cross_attention;  /* per-layer cross-attention probabilities */
+    bool want_metric_attention; /* the metric tokens' attention probabilities (metric_attention head) */
 } ir_forward_opts;
 
 typedef struct ir_output {
@@ -82,6 +95,11 @@ typedef struct ir_output {
      * change any real position). */
     at_tensor **cross_attention;
     int n_cross_attention;
+    /* With a metric head: (B, metrics) raw outputs, and when asked for, per
+     * layer, the metric tokens' attention probabilities (see metric_head.h). */
+    at_tensor *metric_scores;
+    at_tensor **metric_self_attention, **metric_cross_attention;
+    int n_metric_attention;
 } ir_output;
 
 /* pixels (B, 3, S, S) f32 (preprocessed), ids (B, L) i64/i32, mask (B, L)

@@ -3,10 +3,13 @@
  *
  *   aapmt.imagereward_load(checkpoint [, config_json [, copy]])  a model
  *   aapmt.imagereward_random([config_json [, seed]])             random weights
- *   model:forward(pixels, ids, mask [, {training=, seed=, cross_attention=, image_tokens=}])
- *       → {features=, rewards=, scores= [, cross_attention={...}] [, image_tokens=]}
+ *   model:forward(pixels, ids, mask [, {training=, seed=, cross_attention=, image_tokens=,
+ *                                        metric_attention=}])
+ *       → {features=, rewards=, scores= [, cross_attention={...}] [, image_tokens=]
+ *          [, metric_scores= (B, metrics)] [, metric_attention={self={...}, cross={...}}]}
  *   model:head(features)        raw rewards of (N, hidden) features
  *   model:image_size(), model:config(), model:parameters(), model:fix_rate(r),
+ *   model:metric_head_random(), model:init_metric_head(seed)   the Metric Transformer's weights
  *   model:save(path)            the weights as safetensors, written atomically
  *   model:free()
  *   aapmt.preprocess(paths [, size])  (N, 3, size, size) f32, ImageReward's transform */
@@ -71,6 +74,17 @@ static void set_tensor(lua_State *L, const char *key, at_tensor *t) {
     lua_setfield(L, -2, key);
 }
 
+/* t[key] = {tensors[0], ..., tensors[n - 1]}, when tensors is set. */
+static void set_tensor_list(lua_State *L, const char *key, at_tensor **tensors, int n) {
+    if (!tensors) return;
+    lua_createtable(L, n, 0);
+    for (int i = 0; i < n; i++) {
+        lt_push_shared(L, tensors[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, key);
+}
+
 static int model_forward(lua_State *L) {
     const char *fname = "ImageReward:forward";
     ir_model *m = check_model(L, fname);
@@ -80,6 +94,7 @@ static int model_forward(lua_State *L) {
     opts.training = opt_flag(L, 5, "training");
     opts.want_cross_attention = opt_flag(L, 5, "cross_attention");
     opts.want_image_tokens = opt_flag(L, 5, "image_tokens");
+    opts.want_metric_attention = opt_flag(L, 5, "metric_attention");
     if (opts.training) {
         if (lua_istable(L, 5) && lua_getfield(L, 5, "seed") != LUA_TNIL) {
             rng = at_rng_new((uint64_t)luaL_checkinteger(L, -1));
@@ -95,13 +110,13 @@ static int model_forward(lua_State *L) {
     set_tensor(L, "rewards", out.rewards);
     set_tensor(L, "scores", out.scores);
     set_tensor(L, "image_tokens", out.image_tokens);
-    if (out.cross_attention) {
-        lua_createtable(L, out.n_cross_attention, 0);
-        for (int i = 0; i < out.n_cross_attention; i++) {
-            lt_push_shared(L, out.cross_attention[i]);
-            lua_rawseti(L, -2, i + 1);
-        }
-        lua_setfield(L, -2, "cross_attention");
+    set_tensor(L, "metric_scores", out.metric_scores);
+    set_tensor_list(L, "cross_attention", out.cross_attention, out.n_cross_attention);
+    if (out.metric_self_attention) {
+        lua_createtable(L, 0, 2);
+        set_tensor_list(L, "self", out.metric_self_attention, out.n_metric_attention);
+        set_tensor_list(L, "cross", out.metric_cross_attention, out.n_metric_attention);
+        lua_setfield(L, -2, "metric_attention");
     }
     ir_output_clear(&out);
     return 1;
@@ -143,6 +158,24 @@ static int model_config(lua_State *L) {
     set_int(L, "vocab_size", c->text.vocab_size);
     set_int(L, "max_position_embeddings", c->text.max_position_embeddings);
     lua_setfield(L, -2, "text");
+    const ir_metric_head_config *mh = &c->metric_head;
+    if (mh->kind != IR_METRICS_NONE) {
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, mh->kind == IR_METRICS_CODED ? "coded" : "metric_attention");
+        lua_setfield(L, -2, "kind");
+        lua_createtable(L, (int)mh->metrics, 0);
+        for (int i = 0; i < mh->metrics; i++) {
+            lua_pushstring(L, mh->names[i]);
+            lua_rawseti(L, -2, i + 1);
+        }
+        lua_setfield(L, -2, "metrics");
+        set_int(L, "heads", mh->heads);
+        set_int(L, "ffn", mh->ffn);
+        set_int(L, "layers", mh->layers);
+        lua_pushnumber(L, mh->dropout);
+        lua_setfield(L, -2, "dropout");
+        lua_setfield(L, -2, "metric_head");
+    }
     return 1;
 }
 
@@ -165,6 +198,21 @@ static int model_fix_rate(lua_State *L) {
     const char *fname = "ImageReward:fix_rate";
     ir_model *m = check_model(L, fname);
     if (ir_model_apply_fix_rate(m, luaL_checknumber(L, 2))) return lt_engine_error(L, fname);
+    return 0;
+}
+
+/* model:metric_head_random() → whether the metric head's weights are random
+ * (not from the checkpoint); model:init_metric_head(seed) draws new ones. */
+static int model_metric_head_random(lua_State *L) {
+    lua_pushboolean(L, check_model(L, "ImageReward:metric_head_random")->metric_head_random);
+    return 1;
+}
+
+static int model_init_metric_head(lua_State *L) {
+    const char *fname = "ImageReward:init_metric_head";
+    ir_model *m = check_model(L, fname);
+    if (ir_model_init_metric_head(m, (uint64_t)luaL_checkinteger(L, 2))) return lt_engine_error(L, fname);
+    m->metric_head_random = true;
     return 0;
 }
 
@@ -221,7 +269,8 @@ void lt_model_register(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"forward", model_forward}, {"head", model_head}, {"image_size", model_image_size},
         {"config", model_config}, {"parameters", model_parameters}, {"fix_rate", model_fix_rate},
-        {"save", model_save}, {"free", model_gc}, {NULL, NULL}};
+        {"save", model_save}, {"metric_head_random", model_metric_head_random},
+        {"init_metric_head", model_init_metric_head}, {"free", model_gc}, {NULL, NULL}};
     static const luaL_Reg meta[] = {{"__gc", model_gc}, {"__close", model_gc}, {"__tostring", model_tostring},
                                     {NULL, NULL}};
     luaL_newmetatable(L, LT_MODEL_TYPE);
