@@ -231,7 +231,9 @@ local function micro_batch(run, pixels, rows, dropout_seed, scale)
     local target = a.tensor(y):to(pred:dtype())
     local loss = run.loss == "sse" and a.sse_loss(pred, target) or a.mse_loss(pred, target) * scale
     per_metric[m] = loss:item()
-    total = total + per_metric[m]
+    local weight = run.weights[m]
+    if weight ~= 1 then loss = loss * weight end
+    total = total + weight * per_metric[m]
     loss_sum = loss_sum and loss_sum + loss or loss
   end
   loss_sum:backward()
@@ -239,6 +241,18 @@ local function micro_batch(run, pixels, rows, dropout_seed, scale)
 end
 
 -- ---- the run ----
+
+-- Appendix B's dynamic loss (AAPMT never ran it): each metric's weight
+-- becomes its share of the last step's weighted loss, scaled so the weights
+-- sum to the number of metrics; a metric that lags gets more weight.
+local function reweigh(weights, per_metric)
+  local total = 0
+  for m, w in ipairs(weights) do total = total + w * per_metric[m] end
+  if not (total > 0) then return weights end
+  local out = {}
+  for m, w in ipairs(weights) do out[m] = #weights * w * per_metric[m] / total end
+  return out
+end
 
 local function open_logs(run, resumed_state)
   local steps_csv, epochs_csv = run.out .. "/steps.csv", run.out .. "/epochs.csv"
@@ -255,6 +269,9 @@ local function open_logs(run, resumed_state)
   end
   local metric_cols = {}
   for _, metric in ipairs(run.metrics) do metric_cols[#metric_cols + 1] = "loss_" .. metric.name end
+  if run.weights_logged then
+    for _, metric in ipairs(run.metrics) do metric_cols[#metric_cols + 1] = "weight_" .. metric.name end
+  end
   run.steps_file = open(steps_csv, {"step", "epoch", "images", "lr", "loss", "grad_norm", table.unpack(metric_cols)})
   run.epochs_file = open(epochs_csv, {"epoch", "steps", "images", "mean_loss", table.unpack(evaluation.epoch_columns(run))})
   run.log_file = assert(io.open(run.out .. "/log.txt", "a"))
@@ -306,7 +323,7 @@ end
 -- The run's state must describe the same run as this cfg, or the resume
 -- would silently train something else.
 local function check_resume(state, rec)
-  for _, key in ipairs({"seed", "batch_size", "accumulate", "epochs", "loss", "train_size", "fix_rate", "freeze"}) do
+  for _, key in ipairs({"seed", "batch_size", "accumulate", "epochs", "loss", "train_size", "fix_rate", "freeze", "loss_weights"}) do
     local was, now = folder.lua_value(state.config[key]), folder.lua_value(rec[key])
     if was ~= now then
       fail("cannot resume: the checkpoint has %s = %s, the options give %s", key, was, now)
@@ -320,6 +337,7 @@ function M.run(cfg)
   local rec = config.recorded(r)
   folder.mkdir(r.out .. "/checkpoints")
   local run = {out = r.out, metrics = r.metrics, loss = r.loss, max_length = r.max_length,
+    weights_logged = r.loss_weights ~= nil,
     eval_batch_size = r.eval_batch_size, state_path = r.out .. "/checkpoints/state.lua", test_rows = r.test_rows}
 
   local state = folder.read_lua(run.state_path)
@@ -357,7 +375,11 @@ function M.run(cfg)
   end)())
 
   state = state or {epoch = 1, batch = 1, step = 0, epoch_loss = 0.0, epoch_steps = 0, epoch_images = 0,
-    config = rec}
+    config = rec, loss_weights = type(r.loss_weights) == "table" and r.loss_weights or nil}
+  if not state.loss_weights then
+    state.loss_weights = {}
+    for m = 1, #run.metrics do state.loss_weights[m] = 1.0 end
+  end
   state.config = rec
   log(run, "%s: %d train rows, %d test rows, %d steps (%d per epoch), %d threads%s", state.step > 0 and "resume"
     or "start", #r.train_rows, #r.test_rows, total_steps, steps_per_epoch, a.get_num_threads(),
@@ -384,6 +406,7 @@ function M.run(cfg)
       local lr = sched and sched(step) or r.optimizer.lr
       if sched then run.opt:set_lr(lr) end
       local step_loss, per_metric, images = 0, {}, 0
+      run.weights = state.loss_weights
       for k = first, last do
         local pixels, rows = source:get(epoch, k)
         local micro_number = (epoch - 1) * batches + k
@@ -402,7 +425,12 @@ function M.run(cfg)
       state.epoch_steps, state.epoch_images = state.epoch_steps + 1, state.epoch_images + images
       losses[#losses + 1] = step_loss
       images_done = images_done + images
-      run.steps_file:write(folder.csv_line({step, epoch, images, lr, step_loss, grad_norm, table.unpack(per_metric)}))
+      local fields = {step, epoch, images, lr, step_loss, grad_norm, table.unpack(per_metric)}
+      if run.weights_logged then
+        for _, w in ipairs(run.weights) do fields[#fields + 1] = w end
+      end
+      run.steps_file:write(folder.csv_line(fields))
+      if r.loss_weights == "dynamic" then state.loss_weights = reweigh(run.weights, per_metric) end
       run.steps_file:flush()
       local epoch_done = state.batch > batches
       if epoch_done then

@@ -23,7 +23,7 @@ M.known = {
   optimizer = true, schedule = true, epochs = true, batch_size = true, accumulate = true, clip = true,
   fix_rate = true, loss = true, seed = true, out = true, checkpoint_every = true, resume = true,
   stop_after_steps = true, eval_batch_size = true, progress = true, on_step = true, source = true,
-  max_length = true, threads = true, freeze = true, eval_every = true, paper_rows = true,
+  max_length = true, threads = true, freeze = true, eval_every = true, paper_rows = true, loss_weights = true,
 }
 M.known_optimizer = {kind = true, lr = true, betas = true, eps = true, weight_decay = true}
 
@@ -199,6 +199,15 @@ function M.resolve(cfg)
     fail("option 'eval_every' must be 'epoch', a number of epochs or false, got %s", tostring(ee))
   end
   r.freeze = resolve_patterns(r.freeze)
+  local lw = r.loss_weights
+  if lw ~= nil and lw ~= "dynamic" then
+    if type(lw) ~= "table" or #lw ~= #r.metrics then
+      fail("option 'loss_weights' must be \"dynamic\" or a list of %d positive numbers (one per metric)", #r.metrics)
+    end
+    for i, w in ipairs(lw) do
+      if type(w) ~= "number" or not (w > 0) then fail("loss_weights[%d] must be a positive number", i) end
+    end
+  end
   local paper_rows
   r.train_rows, r.test_rows, paper_rows = resolve_rows(cfg)
   if r.paper_rows then

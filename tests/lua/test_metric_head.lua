@@ -98,6 +98,39 @@ do
   trained:free()
 end
 
+-- Loss weights: fixed, and Appendix B's dynamic re-weighting.
+do
+  local function steps(out)
+    local t = a.read_csv(tmp .. "/" .. out .. "/steps.csv")
+    local col = {}
+    for i, name in ipairs(t.header) do col[name] = i end
+    local list = {}
+    for i, row in ipairs(t.rows) do
+      list[i] = {}
+      for name, j in pairs(col) do list[i][name] = tonumber(row[j]) end
+    end
+    return list
+  end
+  train.run(cfg("fixed", {loss_weights = {2, 1, 0.5}, epochs = 1}))
+  for _, s in ipairs(steps("fixed")) do
+    check.near(s.loss, 2 * s.loss_quality + s.loss_align + 0.5 * s.loss_authenticity, 1e-9 * s.loss,
+      "fixed weights: the loss is the weighted sum")
+    check.eq(s.weight_quality, 2, "weight column")
+  end
+  train.run(cfg("dynamic", {loss_weights = "dynamic", epochs = 2}))
+  local st = steps("dynamic")
+  check.eq(st[1].weight_quality, 1, "dynamic: equal weights at first")
+  for i = 2, #st do
+    local p = st[i - 1]
+    local total = p.weight_quality * p.loss_quality + p.weight_align * p.loss_align +
+      p.weight_authenticity * p.loss_authenticity
+    check.near(st[i].weight_align, 3 * p.weight_align * p.loss_align / total, 1e-9,
+      "dynamic: a weight is its share of the last weighted loss")
+    check.near(st[i].weight_quality + st[i].weight_align + st[i].weight_authenticity, 3, 1e-9, "weights sum to 3")
+  end
+  check.raises(function() train.run(cfg("bad_w", {loss_weights = {1, 2}})) end, "loss_weights", "3 positive numbers")
+end
+
 check.raises(function() train.run(cfg("bad", {metrics = {{name = "sharpness", target = "mos_quality"}}})) end,
   "metric 'sharpness' is not an output of the model's Metric Transformer", "quality, align, authenticity")
 
