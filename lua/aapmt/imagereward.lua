@@ -58,7 +58,8 @@ function Model:each_batch(prompt, images, opts, fn)
     local pixels = a.preprocess(paths, self.image_size)
     local ids, mask = self.tokenizer:encode_batch(prompts, self.max_length)
     local out = a.no_grad(function()
-      return self.net:forward(pixels, ids, mask, {cross_attention = opts.cross_attention})
+      return self.net:forward(pixels, ids, mask, {cross_attention = opts.cross_attention,
+        metric_attention = opts.metric_attention})
     end)
     fn(out, first, last)
     pixels:free()
@@ -74,6 +75,53 @@ function Model:score(prompt, images, opts)
     for _, s in ipairs(out.scores:totable()) do scores[#scores + 1] = s end
   end)
   return scores
+end
+
+-- With a Metric Transformer (config "metric_head"): every metric's output
+-- for each image, fed its own prompt: {{quality=, align=, ...}, ...} in
+-- input order, and the metric names in the head's order.
+function Model:metrics(prompt, images, opts)
+  local head = self.net:config().metric_head
+  if not head then error("this model has no Metric Transformer (its config has no \"metric_head\")", 2) end
+  local out = {}
+  self:each_batch(prompt, images, opts, function(o)
+    for _, row in ipairs(o.metric_scores:totable()) do
+      local named = {}
+      for m, name in ipairs(head.metrics) do named[name] = row[m] end
+      out[#out + 1] = named
+    end
+  end)
+  return out, head.metrics
+end
+
+-- The metric tokens' attention (metric_attention head), for one image: per
+-- layer, self = (heads, metrics, metrics), which metric reads which, and
+-- cross = (heads, metrics, prompt tokens), which words each metric reads;
+-- with the metric names and the prompt's word pieces.
+function Model:metric_attention(prompt, image)
+  local head = self.net:config().metric_head
+  if not head or head.kind ~= "metric_attention" then
+    error("this model has no metric_attention head (the coded one attends to a single token)", 2)
+  end
+  local maps = {}
+  self:each_batch(prompt, {image}, {metric_attention = true}, function(out)
+    for l = 1, #out.metric_attention.self do
+      maps[l] = {self = out.metric_attention.self[l]:select(1, 1), cross = out.metric_attention.cross[l]:select(1, 1)}
+    end
+  end)
+  return maps, head.metrics, self:pieces(prompt)
+end
+
+-- The prompt's word pieces as the model reads them: [CLS], the pieces
+-- (truncated as encode_batch truncates), [SEP].
+function Model:pieces(prompt)
+  local pieces = {"[CLS]"}
+  for i, piece in ipairs(self.tokenizer:pieces(prompt)) do
+    if i > self.max_length - 2 then break end
+    pieces[#pieces + 1] = piece
+  end
+  pieces[#pieces + 1] = "[SEP]"
+  return pieces
 end
 
 -- The [CLS] features of the last text layer, (N, hidden).
@@ -111,13 +159,7 @@ function Model:cross_attention(prompt, image)
     maps = {}
     for l, m in ipairs(out.cross_attention) do maps[l] = m:select(1, 1) end
   end)
-  local pieces = {"[CLS]"}
-  for i, piece in ipairs(self.tokenizer:pieces(prompt)) do
-    if i > self.max_length - 2 then break end   -- truncated as encode_batch truncates
-    pieces[#pieces + 1] = piece
-  end
-  pieces[#pieces + 1] = "[SEP]"
-  return maps, pieces
+  return maps, self:pieces(prompt)
 end
 
 function Model:free()

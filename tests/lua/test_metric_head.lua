@@ -43,8 +43,32 @@ do
   local first_row = cross:select(1, 1):select(1, 1):select(1, 1):totable()
   check.eq(first_row[#first_row], 0.0, "a padded key of the shorter prompt gets weight 0")
   check.truthy(second ~= nil, "maps of the second image")
+  net:save(tmp .. "/ma.safetensors")
+  a.imagereward_random(plain_cfg, 1):save(tmp .. "/plain.safetensors")
   net:free()
   tok:free()
+end
+
+-- ---- from the REPL: aapmt.imagereward's metrics and metric attention ----
+do
+  local IR = require "aapmt.imagereward"
+  local model = IR.load{checkpoint = tmp .. "/ma.safetensors", config = attention_cfg, vocab = vocab}
+  local m, names = model:metrics("a red cat", {image_dir .. "/grey.jpg", image_dir .. "/rgb_32x33.png"})
+  check.eq(#m, 2, "a row per image")
+  check.eq(table.concat(names, ","), "quality,align,authenticity", "metric names")
+  check.eq(type(m[2].authenticity), "number", "named outputs")
+  local maps, metric_names, pieces = model:metric_attention("a red cat", image_dir .. "/grey.jpg")
+  check.eq(#maps, 2, "maps per layer")
+  check.shape(maps[1].self, {2, 3, 3}, "self: (heads, metrics, metrics)")
+  check.shape(maps[2].cross, {2, 3, #pieces}, "cross: (heads, metrics, prompt pieces)")
+  check.eq(metric_names[2], "align", "names with the maps")
+  model:free()
+  -- Only AAPMT's own head keys are left unused under a config without a head.
+  check.raises(function() IR.load{checkpoint = tmp .. "/ma.safetensors", config = plain_cfg, vocab = vocab} end,
+    "does not fit the model config", "unexpected: metric_attention.tokens")
+  local plain = IR.load{checkpoint = tmp .. "/plain.safetensors", config = plain_cfg, vocab = vocab}
+  check.raises(function() plain:metrics("x", {image_dir .. "/grey.jpg"}) end, "no Metric Transformer")
+  plain:free()
 end
 
 -- ---- train.run with the Metric Transformer ----
