@@ -6,9 +6,13 @@
  * Tolerances: f32 parameters within 1e-6 relative (the largest difference
  * over the largest magnitude of the tensor), f64 within 1e-13; metrics and
  * schedules within 1e-12; the MLP's losses and weights within 1e-4 (the
- * issue's bound; the report line shows the actual error). */
+ * issue's bound; the report line shows the actual error). PLCC after the
+ * 5-parameter logistic within 1e-6 of scipy's curve_fit optimum, the fitted
+ * predictions within 1e-5 relative (the largest difference over the largest
+ * prediction), the sum of squares no worse than scipy's by 1e-9 relative. */
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,6 +320,106 @@ static void test_metrics(void) {
     CHECK(isnan(at_rmse(x, x, 0)) && at_rmse(x, x, 5) == 0, "rmse edge cases");
 }
 
+/* ---- PLCC after the 5-parameter logistic ---- */
+
+static double mean_of(const double *v, int64_t n) {
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += v[i];
+    return s / (double)n;
+}
+
+static void test_logistic(void) {
+    double worst_plcc = 0, worst_default = 0, worst_pred = 0;
+    int count = 0;
+    for (int k = 0; fget("logistic%d.x", k); k++, count++) {
+        at_tensor *tx = fget("logistic%d.x", k), *ty = fget("logistic%d.y", k);
+        const double *x = at_data(tx), *y = at_data(ty), *fitted = at_data(fget("logistic%d.fitted", k));
+        const double *p0 = at_data(fget("logistic%d.p0", k)), *params = at_data(fget("logistic%d.params", k));
+        const double *e = at_data(fget("logistic%d.expected", k));
+        int64_t n = at_numel(tx);
+
+        /* The fixture's p0 is the documented one. */
+        double mx = mean_of(x, n), var = 0, ymax = y[0];
+        for (int64_t i = 0; i < n; i++) {
+            var += (x[i] - mx) * (x[i] - mx);
+            ymax = fmax(ymax, y[i]);
+        }
+        double want_p0[5] = {ymax, 1 / sqrt(var / (double)n), mx, 0, mean_of(y, n)};
+        for (int j = 0; j < 5; j++)
+            CHECK(fabs(p0[j] - want_p0[j]) <= 1e-12 * fmax(1, fabs(want_p0[j])), "logistic%d: p0[%d] %.17g vs %.17g",
+                  k, j, p0[j], want_p0[j]);
+
+        at_logistic_fit fit;
+        CHECK(at_plcc_logistic(y, x, n, &fit) == 0, "logistic%d: %s", k, at_last_error());
+        double tol = e[3], d = fabs(fit.plcc - e[0]), d_default = fabs(fit.plcc - e[1]);
+        bool valley = tol > 1e-6;   /* the optimum lies far along a valley (metrics.h) */
+        CHECK(fit.converged || valley, "logistic%d: not converged after %d iterations", k, fit.iterations);
+        CHECK(d <= tol, "logistic%d (n %lld): plcc %.17g vs scipy %.17g", k, (long long)n, fit.plcc, e[0]);
+        CHECK(d_default <= tol, "logistic%d: plcc %.17g vs scipy with default tolerances %.17g", k, fit.plcc, e[1]);
+        if (valley) {
+            printf("plcc_logistic, near-linear case: |plcc - scipy| %.3g, %d iterations, converged %d\n", d,
+                   fit.iterations, fit.converged);
+            continue;
+        }
+        worst_plcc = fmax(worst_plcc, d);
+        worst_default = fmax(worst_default, d_default);
+        double dmax = 0, fmax_abs = 0, scipy_sse = 0, formula = 0;
+        for (int64_t i = 0; i < n; i++) {
+            dmax = fmax(dmax, fabs(at_logistic5(fit.params, x[i]) - fitted[i]));
+            fmax_abs = fmax(fmax_abs, fabs(fitted[i]));
+            scipy_sse += (fitted[i] - y[i]) * (fitted[i] - y[i]);
+            formula = fmax(formula, fabs(at_logistic5(params, x[i]) - fitted[i]));
+        }
+        worst_pred = fmax(worst_pred, dmax / fmax_abs);
+        CHECK(dmax <= 1e-5 * fmax_abs, "logistic%d: fitted predictions differ by %.3g (largest %.3g)", k, dmax,
+              fmax_abs);
+        CHECK(formula <= 1e-12 * fmax_abs, "logistic%d: at_logistic5 at scipy's parameters is off by %.3g", k,
+              formula);
+        CHECK(fit.sse <= scipy_sse * (1 + 1e-9), "logistic%d: sum of squares %.17g, scipy's %.17g", k, fit.sse,
+              scipy_sse);
+        CHECK(fit.plcc >= fabs(e[2]) - 1e-12, "logistic%d: the fit lowers PLCC (%.6f, raw %.6f)", k, fit.plcc, e[2]);
+        at_metrics m = at_metrics_all(y, x, n);
+        CHECK(m.plcc_logistic == fit.plcc, "logistic%d: at_metrics_all's plcc_logistic", k);
+
+        /* Affine changes of the predictions' scale give the same fit. */
+        double *scaled = malloc((size_t)n * sizeof *scaled);
+        for (int64_t i = 0; i < n; i++) scaled[i] = -250.0 * x[i] + 1e4;
+        at_logistic_fit fit2;
+        CHECK(at_plcc_logistic(y, scaled, n, &fit2) == 0 && fabs(fit2.plcc - fit.plcc) <= 1e-7,
+              "logistic%d: plcc %.17g after rescaling the predictions, %.17g before", k, fit2.plcc, fit.plcc);
+        free(scaled);
+    }
+    CHECK(count >= 8, "logistic cases in the fixture: %d", count);
+    printf("plcc_logistic: %d cases, well-posed ones: worst |plcc - scipy| %.3g (%.3g against curve_fit's "
+           "default tolerances), predictions within %.3g relative\n", count, worst_plcc, worst_default, worst_pred);
+
+    /* Undefined cases: -1 with a reason, NaN out, never a crash. */
+    double a[6] = {1, 2, 3, 4, 5, 6}, c[6] = {2, 2, 2, 2, 2, 2}, bad[6] = {1, 2, NAN, 4, 5, 6};
+    at_logistic_fit fit;
+    CHECK(at_plcc_logistic(a, a, 4, &fit) == -1 && isnan(fit.plcc) && isnan(fit.params[0]) &&
+              strstr(at_last_error(), "5 parameters"),
+          "4 points: %s", at_last_error());
+    CHECK(at_plcc_logistic(a, a, 0, &fit) == -1 && isnan(fit.plcc), "no points");
+    CHECK(at_plcc_logistic(c, a, 6, &fit) == -1 && isnan(fit.plcc) && strstr(at_last_error(), "MOS"),
+          "constant y: %s", at_last_error());
+    CHECK(at_plcc_logistic(a, c, 6, &fit) == -1 && isnan(fit.plcc) && strstr(at_last_error(), "predictions"),
+          "constant yhat: %s", at_last_error());
+    CHECK(at_plcc_logistic(a, bad, 6, &fit) == -1 && isnan(fit.plcc) && strstr(at_last_error(), "yhat[3]"),
+          "NaN prediction: %s", at_last_error());
+    bad[2] = INFINITY;
+    CHECK(at_plcc_logistic(bad, a, 6, &fit) == -1 && strstr(at_last_error(), "y[3]"), "infinite MOS: %s",
+          at_last_error());
+    CHECK(isnan(at_metrics_all(a, a, 4).plcc_logistic) && at_metrics_all(a, a, 4).plcc == 1,
+          "at_metrics_all: NaN plcc_logistic for 4 points, the rest computed");
+    /* Five points and two clusters (the fit wants a step): finite, bounded. */
+    double x5[5] = {0.1, 0.2, 0.3, 0.4, 0.5}, y5[5] = {1, 3, 2, 5, 4};
+    double xs[8] = {0, 0, 0, 0, 1, 1, 1, 1}, ys[8] = {1, 1.1, 0.9, 1, 4, 4.2, 3.8, 4};
+    CHECK(at_plcc_logistic(y5, x5, 5, &fit) == 0 && fit.plcc >= 0.8 && fit.plcc <= 1, "5 points: plcc %g",
+          fit.plcc);
+    CHECK(at_plcc_logistic(ys, xs, 8, &fit) == 0 && fabs(fit.plcc - at_plcc(ys, xs, 8)) < 1e-9,
+          "two clusters: plcc %.17g, raw %.17g", fit.plcc, at_plcc(ys, xs, 8));
+}
+
 /* ---- the tiny MLP against torch ---- */
 
 static at_tensor *mlp_forward(at_tensor **w, at_tensor *x) {
@@ -507,6 +611,7 @@ int main(void) {
     test_clip();
     test_schedules();
     test_metrics();
+    test_logistic();
     test_mlp();
     test_errors();
     test_threads();

@@ -80,7 +80,7 @@ end
 
 -- Rows as {image=, prompt=, name=, targets={name = value}}; a dataset's
 -- positional targets get their column names.
-local function dataset_rows(ds, indices)
+function M.dataset_rows(ds, indices)
   local names, rows = ds:targets(), {}
   for _, i in ipairs(indices) do
     local r = ds:row(i)
@@ -136,7 +136,7 @@ local function resolve_rows(cfg)
   local first_rows = {}
   for i = 1, math.min(#test_idx, n) do first_rows[i] = i end
   if is_list then return pick(data, train_idx), pick(data, test_idx), pick(data, first_rows) end
-  return dataset_rows(data, train_idx), dataset_rows(data, test_idx), dataset_rows(data, first_rows)
+  return M.dataset_rows(data, train_idx), M.dataset_rows(data, test_idx), M.dataset_rows(data, first_rows)
 end
 
 -- Every row must have an image that opens, a prompt and each metric's target.

@@ -32,7 +32,13 @@
  *       from 1, so opt:set_lr(sched(n)) before the n-th opt:step()
  *   aapmt.metrics.plcc(y, yhat), .srcc, .krcc, .rmse  → a number (NaN where
  *       scipy gives nan: constant or NaN input, fewer than 2 values)
- *   aapmt.metrics.all(y, yhat)  → {plcc=, srcc=, krcc=, rmse=, n=}
+ *   aapmt.metrics.plcc_logistic(y, yhat)  → plcc, params: PLCC after the
+ *       5-parameter logistic f(x) = b1 (0.5 - 1/(1 + exp(b2 (x - b3)))) + b4 x
+ *       + b5 fitted to (yhat, y) (core/train/metrics.h: p0, tolerances);
+ *       params = {b1, ..., b5, sse=, iterations=, converged=}. Where it cannot
+ *       be fitted (fewer than 5 values, a constant or non-finite input):
+ *       NaN, nil, the reason
+ *   aapmt.metrics.all(y, yhat)  → {plcc=, srcc=, krcc=, rmse=, plcc_logistic=, n=}
  *       y and yhat: Lua lists of numbers or tensors of any dtype and shape
  *       (read in order), of the same length */
 #include <math.h>
@@ -397,6 +403,34 @@ static int m_srcc(lua_State *L) { return metric(L, at_srcc, "aapmt.metrics.srcc"
 static int m_krcc(lua_State *L) { return metric(L, at_krcc, "aapmt.metrics.krcc"); }
 static int m_rmse(lua_State *L) { return metric(L, at_rmse, "aapmt.metrics.rmse"); }
 
+static int m_plcc_logistic(lua_State *L) {
+    const char *fname = "aapmt.metrics.plcc_logistic";
+    int64_t n, m;
+    lua_settop(L, 2);
+    double *y = check_values(L, 1, &n, fname), *yhat = check_values(L, 2, &m, fname);
+    if (n != m) return luaL_error(L, "%s: y has %d values and yhat %d", fname, (int)n, (int)m);
+    at_logistic_fit fit;
+    if (at_plcc_logistic(y, yhat, n, &fit)) {
+        lua_pushnumber(L, NAN);
+        lua_pushnil(L);
+        lua_pushstring(L, at_last_error());
+        return 3;
+    }
+    lua_pushnumber(L, fit.plcc);
+    lua_createtable(L, 5, 3);
+    for (int j = 0; j < 5; j++) {
+        lua_pushnumber(L, fit.params[j]);
+        lua_rawseti(L, -2, j + 1);
+    }
+    lua_pushnumber(L, fit.sse);
+    lua_setfield(L, -2, "sse");
+    lua_pushinteger(L, fit.iterations);
+    lua_setfield(L, -2, "iterations");
+    lua_pushboolean(L, fit.converged);
+    lua_setfield(L, -2, "converged");
+    return 2;
+}
+
 static int m_metrics_all(lua_State *L) {
     const char *fname = "aapmt.metrics.all";
     int64_t n, m;
@@ -404,9 +438,11 @@ static int m_metrics_all(lua_State *L) {
     double *y = check_values(L, 1, &n, fname), *yhat = check_values(L, 2, &m, fname);
     if (n != m) return luaL_error(L, "%s: y has %d values and yhat %d", fname, (int)n, (int)m);
     at_metrics r = at_metrics_all(y, yhat, n);
-    lua_createtable(L, 0, 5);
+    lua_createtable(L, 0, 6);
     lua_pushnumber(L, r.plcc);
     lua_setfield(L, -2, "plcc");
+    lua_pushnumber(L, r.plcc_logistic);
+    lua_setfield(L, -2, "plcc_logistic");
     lua_pushnumber(L, r.srcc);
     lua_setfield(L, -2, "srcc");
     lua_pushnumber(L, r.krcc);
@@ -434,7 +470,7 @@ void lt_train_register(lua_State *L) {
         {"clip_grad_norm", m_clip_grad_norm}, {"schedule", m_schedule}, {NULL, NULL}};
     luaL_setfuncs(L, functions, 0);
     static const luaL_Reg metrics[] = {{"plcc", m_plcc}, {"srcc", m_srcc}, {"krcc", m_krcc}, {"rmse", m_rmse},
-                                       {"all", m_metrics_all}, {NULL, NULL}};
+                                       {"plcc_logistic", m_plcc_logistic}, {"all", m_metrics_all}, {NULL, NULL}};
     luaL_newlib(L, metrics);
     lua_setfield(L, -2, "metrics");
 }

@@ -46,6 +46,10 @@ static const command commands[] = {
                                      "split, one per line", NULL, "aapmt.commands.split"},
     {"train", "RUN.lua [...]", "fine-tune a model as RUN.lua describes (aapmt train --help\n"
                                "lists the options)", NULL, "aapmt.commands.train"},
+    {"eval", "--csv FILE [...]", "print N, PLCC, SRCC, KRCC, RMSE and PLCC after the\n"
+                                 "logistic fit of a score CSV's --pred column against\n"
+                                 "--mos (aapmt eval --help lists the options)", NULL,
+     "aapmt.commands.eval"},
     {"demo-db", "--out DIR [...]", "write the built-in synthetic database: images and\n"
                                    "demo.csv with quality, alignment and authenticity MOS", NULL,
      "aapmt.commands.demo_db"},
