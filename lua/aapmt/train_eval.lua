@@ -86,7 +86,14 @@ function M.write_scores(path, run, rows, preds, raw)
   local with_raw = not run.head_columns
   local header = {"name", "prompt"}
   for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.column end
-  for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.target end
+  local targets, seen = {}, {}   -- each target column once (several texts may score one MOS)
+  for m, metric in ipairs(run.metrics) do
+    if not seen[metric.target] then
+      seen[metric.target] = true
+      targets[#targets + 1] = m
+      header[#header + 1] = metric.target
+    end
+  end
   if with_raw then
     for _, metric in ipairs(run.metrics) do header[#header + 1] = "reward_" .. metric.name end
   end
@@ -94,7 +101,7 @@ function M.write_scores(path, run, rows, preds, raw)
   for i, r in ipairs(rows) do
     local fields = {r.name or r.image:match("[^/]*$"), r.prompt}
     for m in ipairs(run.metrics) do fields[#fields + 1] = preds[m][i] end
-    for m, metric in ipairs(run.metrics) do fields[#fields + 1] = target_of(r, metric, m) end
+    for _, m in ipairs(targets) do fields[#fields + 1] = target_of(r, run.metrics[m], m) end
     if with_raw then
       for m in ipairs(run.metrics) do fields[#fields + 1] = raw[m][i] end
     end

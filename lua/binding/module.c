@@ -123,6 +123,15 @@ int luaopen_aapmt(lua_State *L) {
     lua_pushboolean(L, 0);
 #endif
     lua_setfield(L, -2, "have_cuda");
+    /* aapmt.experiment{...}, for experiment files: the declaration lives in
+     * Lua (lua/aapmt/experiment.lua), loaded on first use. */
+    if (luaL_loadstring(L, "local aapmt = ...\n"
+                           "function aapmt.experiment(fields)\n"
+                           "  return require('aapmt.experiment').declare(fields)\n"
+                           "end") != LUA_OK)
+        return lua_error(L);
+    lua_pushvalue(L, -2);
+    lua_call(L, 1, 0);
     /* aapmt.Tensor is the methods table: Lua code may add methods to it. */
     luaL_getmetatable(L, LT_TENSOR_TYPE);
     lua_getfield(L, -1, "methods");

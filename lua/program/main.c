@@ -50,6 +50,9 @@ static const command commands[] = {
                                  "logistic fit of a score CSV's --pred column against\n"
                                  "--mos (aapmt eval --help lists the options)", NULL,
      "aapmt.commands.eval"},
+    {"batch", "[DIR|FILE ...] [key=value ...]", "run experiment files in dependency order, skipping\n"
+                                                "what is up to date; writes runs/summary.md", NULL,
+     "aapmt.commands.batch"},
     {"demo-db", "--out DIR [...]", "write the built-in synthetic database: images and\n"
                                    "demo.csv with quality, alignment and authenticity MOS", NULL,
      "aapmt.commands.demo_db"},

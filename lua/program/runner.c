@@ -1,6 +1,7 @@
 /* Running Lua code from the program: scripts, -e chunks, and the protected
  * call both they and the REPL go through (traceback, Ctrl-C). */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,6 +59,34 @@ int ap_report(lua_State *L, int status, const char *prefix) {
     return status;
 }
 
+/* A script that returns an experiment declaration (aapmt.experiment{...})
+ * is run as one: aapmt.batch.run_script(path, args...) runs its variants,
+ * with key=value arguments overriding the declaration. */
+static int run_declared_experiment(lua_State *L, const char *path, int nargs, char **args) {
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "aapmt.batch");
+    int status = ap_docall(L, 1, 1);
+    if (status != LUA_OK) return ap_report(L, status, "aapmt: "), 1;
+    lua_getfield(L, -1, "run_script");
+    lua_remove(L, -2);
+    lua_pushstring(L, path);
+    luaL_checkstack(L, nargs, "too many script arguments");
+    for (int i = 0; i < nargs; i++) lua_pushstring(L, args[i]);
+    status = ap_docall(L, nargs + 1, 1);
+    if (status != LUA_OK) return ap_report(L, status, "aapmt: "), 1;
+    int code = lua_isinteger(L, -1) ? (int)lua_tointeger(L, -1) : 0;
+    lua_pop(L, 1);
+    return code;
+}
+
+static bool is_experiment(lua_State *L, int idx) {
+    if (!lua_istable(L, idx) || !lua_getmetatable(L, idx)) return false;
+    lua_getfield(L, -1, "__name");
+    bool yes = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "aapmt.experiment") == 0;
+    lua_pop(L, 2);
+    return yes;
+}
+
 int ap_run_script(lua_State *L, const char *path, int nargs, char **args) {
     bool from_stdin = strcmp(path, "-") == 0;
     int status = luaL_loadfile(L, from_stdin ? NULL : path);
@@ -65,9 +94,12 @@ int ap_run_script(lua_State *L, const char *path, int nargs, char **args) {
         /* The script also gets its arguments as `...`, as with lua. */
         luaL_checkstack(L, nargs, "too many script arguments");
         for (int i = 0; i < nargs; i++) lua_pushstring(L, args[i]);
-        status = ap_docall(L, nargs, 0);
+        status = ap_docall(L, nargs, 1);
     }
-    return ap_report(L, status, "aapmt: ") == LUA_OK ? 0 : 1;
+    if (status != LUA_OK) return ap_report(L, status, "aapmt: "), 1;
+    bool experiment = !from_stdin && is_experiment(L, -1);
+    lua_pop(L, 1);
+    return experiment ? run_declared_experiment(L, path, nargs, args) : 0;
 }
 
 int ap_run_chunk(lua_State *L, const char *chunk) {

@@ -1,0 +1,279 @@
+-- Experiment files: a declaration of what to run, checked before any work.
+--
+--   return aapmt.experiment{
+--     name = "table6_seeds",              -- default: the file's name
+--     description = "...",
+--     database = "agiqa3k",               -- "aigciqa2023", "demo", {demo = {images=, size=, ...}}
+--                                         -- or {kind = "csv", csv =, images =, targets = {...}}
+--     split = {seed = 42, train_fraction = 0.8},   -- seed defaults to the experiment's seed
+--     start = "imagereward",              -- "random", a checkpoint path, or {experiment = "name"}
+--     model_config = nil,                 -- JSON (default ImageReward-v1.0; required for "random")
+--     vocab = nil,                        -- default: beside the checkpoint, or the demo's
+--     head = "mlp",                       -- "coded" | "metric_attention" (the Metric Transformer)
+--     train = {metrics = {"quality"}, epochs = 10, batch_size = 32, lr = 5e-6, ...} or false,
+--     evaluate = {tasks = {"quality", "align"}, prompts = {{name=, text=, target=}},
+--                 protocols = {"test", "paper_rows"}},
+--     seed = 42,
+--     sweep = {seed = {42, 100, 200}},    -- one run per value (combinations of several keys)
+--     paper = {table = "table6"},         -- which published numbers to compare with
+--     plot = true,
+--   }
+--
+-- Defaults are AAPMT's recipe (Adam, lr 5e-6, batch 32, 10 epochs on
+-- AGIQA-3K, 50 on AIGCIQA2023, seed 42), so a file states only what differs.
+-- Values are overridden from the command line as key=value (seed=100,
+-- epochs=2, train.lr=1e-5, head=coded). A misspelt key, a wrong type or a
+-- missing file is reported with the file and line of the declaration.
+local folder = require "aapmt.run_folder"
+
+local M = {}
+local Declaration = {__name = "aapmt.experiment"}
+Declaration.__index = Declaration
+
+-- ---- the schema ----
+
+local any_text = {"string", "function", "boolean"}
+M.schema = {
+  name = "string", description = "string", database = {"string", "table"}, split = "table",
+  start = {"string", "table"}, model_config = "string", vocab = "string", head = {"string", "table"},
+  train = {"table", "boolean"}, evaluate = "table", seed = "integer", sweep = "table", paper = {"table", "boolean"},
+  plot = {"boolean", "table"}, runs = "string",
+}
+M.train_schema = {
+  metrics = {"table", "string"}, epochs = "integer", batch_size = "integer", lr = "number",
+  optimizer = "string", betas = "table", eps = "number", weight_decay = "number", schedule = "table",
+  accumulate = "integer", clip = "number", fix_rate = "number", freeze = {"table", "string"},
+  loss = "string", loss_weights = {"table", "string"}, eval_every = {"string", "integer", "boolean"},
+  threads = "integer", workers = "integer", eval_batch_size = "integer", max_length = "integer",
+}
+M.evaluate_schema = {tasks = "table", prompts = "table", protocols = "table", batch_size = "integer"}
+M.split_schema = {seed = "integer", train_fraction = "number", file = "string"}
+M.demo_schema = {images = "integer", size = "integer", seed = "integer", per_prompt = "integer"}
+M.metric_schema = {name = "string", text = any_text, target = "string"}
+M.prompt_schema = {name = "string", text = "string", target = "string"}
+
+-- Command-line keys that mean a nested one.
+M.shortcuts = {epochs = "train.epochs", lr = "train.lr", batch_size = "train.batch_size",
+  metrics = "train.metrics", threads = "train.threads", workers = "train.workers"}
+
+-- ---- errors with the file and line ----
+
+-- The line of the first `key =` in the file's text, or of the declaration.
+local function line_of(decl, key)
+  if decl.source_text and key then
+    local n = 1
+    for line in (decl.source_text .. "\n"):gmatch("([^\n]*)\n") do
+      if line:find("%f[%w_]" .. key:gsub("%p", "%%%0") .. "%s*=[^=]") then return n end
+      n = n + 1
+    end
+  end
+  return decl.source_line or 0
+end
+
+local function distance(s, t)   -- Levenshtein, for "did you mean"
+  local prev = {}
+  for j = 0, #t do prev[j] = j end
+  for i = 1, #s do
+    local cur = {[0] = i}
+    for j = 1, #t do
+      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (s:byte(i) == t:byte(j) and 0 or 1))
+    end
+    prev = cur
+  end
+  return prev[#t]
+end
+
+local function suggestion(key, schema)
+  local best, best_d = nil, 3
+  for k in pairs(schema) do
+    local d = distance(key, k)
+    if d < best_d then best, best_d = k, d end
+  end
+  return best and string.format(" (did you mean '%s'?)", best) or ""
+end
+
+function M.fail_at(decl, key, fmt, ...)
+  error(string.format("%s:%d: experiment '%s': %s", decl.source or "?", line_of(decl, key),
+    tostring(decl.name or "?"), string.format(fmt, ...)), 0)
+end
+
+local function type_ok(v, want)
+  if type(want) == "table" then
+    for _, w in ipairs(want) do
+      if type_ok(v, w) then return true end
+    end
+    return false
+  end
+  if want == "integer" then return math.type(v) == "integer" end
+  return type(v) == want
+end
+
+local function want_str(want)
+  return type(want) == "table" and table.concat(want, " or ") or want
+end
+
+local function check_table(decl, t, schema, where)
+  for k, v in pairs(t) do
+    local want = schema[k]
+    if type(k) ~= "string" or not want then
+      M.fail_at(decl, tostring(k), "unknown key '%s'%s%s", tostring(k), where and (" in " .. where) or "",
+        suggestion(tostring(k), schema))
+    end
+    if not type_ok(v, want) then
+      M.fail_at(decl, k, "'%s%s' must be %s, got %s", where and (where .. ".") or "", k, want_str(want), type(v))
+    end
+  end
+end
+
+-- ---- declaring ----
+
+-- aapmt.experiment{...}: the declaration. Its file is known when it is
+-- loaded (M.load), which checks it: `return aapmt.experiment{...}` is a tail
+-- call, so the file's own frame is gone by the time this runs.
+function M.declare(fields)
+  if type(fields) ~= "table" then error("aapmt.experiment: expects a table of fields", 2) end
+  return setmetatable({fields = fields, name = fields.name}, Declaration)
+end
+
+function M.is_declaration(v)
+  return getmetatable(v) == Declaration
+end
+
+-- Loads an experiment file: its declaration (an error names the file).
+function M.load(path)
+  local chunk, err = loadfile(path, "t")
+  if not chunk then error(err, 0) end
+  local ok, decl = pcall(chunk)
+  if not ok then error(tostring(decl), 0) end
+  if not M.is_declaration(decl) then
+    error(string.format("%s: an experiment file must return aapmt.experiment{...}, it returned a %s", path,
+      type(decl)), 0)
+  end
+  decl.path, decl.source = path, path
+  decl.source_text = folder.read(path)
+  decl.name = decl.fields.name or path:match("([^/]+)%.lua$") or "experiment"
+  M.check(decl, decl.fields)
+  return decl
+end
+
+-- Every key and type, nested tables included.
+function M.check(decl, f)
+  check_table(decl, f, M.schema)
+  if type(f.train) == "table" then
+    check_table(decl, f.train, M.train_schema, "train")
+    local metrics = type(f.train.metrics) == "string" and {f.train.metrics} or f.train.metrics or {}
+    for i, m in ipairs(metrics) do
+      if type(m) == "table" then check_table(decl, m, M.metric_schema, "train.metrics[" .. i .. "]")
+      elseif type(m) ~= "string" then M.fail_at(decl, "metrics", "train.metrics[%d] must be a name or a table", i) end
+    end
+  end
+  if f.train == true then M.fail_at(decl, "train", "'train' must be a table of options or false") end
+  if f.evaluate then
+    check_table(decl, f.evaluate, M.evaluate_schema, "evaluate")
+    for i, p in ipairs(f.evaluate.prompts or {}) do
+      if type(p) ~= "table" then M.fail_at(decl, "prompts", "evaluate.prompts[%d] must be a table", i) end
+      check_table(decl, p, M.prompt_schema, "evaluate.prompts[" .. i .. "]")
+      if not p.name or not p.text then M.fail_at(decl, "prompts", "evaluate.prompts[%d] needs name= and text=", i) end
+    end
+    for _, protocol in ipairs(f.evaluate.protocols or {}) do
+      if protocol ~= "test" and protocol ~= "paper_rows" then
+        M.fail_at(decl, "protocols", "evaluation protocol '%s' is not 'test' or 'paper_rows'", tostring(protocol))
+      end
+    end
+  end
+  if f.split then check_table(decl, f.split, M.split_schema, "split") end
+  if type(f.database) == "table" and f.database.demo then
+    if type(f.database.demo) ~= "table" then M.fail_at(decl, "demo", "'database.demo' must be a table") end
+    check_table(decl, f.database.demo, M.demo_schema, "database.demo")
+  end
+  if type(f.head) == "string" and f.head ~= "mlp" and f.head ~= "coded" and f.head ~= "metric_attention" then
+    M.fail_at(decl, "head", "head '%s' is not 'mlp', 'coded' or 'metric_attention'", f.head)
+  end
+  if type(f.start) == "table" and type(f.start.experiment) ~= "string" then
+    M.fail_at(decl, "start", "'start' as a table needs experiment = \"name\"")
+  end
+  if f.sweep then
+    for k, values in pairs(f.sweep) do
+      if type(values) ~= "table" or #values == 0 then
+        M.fail_at(decl, "sweep", "sweep.%s must be a non-empty list of values", tostring(k))
+      end
+    end
+  end
+end
+
+-- ---- overrides and sweeps ----
+
+local function copy(t)
+  if type(t) ~= "table" then return t end
+  local c = {}
+  for k, v in pairs(t) do c[k] = copy(v) end
+  return c
+end
+
+-- "epochs=2" → path {"train", "epochs"}, value 2; numbers and booleans are read as such.
+function M.parse_override(text)
+  local key, value = text:match("^([%a_][%w_%.]*)=(.*)$")
+  if not key then error(string.format("'%s' is not key=value", text), 0) end
+  key = M.shortcuts[key] or key
+  local parsed = value
+  if value == "true" then parsed = true
+  elseif value == "false" then parsed = false
+  elseif tonumber(value) then parsed = math.tointeger(tonumber(value)) or tonumber(value) end
+  local path = {}
+  for part in key:gmatch("[^%.]+") do path[#path + 1] = part end
+  return path, parsed, key
+end
+
+local function set_path(t, path, value)
+  for i = 1, #path - 1 do
+    if type(t[path[i]]) ~= "table" then t[path[i]] = {} end
+    t = t[path[i]]
+  end
+  t[path[#path]] = value
+end
+
+-- The declaration's fields with overrides ({"seed=100", ...}) applied and checked.
+function M.with_overrides(decl, overrides)
+  local f = copy(decl.fields)
+  for _, o in ipairs(overrides or {}) do
+    local ok, path, value = pcall(M.parse_override, o)
+    if not ok then M.fail_at(decl, nil, "override %s", path) end
+    if path[1] == "train" and f.train == false then f.train = {} end
+    set_path(f, path, value)
+  end
+  M.check(decl, f)
+  return f
+end
+
+-- The runs a declaration stands for: {id=, overrides=, fields=} per
+-- combination of sweep values (id "" without a sweep).
+function M.variants(decl, overrides)
+  local base = M.with_overrides(decl, overrides)
+  local keys = {}
+  for k in pairs(base.sweep or {}) do keys[#keys + 1] = k end
+  table.sort(keys)
+  local combos = {{}}
+  for _, k in ipairs(keys) do
+    local next_combos = {}
+    for _, c in ipairs(combos) do
+      for _, v in ipairs(base.sweep[k]) do
+        local n = copy(c)
+        n[#n + 1] = string.format("%s=%s", k, tostring(v))
+        next_combos[#next_combos + 1] = n
+      end
+    end
+    combos = next_combos
+  end
+  local out = {}
+  for _, c in ipairs(combos) do
+    local all = {}
+    for _, o in ipairs(overrides or {}) do all[#all + 1] = o end
+    for _, o in ipairs(c) do all[#all + 1] = o end
+    local fields = M.with_overrides(decl, all)
+    fields.sweep = nil
+    out[#out + 1] = {id = table.concat(c, ","), sweep_values = c, fields = fields}
+  end
+  return out
+end
+
+return M
