@@ -51,12 +51,15 @@ local function ordered(decls)
       error("experiments start from each other in a cycle: " .. table.concat(chain, " -> "), 0)
     end
     state[d] = "visiting"
-    local start = d.fields.start
-    if type(start) == "table" then
-      local up = by_name[start.experiment]
+    local deps = {}
+    if type(d.fields.start) == "table" then deps[1] = d.fields.start.experiment end
+    for _, n in ipairs(d.fields.needs or {}) do deps[#deps + 1] = n end
+    for _, name in ipairs(deps) do
+      local up = by_name[name]
       if up then
-        chain[#chain + 1] = up.name
-        visit(up, chain)
+        local c = {table.unpack(chain)}
+        c[#c + 1] = up.name
+        visit(up, c)
       end
     end
     state[d] = "done"
@@ -66,19 +69,33 @@ local function ordered(decls)
   return order
 end
 
--- Another experiment's finished result for a variant: the one with the same
--- sweep values when it has such a variant, else its only one.
+-- Another experiment's finished result for a variant: the variant named,
+-- else the one with the same sweep values, else its only one.
 local function upstream_finder(decls_by_name, overrides)
-  return function(name, variant)
+  return function(name, variant, wanted_id)
     local d = decls_by_name[name]
     if not d then return nil end
     local candidates = experiment.variants(d, overrides)
     local pick = #candidates == 1 and candidates[1] or nil
     for _, c in ipairs(candidates) do
-      if c.id == variant.id then pick = c end
+      if c.id == (wanted_id or variant.id) then pick = c end
     end
     if not pick then return nil end
     return folder.read_lua(runner.out_dir(d, pick) .. "/result.lua")
+  end
+end
+
+-- Every finished variant of an experiment: {{variant=, result=}, ...}.
+local function results_lister(decls_by_name, overrides)
+  return function(name)
+    local d = decls_by_name[name]
+    if not d then error(string.format("report: no experiment named '%s' in this batch", tostring(name)), 2) end
+    local out = {}
+    for _, v in ipairs(experiment.variants(d, overrides)) do
+      local ok, r = pcall(folder.read_lua, runner.out_dir(d, v) .. "/result.lua")
+      if ok and r then out[#out + 1] = {variant = v.id, result = r} end
+    end
+    return out
   end
 end
 
@@ -131,6 +148,14 @@ local function write_summary(dir, entries)
   folder.write_atomic(dir .. "/summary.csv", table.concat(csv))
 end
 
+-- The user-facing part of an error about a missing database, checkpoint or
+-- vocabulary (databases.lua's messages), or nil for any other error.
+function M.missing_reason(err)
+  local why = tostring(err):gsub("^.-experiment '[^']*': ", "")
+  if why:find(" missing: ") then return why end
+  return nil
+end
+
 -- Runs every variant of every experiment file under paths; overrides
 -- (key=value) apply to all. Returns the entries {name, variant, status,
 -- result, error} and the number of failures.
@@ -150,6 +175,8 @@ function M.run(paths, overrides, opts)
   local by_name = {}
   for _, d in ipairs(decls) do by_name[d.name] = d end
   local upstream = upstream_finder(by_name, overrides)
+  local said = {}   -- missing inputs already reported
+  local lookup = results_lister(by_name, overrides)
   local runs_dir
   for _, decl in ipairs(ordered(decls)) do
     local ok, variants = pcall(experiment.variants, decl, overrides)
@@ -162,6 +189,7 @@ function M.run(paths, overrides, opts)
         ok, plan = false, v.error
       else
         ok, plan = pcall(runner.plan, decl, v, upstream)
+        if ok then plan.lookup = lookup end
       end
       if not ok then
         entry.status, entry.error = "failed", plan
@@ -180,7 +208,15 @@ function M.run(paths, overrides, opts)
           else entry.status, entry.error = "failed", result end
         end
       end
-      if entry.status == "failed" then
+      local reason = entry.error and M.missing_reason(entry.error)
+      if reason then
+        entry.status, entry.missing = "missing input", reason
+        failures = failures + 1
+        for line in reason:gmatch("[^\n]+") do
+          if not said[line] then log("missing: %s", line) end
+          said[line] = true
+        end
+      elseif entry.status == "failed" then
         failures = failures + 1
         log("FAILED %s%s: %s", decl.name, v.id ~= "" and (" [" .. v.id .. "]") or "", tostring(entry.error))
       else

@@ -6,15 +6,20 @@
 --     database = "agiqa3k",               -- "aigciqa2023", "demo", {demo = {images=, size=, ...}}
 --                                         -- or {kind = "csv", csv =, images =, targets = {...}}
 --     split = {seed = 42, train_fraction = 0.8},   -- seed defaults to the experiment's seed
---     start = "imagereward",              -- "random", a checkpoint path, or {experiment = "name"}
+--     start = "imagereward",              -- "random", a checkpoint path, or {experiment = "name"
+--                                         -- [, variant = "seed=42"]}
+--     database = false,                   -- (instead) a report over other experiments' results
 --     model_config = nil,                 -- JSON (default ImageReward-v1.0; required for "random")
 --     vocab = nil,                        -- default: beside the checkpoint, or the demo's
 --     head = "mlp",                       -- "coded" | "metric_attention" (the Metric Transformer)
 --     train = {metrics = {"quality"}, epochs = 10, batch_size = 32, lr = 5e-6, ...} or false,
 --     evaluate = {tasks = {"quality", "align"}, prompts = {{name=, text=, target=}},
 --                 protocols = {"test", "paper_rows"}},
+--     quality_prompt = "...",             -- the quality task's text, in training and scoring
 --     seed = 42,
 --     sweep = {seed = {42, 100, 200}},    -- one run per value (combinations of several keys)
+--     needs = {"other"},                  -- experiments whose results report() reads
+--     report = function(ctx) ... end,     -- extra report text and plots (see experiment_run.lua)
 --     paper = {table = "table6"},         -- which published numbers to compare with
 --     plot = true,
 --   }
@@ -34,10 +39,10 @@ Declaration.__index = Declaration
 
 local any_text = {"string", "function", "boolean"}
 M.schema = {
-  name = "string", description = "string", database = {"string", "table"}, split = "table",
+  name = "string", description = "string", database = {"string", "table", "boolean"}, split = "table",
   start = {"string", "table"}, model_config = "string", vocab = "string", head = {"string", "table"},
   train = {"table", "boolean"}, evaluate = "table", seed = "integer", sweep = "table", paper = {"table", "boolean"},
-  plot = {"boolean", "table"}, runs = "string",
+  plot = {"boolean", "table"}, runs = "string", quality_prompt = "string", needs = "table", report = "function",
 }
 M.train_schema = {
   metrics = {"table", "string"}, epochs = "integer", batch_size = "integer", lr = "number",
@@ -189,8 +194,13 @@ function M.check(decl, f)
   if type(f.head) == "string" and f.head ~= "mlp" and f.head ~= "coded" and f.head ~= "metric_attention" then
     M.fail_at(decl, "head", "head '%s' is not 'mlp', 'coded' or 'metric_attention'", f.head)
   end
-  if type(f.start) == "table" and type(f.start.experiment) ~= "string" then
-    M.fail_at(decl, "start", "'start' as a table needs experiment = \"name\"")
+  if type(f.start) == "table" then
+    check_table(decl, f.start, {experiment = "string", variant = "string"}, "start")
+    if not f.start.experiment then M.fail_at(decl, "start", "'start' as a table needs experiment = \"name\"") end
+  end
+  if f.database == true then M.fail_at(decl, "database", "'database' must be a name, a table or false") end
+  for i, n in ipairs(f.needs or {}) do
+    if type(n) ~= "string" then M.fail_at(decl, "needs", "needs[%d] must be an experiment name", i) end
   end
   if f.sweep then
     for k, values in pairs(f.sweep) do
@@ -252,13 +262,14 @@ function M.variants(decl, overrides)
   local keys = {}
   for k in pairs(base.sweep or {}) do keys[#keys + 1] = k end
   table.sort(keys)
+  -- Each combination: a list of {key, value}.
   local combos = {{}}
   for _, k in ipairs(keys) do
     local next_combos = {}
     for _, c in ipairs(combos) do
       for _, v in ipairs(base.sweep[k]) do
         local n = copy(c)
-        n[#n + 1] = string.format("%s=%s", k, tostring(v))
+        n[#n + 1] = {k, v}
         next_combos[#next_combos + 1] = n
       end
     end
@@ -266,12 +277,17 @@ function M.variants(decl, overrides)
   end
   local out = {}
   for _, c in ipairs(combos) do
-    local all = {}
-    for _, o in ipairs(overrides or {}) do all[#all + 1] = o end
-    for _, o in ipairs(c) do all[#all + 1] = o end
-    local fields = M.with_overrides(decl, all)
+    local fields, id = copy(base), {}
+    for _, kv in ipairs(c) do
+      local path = {}
+      for part in (M.shortcuts[kv[1]] or kv[1]):gmatch("[^%.]+") do path[#path + 1] = part end
+      if path[1] == "train" and fields.train == false then fields.train = {} end
+      set_path(fields, path, copy(kv[2]))
+      id[#id + 1] = string.format("%s=%s", kv[1], type(kv[2]) == "table" and "table" or tostring(kv[2]))
+    end
     fields.sweep = nil
-    out[#out + 1] = {id = table.concat(c, ","), sweep_values = c, fields = fields}
+    M.check(decl, fields)
+    out[#out + 1] = {id = table.concat(id, ","), fields = fields}
   end
   return out
 end

@@ -18,7 +18,9 @@ local evaluation = require "aapmt.train_eval"
 
 local M = {}
 
-M.QUALITY_PROMPT = config.task_prompts.quality
+-- AAPMT's recipe (spec §4.1, Table 1): what an experiment gets unless it says otherwise.
+M.recipe = {optimizer = "adam", lr = 5e-6, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, batch_size = 32,
+  seed = 42, loss = "sse"}
 -- The tasks a database's MOS columns stand for, as AAPMT scored them.
 M.tasks = {
   align = {target = "mos_align", column = "score", text = false},
@@ -93,17 +95,21 @@ end
 
 -- ---- the plan: everything resolved before any work ----
 
-local function task_text(name, trained)
+local function task_text(name, trained, quality_prompt)
   for _, m in ipairs(trained) do
     if m.name == name and m.text ~= nil then return m.text end
   end
+  if name == "quality" and quality_prompt then return quality_prompt end
   return M.tasks[name] and M.tasks[name].text or false
 end
 
-local function train_metrics(t)
+local function train_metrics(t, quality_prompt)
   local list = type(t.metrics) == "string" and {t.metrics} or t.metrics or {"quality"}
   local out = {}
-  for i, m in ipairs(list) do out[i] = type(m) == "string" and {name = m} or m end
+  for i, m in ipairs(list) do
+    out[i] = type(m) == "string" and {name = m} or m
+    if out[i].name == "quality" and out[i].text == nil then out[i].text = quality_prompt end
+  end
   return out
 end
 
@@ -133,10 +139,54 @@ end
 -- evaluation. upstream(name, variant) gives another experiment's result.
 function M.plan(decl, variant, upstream)
   local f = variant.fields
-  local p = {decl = decl, variant = variant, fields = f, out = M.out_dir(decl, variant), seed = f.seed or 42}
-  p.db = M.database(decl, f)
+  local p = {decl = decl, variant = variant, fields = f, out = M.out_dir(decl, variant),
+    seed = f.seed or M.recipe.seed}
+  if f.database == false then   -- a report over other experiments' results
+    if not f.report then experiment.fail_at(decl, "database", "database = false needs a report function") end
+    p.report_only = true
+    p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", folder.lua_value(f)}, "\n"))
+    for _, name in ipairs(f.needs or {}) do
+      local r = upstream and upstream(name, variant)
+      p.fingerprint = fnv1a(p.fingerprint .. (r and r.fingerprint or "none"))
+    end
+    return p
+  end
+  -- Missing inputs are gathered, so one run names all it waits for.
+  local missing = {}
+  local function need(ok, value, why)
+    if ok then return value end
+    missing[#missing + 1] = tostring(why):gsub("^.-experiment '[^']*': ", "")
+    if not tostring(why):find(" missing: ") then error(why, 0) end
+  end
+  do
+    local ok, db = pcall(M.database, decl, f)
+    p.db = need(ok, db, db)
+  end
+
+  local start = f.start or (f.database == "demo" or type(f.database) == "table" and f.database.demo) and "random"
+    or "imagereward"
+  p.start = start
+  if start == "imagereward" then
+    local path, why = databases.imagereward()
+    p.checkpoint = need(path ~= nil, path, why)
+  elseif start == "random" then
+    if not f.model_config then experiment.fail_at(decl, "model_config", "start = \"random\" needs model_config") end
+  elseif type(start) == "table" then
+    local up = upstream and upstream(start.experiment, variant, start.variant)
+    if up then
+      p.checkpoint, p.upstream_fingerprint = up.model, up.fingerprint
+    else
+      need(false, nil, string.format("the result of experiment '%s'%s is missing: run it first (aapmt batch "
+        .. "runs it first when given both files)", start.experiment,
+        start.variant and (" [" .. start.variant .. "]") or ""))
+    end
+  else
+    if not folder.exists(start) then experiment.fail_at(decl, "start", "checkpoint %s does not exist", start) end
+    p.checkpoint = start
+  end
+  if not p.db then experiment.fail_at(decl, "database", "%s", table.concat(missing, "\n")) end
   local t = f.train or false
-  p.trained = t and train_metrics(t) or {}
+  p.trained = t and train_metrics(t, f.quality_prompt) or {}
   local eval = f.evaluate or {}
   p.tasks = {}
   for _, name in ipairs(eval.tasks or {}) do p.tasks[#p.tasks + 1] = name end
@@ -155,25 +205,6 @@ function M.plan(decl, variant, upstream)
   p.prompts = eval.prompts or {}
   p.protocols = eval.protocols or {"test", "paper_rows"}
 
-  local start = f.start or (f.database == "demo" or type(f.database) == "table" and f.database.demo) and "random"
-    or "imagereward"
-  p.start = start
-  if start == "imagereward" then
-    local path, why = databases.imagereward()
-    if not path then experiment.fail_at(decl, "start", "%s", why) end
-    p.checkpoint = path
-  elseif start == "random" then
-    if not f.model_config then experiment.fail_at(decl, "model_config", "start = \"random\" needs model_config") end
-  elseif type(start) == "table" then
-    local up = upstream and upstream(start.experiment, variant)
-    if not up then
-      experiment.fail_at(decl, "start", "experiment '%s' has no result to start from yet", start.experiment)
-    end
-    p.checkpoint, p.upstream_fingerprint = up.model, up.fingerprint
-  else
-    if not folder.exists(start) then experiment.fail_at(decl, "start", "checkpoint %s does not exist", start) end
-    p.checkpoint = start
-  end
   local names = {}
   for _, m in ipairs(p.trained) do names[#names + 1] = m.name end
   if #names == 0 then names = p.tasks end
@@ -181,10 +212,13 @@ function M.plan(decl, variant, upstream)
   local vocab, why
   if f.vocab then vocab = f.vocab
   elseif p.db.vocab then vocab = p.db.vocab
-  else vocab, why = databases.vocab(nil, p.checkpoint) end
-  if not vocab or not folder.exists(vocab) then
-    experiment.fail_at(decl, "vocab", "%s", why or ("vocabulary " .. tostring(vocab) .. " does not exist"))
+  elseif p.checkpoint then vocab, why = databases.vocab(nil, p.checkpoint) end
+  if p.checkpoint and (not vocab or not folder.exists(vocab)) then
+    need(false, nil, why or ("vocabulary " .. tostring(vocab) .. " is missing: the tokenizer's vocab.txt"))
+  elseif not p.checkpoint and not vocab then
+    experiment.fail_at(decl, "vocab", "a model with random weights needs vocab = \"vocab.txt\"")
   end
+  if #missing > 0 then experiment.fail_at(decl, "start", "%s", table.concat(missing, "\n")) end
   p.vocab = vocab
   p.epochs = t and (t.epochs or (databases.known[f.database] or {}).epochs or 10)
   p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", folder.lua_value(f), stat(p.db.csv),
@@ -214,10 +248,11 @@ local function train_stage(p, ds, train_idx, test_idx)
     or {config = p.model_config, seed = p.seed}
   local resume = folder.exists(out .. "/checkpoints/state.lua")
   local r = train.run{model = spec, vocab = p.vocab, data = ds, split = {train = train_idx, test = test_idx},
-    metrics = p.trained, optimizer = {kind = t.optimizer or "adam", lr = t.lr or 5e-6, betas = t.betas, eps = t.eps,
-      weight_decay = t.weight_decay},
-    schedule = t.schedule, epochs = p.epochs, batch_size = t.batch_size or 32, accumulate = t.accumulate,
-    clip = t.clip, fix_rate = t.fix_rate, freeze = t.freeze, loss = t.loss, loss_weights = t.loss_weights,
+    metrics = p.trained, optimizer = {kind = t.optimizer or M.recipe.optimizer, lr = t.lr or M.recipe.lr,
+      betas = t.betas or M.recipe.betas, eps = t.eps or M.recipe.eps, weight_decay = t.weight_decay},
+    schedule = t.schedule, epochs = p.epochs, batch_size = t.batch_size or M.recipe.batch_size,
+    accumulate = t.accumulate, clip = t.clip, fix_rate = t.fix_rate, freeze = t.freeze, loss = t.loss or M.recipe.loss,
+    loss_weights = t.loss_weights,
     eval_every = t.eval_every, threads = t.threads, eval_batch_size = t.eval_batch_size, max_length = t.max_length,
     seed = p.seed, out = out, resume = resume,
     source = t.workers and train.loader_source{workers = t.workers} or nil}
@@ -229,7 +264,8 @@ local function scoring_metrics(p)
   local list = {}
   for _, name in ipairs(p.tasks) do
     local task = M.tasks[name]
-    list[#list + 1] = {name = name, text = task_text(name, p.trained), target = task.target, column = task.column}
+    list[#list + 1] = {name = name, text = task_text(name, p.trained, p.fields.quality_prompt), target = task.target,
+      column = task.column}
   end
   for _, pr in ipairs(p.prompts) do
     list[#list + 1] = {name = pr.name, text = pr.text, target = pr.target or "mos_quality",
@@ -295,25 +331,42 @@ local function evaluate_stage(p, run, rows, preds, raw, by_protocol)
 end
 
 -- The published numbers this variant reproduces, beside ours.
-local function compare_with_paper(p, results)
+local function compare_with_paper(p, results, scored)
   local ok, paper = pcall(require, "aapmt.paper")
   if not ok or not p.fields.paper then return {} end
   local filter = {}
   for k, v in pairs(p.fields.paper) do filter[k] = v end
   filter.database = filter.database or p.fields.database
+  -- Which model a number belongs to: by default this run's kind of model.
+  if filter.model == nil and filter.table ~= "table2" then
+    filter.model = #p.trained == 1 and "trained " .. p.trained[1].name or (#p.trained == 0 and "raw" or nil)
+  end
+  if filter.epochs == nil and p.epochs then filter.epochs = p.epochs end
   filter.seed = filter.seed or p.seed
+  local seed = filter.seed
+  filter.seed = nil
+  local by_text = {}
+  for _, m in ipairs(scored) do
+    if m.text then by_text[m.text] = m.name end
+  end
   local rows = {}
   for _, entry in ipairs(paper.find(filter)) do
-    local ours = results.paper_rows and results.paper_rows[entry.prompt_name or entry.task]
-    rows[#rows + 1] = {id = entry.id, task = entry.task, model = entry.model, paper_plcc = entry.plcc,
-      paper_srcc = entry.srcc, plcc = ours and ours.plcc, srcc = ours and ours.srcc, source = entry.source}
+    -- A published number scored with a text this run did not use is another model's.
+    local name = entry.prompt and entry.prompt ~= "" and by_text[entry.prompt] or entry.task
+    local usable = not (entry.prompt and entry.prompt ~= "" and not by_text[entry.prompt] and entry.task ~= "align")
+    if usable and (entry.seed == nil or entry.seed == seed) then
+      local ours = results.paper_rows and results.paper_rows[name]
+      rows[#rows + 1] = {id = entry.id, task = name, model = entry.model, published = entry.published,
+        paper_plcc = entry.plcc, paper_srcc = entry.srcc, plcc = ours and ours.plcc, srcc = ours and ours.srcc,
+        source = entry.source}
+    end
   end
   return rows
 end
 
 local function fmt(v) return type(v) == "number" and string.format("%.4f", v) or "—" end
 
-local function write_report(p, result)
+local function write_report(p, result, extra)
   local lines = {string.format("# %s%s", p.decl.name, p.variant.id ~= "" and (" (" .. p.variant.id .. ")") or ""), ""}
   if p.fields.description then lines[#lines + 1] = p.fields.description .. "\n" end
   for _, protocol in ipairs(p.protocols) do
@@ -340,7 +393,19 @@ local function write_report(p, result)
         fmt(row.srcc), fmt(row.paper_plcc), fmt(row.paper_srcc))
     end
   end
+  if extra then lines[#lines + 1] = "\n" .. extra end
   folder.write_atomic(p.out .. "/report.md", table.concat(lines, "\n") .. "\n")
+end
+
+local function loss_curve(p, plot)
+  local path = p.out .. "/train/epochs.csv"
+  if not folder.exists(path) then return nil end
+  local t = a.read_csv(path)
+  local x, y = {}, {}
+  for i, row in ipairs(t.rows) do x[i], y[i] = tonumber(row[1]), tonumber(row[4]) end
+  if #x == 0 then return nil end
+  return plot.lines{out = p.out .. "/plots", name = "training_loss", title = "training loss: " .. p.decl.name,
+    xlabel = "epoch", ylabel = "mean loss per step", series = {{name = p.decl.name, x = x, y = y}}}
 end
 
 local function plots(p, result, rows, preds, run, by_protocol)
@@ -348,6 +413,7 @@ local function plots(p, result, rows, preds, run, by_protocol)
   local ok, plot = pcall(require, "aapmt.plot")
   if not ok then return {} end
   local made = {}
+  made[#made + 1] = loss_curve(p, plot)
   local idx = by_protocol.test or by_protocol.paper_rows
   for m, metric in ipairs(run.metrics) do
     local x, y = {}, {}
@@ -365,8 +431,40 @@ local function plots(p, result, rows, preds, run, by_protocol)
   return made
 end
 
+-- The experiment's own report(ctx): ctx.result (this variant's result, nil
+-- for a report over other results), ctx.results(name) (another experiment's
+-- results, {variant = id, result = ...} each), ctx.plot (aapmt.plot),
+-- ctx.paper (aapmt.paper), ctx.out (this folder; plots go to ctx.out ..
+-- "/plots"), ctx.fields. Returns Markdown for report.md, or nil.
+local function custom_report(p, result)
+  if not p.fields.report then return nil end
+  local ok_plot, plot = pcall(require, "aapmt.plot")
+  local ctx = {result = result, out = p.out, fields = p.fields, plot = ok_plot and plot or nil,
+    paper = require "aapmt.paper", results = p.lookup or function() return {} end}
+  local text = p.fields.report(ctx)
+  if text ~= nil and type(text) ~= "string" then
+    experiment.fail_at(p.decl, "report", "report() must return Markdown text or nil, got a %s", type(text))
+  end
+  return text
+end
+
+local function report_only(p)
+  local started = a.clock()
+  folder.mkdir(p.out)
+  local result = {name = p.decl.name, variant = p.variant.id, fingerprint = p.fingerprint, out = p.out,
+    scored = {}, results = {}, paper = {}}
+  local text = custom_report(p, nil) or ""
+  folder.write_atomic(p.out .. "/report.md", string.format("# %s\n\n%s%s\n", p.decl.name,
+    p.fields.description and (p.fields.description .. "\n\n") or "", text))
+  result.seconds = a.clock() - started
+  folder.write_atomic(p.out .. "/result.json", folder.json(result) .. "\n")
+  folder.write_atomic(p.out .. "/result.lua", "return " .. folder.lua_value(result) .. "\n")
+  return result
+end
+
 -- Runs a planned variant; returns its result (also written to result.json).
 function M.run(p)
+  if p.report_only then return report_only(p) end
   local started = a.clock()
   folder.mkdir(p.out)
   local ds, train_idx, test_idx = open_dataset(p)
@@ -386,10 +484,10 @@ function M.run(p)
     scored = {}, results = evaluate_stage(p, run, rows, preds, raw, by_protocol)}
   for i, metric in ipairs(run.metrics) do result.scored[i] = metric.name end
   if train_result then result.train = {steps = train_result.steps, out = train_result.out} end
-  result.paper = compare_with_paper(p, result.results)
+  result.paper = compare_with_paper(p, result.results, run.metrics)
   result.plots = plots(p, result, rows, preds, run, by_protocol)
   result.seconds = a.clock() - started
-  write_report(p, result)
+  write_report(p, result, custom_report(p, result))
   folder.write_atomic(p.out .. "/result.json", folder.json(result) .. "\n")
   folder.write_atomic(p.out .. "/result.lua", "return " .. folder.lua_value(result) .. "\n")
   return result

@@ -9,9 +9,10 @@ local folder = require "aapmt.run_folder"
 local experiment = require "aapmt.experiment"
 local a = aapmt
 
-local here = arg[0]:match("^(.*)/") or "."
+local function absolute(path) return path:sub(1, 1) == "/" and path or lfs.currentdir() .. "/" .. path end
+local here = absolute(arg[0]:match("^(.*)/") or ".")
 local fixtures = here .. "/../fixtures"
-local aapmt_bin = arg[-1]
+local aapmt_bin = absolute(arg[-1])
 local tmp = os.tmpname()
 os.remove(tmp)
 assert(lfs.mkdir(tmp))
@@ -59,7 +60,7 @@ write_exp("raw", [[
 -- ---- the first batch runs everything, in order ----
 local status, out, err = run(string.format("batch %q", tmp .. "/exp"))
 check.eq(status, 0, "batch succeeds: " .. out .. err)
-check.truthy(out:find("4 experiment runs: 4 done, 0 up to date, 0 failed", 1, true), out)
+check.truthy(out:find("4 experiment runs: 4 done, 0 up to date, 0 failed, 0 waiting for inputs", 1, true), out)
 local order = {}
 for name in ("\n" .. err):gmatch("\nrun ([%w_]+)") do order[#order + 1] = name end
 check.eq(table.concat(order, ","), "a_quality,transfer,raw,raw", "dependency order: " .. err)
@@ -89,13 +90,13 @@ check.truthy(folder.read(runs .. "/a_quality/report.md"):find("| quality |", 1, 
 -- ---- the second batch reuses everything; a changed file reruns only itself ----
 status, out = run(string.format("batch %q", tmp .. "/exp"))
 check.eq(status, 0, "second batch")
-check.truthy(out:find("4 experiment runs: 0 done, 4 up to date, 0 failed", 1, true), "all up to date: " .. out)
+check.truthy(out:find("4 experiment runs: 0 done, 4 up to date, 0 failed, 0 waiting for inputs", 1, true), "all up to date: " .. out)
 write_exp("raw", [[
   start = "random", train = false, sweep = {seed = {1, 2}}, description = "changed",
   evaluate = {prompts = {{name = "vivid", text = "with vivid details"}}},
 ]])
 status, out = run(string.format("batch %q", tmp .. "/exp"))
-check.truthy(out:find("4 experiment runs: 2 done, 2 up to date, 0 failed", 1, true), "only raw reruns: " .. out)
+check.truthy(out:find("4 experiment runs: 2 done, 2 up to date, 0 failed, 0 waiting for inputs", 1, true), "only raw reruns: " .. out)
 
 -- ---- overrides: a changed seed makes another result ----
 status, out, err = run(string.format("run %q seed=5", tmp .. "/exp/raw.lua"))
@@ -125,10 +126,37 @@ return aapmt.experiment{database = "aigciqa2023", train = {epochs = 1}}
 ]])
 status, out, err = run(string.format("batch %q", tmp .. "/exp"))
 check.eq(status, 1, "a failed experiment makes the batch fail")
-check.truthy(out:find("5 experiment runs: 0 done, 4 up to date, 1 failed", 1, true), out)
+check.truthy(out:find("5 experiment runs: 0 done, 4 up to date, 0 failed, 1 waiting for inputs", 1, true), out)
 check.truthy(out:find("AIGCIQA2023 is missing", 1, true) and out:find("assets/AIGCIQA2023/Images/", 1, true),
   "the missing database is named with where to put it: " .. out)
 os.remove(tmp .. "/exp/typo.lua")
+
+-- ---- the paper's experiment files: all load; without inputs, each missing
+-- thing is said once and what needs nothing runs ----
+do
+  local paper_dir = here .. "/../../experiments/paper"
+  local batch = require "aapmt.batch"
+  local n = 0
+  for _, file in ipairs(batch.files({paper_dir})) do
+    local decl = experiment.load(file)
+    check.truthy(#experiment.variants(decl) >= 1, file .. " has variants")
+    n = n + 1
+  end
+  check.truthy(n >= 14, "the paper's experiment files: " .. n)
+  assert(lfs.mkdir(tmp .. "/no_assets"))
+  local _, _, code = os.execute(string.format("cd %q && AAPMT_ASSETS=%q AAPMT_IMAGEREWARD=%q AAPMT_RUNS=%q %q batch %q "
+    .. ">%q 2>%q", tmp, tmp .. "/no_assets", tmp .. "/none.pt", tmp .. "/paper_runs", aapmt_bin, paper_dir,
+    tmp .. "/stdout", tmp .. "/stderr"))
+  out = folder.read(tmp .. "/stdout")
+  check.eq(code, 1, "inputs missing: exit status 1")
+  check.truthy(out:find("0 failed", 1, true), "nothing crashed: " .. out)
+  local said = 0
+  for _ in out:gmatch("\n  missing: the ImageReward%-v1%.0 weights are missing") do said = said + 1 end
+  check.eq(said, 1, "the missing weights are said once: " .. out)
+  check.truthy(out:find("put AGIQA-3K.csv in assets/ and its 2982 images in assets/AGIQA_3K/", 1, true), out)
+  check.truthy(folder.read(tmp .. "/paper_runs/table1_options/report.md"):find("| epochs | 10 | 10 | 50 | 50 |", 1, true),
+    "Table 1 needs no inputs and is made")
+end
 
 -- ---- declarations from Lua ----
 do

@@ -26,15 +26,26 @@ return cli.command("batch", usage, {force = "flag"}, function(opts, positional)
   if #paths == 0 then paths = {"experiments/paper"} end
   local ok, entries, failures = pcall(batch.run, paths, overrides, {force = opts.force})
   if not ok then cli.fail(entries) end
-  local counts = {}
-  for _, e in ipairs(entries) do counts[e.status] = (counts[e.status] or 0) + 1 end
-  io.write(string.format("%d experiment runs: %d done, %d up to date, %d failed\n", #entries, counts["done"] or 0,
-    counts["up to date"] or 0, failures))
+  local counts, missing, order = {}, {}, {}
+  for _, e in ipairs(entries) do
+    counts[e.status] = (counts[e.status] or 0) + 1
+    for reason in (e.missing or ""):gmatch("[^\n]+") do
+      if not missing[reason] then order[#order + 1] = reason end
+      missing[reason] = missing[reason] or {}
+      table.insert(missing[reason], e.name .. (e.variant ~= "" and (" [" .. e.variant .. "]") or ""))
+    end
+  end
+  io.write(string.format("%d experiment runs: %d done, %d up to date, %d failed, %d waiting for inputs\n", #entries,
+    counts["done"] or 0, counts["up to date"] or 0, counts["failed"] or 0, counts["missing input"] or 0))
   for _, e in ipairs(entries) do
     if e.status == "failed" then
       io.write(string.format("  failed: %s%s: %s\n", e.name, e.variant ~= "" and (" [" .. e.variant .. "]") or "",
         tostring(e.error)))
     end
+  end
+  for _, reason in ipairs(order) do
+    io.write(string.format("  missing: %s\n    (needed by %d runs: %s)\n", reason, #missing[reason],
+      table.concat(missing[reason], ", ")))
   end
   return failures > 0 and 1 or 0
 end)
