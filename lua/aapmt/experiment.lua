@@ -144,6 +144,23 @@ function M.is_declaration(v)
   return getmetatable(v) == Declaration
 end
 
+-- Files an experiment names beside itself (a model config, a vocabulary, a
+-- split file, a database) are relative to its folder; checkpoints in
+-- `start` are relative to the current directory, like assets/ and runs/.
+local function resolve_paths(f, dir)
+  local function fix(t, key)
+    local v = t and t[key]
+    if type(v) == "string" and v:sub(1, 1) ~= "/" then t[key] = dir .. "/" .. v end
+  end
+  fix(f, "model_config")
+  fix(f, "vocab")
+  fix(f.split, "file")
+  if type(f.database) == "table" then
+    fix(f.database, "csv")
+    fix(f.database, "images")
+  end
+end
+
 -- Loads an experiment file: its declaration (an error names the file).
 function M.load(path)
   local chunk, err = loadfile(path, "t")
@@ -158,6 +175,7 @@ function M.load(path)
   decl.source_text = folder.read(path)
   decl.name = decl.fields.name or path:match("([^/]+)%.lua$") or "experiment"
   M.check(decl, decl.fields)
+  resolve_paths(decl.fields, path:match("^(.*)/") or ".")
   return decl
 end
 
