@@ -266,8 +266,15 @@ function M.with_overrides(decl, overrides)
   for _, o in ipairs(overrides or {}) do
     local ok, path, value = pcall(M.parse_override, o)
     if not ok then M.fail_at(decl, nil, "override %s", path) end
-    if path[1] == "train" and f.train == false then f.train = {} end
-    set_path(f, path, value)
+    -- A nested value (epochs=, database.demo.images=) changes only an
+    -- experiment that has the block: a batch-wide epochs=1 must not make a
+    -- scoring-only experiment train.
+    local parent, applies = f, true
+    for i = 1, #path - 1 do
+      parent = type(parent) == "table" and parent[path[i]] or nil
+      if type(parent) ~= "table" then applies = false end
+    end
+    if applies or #path == 1 then set_path(f, path, value) end
   end
   M.check(decl, f)
   return f

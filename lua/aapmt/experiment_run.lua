@@ -144,6 +144,8 @@ function M.run(p)
     model = model_path, model_config = p.model_config, trained = p.fields.train and true or false,
     scored = {}, results = evaluate_stage(p, run, rows, preds, raw, by_protocol)}
   for i, metric in ipairs(run.metrics) do result.scored[i] = metric.name end
+  result.trained_metrics = {}
+  for i, m in ipairs(p.trained) do result.trained_metrics[i] = m.name end
   if train_result then result.train = {steps = train_result.steps, out = train_result.out} end
   result.paper = report.compare_with_paper(p, result.results, run.metrics)
   result.plots = report.plots(p, result, rows, preds, run, by_protocol)

@@ -165,7 +165,10 @@ do
   check.eq(#variants, 2, "a variant per sweep value")
   check.eq(variants[2].id, "seed=2", "variant id")
   check.eq(variants[2].fields.seed, 2, "the sweep value is set")
-  check.eq(variants[1].fields.train.epochs, 3, "epochs= reaches train.epochs")
+  check.eq(variants[1].fields.train, false, "epochs= leaves a scoring-only experiment untrained")
+  local trained = experiment.variants(experiment.load(tmp .. "/exp/a_quality.lua"), {"epochs=3", "database.demo.size=8"})
+  check.eq(trained[1].fields.train.epochs, 3, "epochs= reaches train.epochs")
+  check.eq(trained[1].fields.database.demo, nil, "a block the experiment lacks is not created")
   check.raises(function() experiment.variants(decl, {"head=cnn"}) end, "head 'cnn' is not")
 end
 
