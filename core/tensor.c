@@ -160,16 +160,37 @@ void at_release(at_tensor *t) {
 
 /* ---- construction ---- */
 
+/* "(2, 3, 4)" for error messages, in a buffer per thread so a message can
+ * hold it without a caller's buffer. */
+static const char *dims_str(int ndim, const int64_t *shape) {
+    static _Thread_local char buf[AT_MAX_DIMS * 22 + 4];
+    size_t used = 0;
+    buf[used++] = '(';
+    for (int i = 0; i < ndim && used < sizeof buf; i++)
+        used += (size_t)snprintf(buf + used, sizeof buf - used, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (used < sizeof buf - 1) buf[used++] = ')';
+    buf[used < sizeof buf ? used : sizeof buf - 1] = '\0';
+    return buf;
+}
+
 static int check_shape(const char *op, int ndim, const int64_t *shape) {
     if (ndim < 0 || ndim > AT_MAX_DIMS) {
         at_set_error("%s: %d dims requested, at most %d supported", op, ndim, AT_MAX_DIMS);
         return -1;
     }
-    for (int i = 0; i < ndim; i++)
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0) {
             at_set_error("%s: negative size %lld in dim %d", op, (long long)shape[i], i);
             return -1;
         }
+        /* A count past int64 would wrap (to 0 for 2^32 x 2^32) and pass for a
+         * tiny tensor, so every later index would run off its storage. */
+        if (__builtin_mul_overflow(n, shape[i], &n)) {
+            at_set_error("%s: out of memory: shape %s has more than 2^63 elements", op, dims_str(ndim, shape));
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -202,9 +223,19 @@ static at_tensor *header_on(at_storage *s, at_dtype dtype, int ndim, const int64
 
 static at_tensor *new_tensor(at_dtype dtype, int ndim, const int64_t *shape, bool zero) {
     if (check_shape("empty", ndim, shape)) return NULL;
-    size_t nbytes = (size_t)shape_numel(ndim, shape) * at_dtype_size(dtype);
+    size_t nbytes;
+    if (__builtin_mul_overflow((size_t)shape_numel(ndim, shape), at_dtype_size(dtype), &nbytes) ||
+        nbytes > SIZE_MAX - 64) {
+        at_set_error("out of memory: a %s tensor of shape %s needs more than 2^64 bytes", at_dtype_name(dtype),
+                     dims_str(ndim, shape));
+        return NULL;
+    }
     at_storage *s = zero ? at_storage_new(nbytes) : at_storage_new_uninit(nbytes);
-    if (!s) return NULL;
+    if (!s) {
+        at_set_error("out of memory: a %s tensor of shape %s needs %zu bytes (%.2f GB)", at_dtype_name(dtype),
+                     dims_str(ndim, shape), nbytes, nbytes / 1e9);
+        return NULL;
+    }
     at_tensor *t = header_on(s, dtype, ndim, shape, NULL, 0);
     if (!t) at_storage_release(s);
     return t;

@@ -30,8 +30,12 @@ function M.write_atomic(path, text)
   local tmp = path .. ".tmp"
   local f, err = io.open(tmp, "wb")
   if not f then error("cannot write " .. tmp .. ": " .. tostring(err), 0) end
-  f:write(text)
-  f:close()
+  local wrote, werr = f:write(text)
+  local closed, cerr = f:close()
+  if not (wrote and closed) then   -- a full disk: the old file stays
+    os.remove(tmp)
+    error("cannot write " .. tmp .. ": " .. tostring(werr or cerr), 0)
+  end
   local ok, rerr = os.rename(tmp, path)
   if not ok then error("cannot rename " .. tmp .. " to " .. path .. ": " .. tostring(rerr), 0) end
 end

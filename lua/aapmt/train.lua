@@ -196,11 +196,24 @@ end
 -- the previous complete checkpoint in force.
 local function write_checkpoint(run, state)
   local model_path, optim_path = checkpoint_paths(run.out, state.step)
-  run.net:save(model_path)
-  a.save(run.opt:state(), optim_path)
-  state.model, state.optimizer = model_path, optim_path
   local previous = folder.read_lua(run.state_path)
-  folder.write_atomic(run.state_path, "return " .. folder.lua_value(state) .. "\n")
+  local ok, err = pcall(function()
+    run.net:save(model_path)
+    a.save(run.opt:state(), optim_path)
+    state.model, state.optimizer = model_path, optim_path
+    folder.write_atomic(run.state_path, "return " .. folder.lua_value(state) .. "\n")
+  end)
+  if not ok then
+    -- A full disk, most likely: what was written goes, the checkpoint in
+    -- force stays, and the message says which one that is.
+    if not (previous and previous.model == model_path) then
+      os.remove(model_path)
+      os.remove(optim_path)
+    end
+    fail("checkpoint at step %d not written: %s; %s", state.step, tostring(err), previous and
+      string.format("the checkpoint of step %d is intact (resume = true goes on from it)", previous.step) or
+      "no earlier checkpoint exists")
+  end
   if previous and previous.step ~= state.step then
     os.remove(previous.model)
     os.remove(previous.optimizer)
@@ -260,6 +273,10 @@ local function open_logs(run, resumed_state)
     -- Lines written after the checkpoint belong to steps that will be redone.
     folder.truncate_csv(steps_csv, function(step) return step <= resumed_state.step end)
     folder.truncate_csv(epochs_csv, function(epoch) return epoch < resumed_state.epoch end)
+  else
+    -- A run killed before its first checkpoint starts again: its lines go.
+    os.remove(steps_csv)
+    os.remove(epochs_csv)
   end
   local function open(path, header)
     local fresh = not folder.exists(path) or #(folder.read(path) or "") == 0
