@@ -41,6 +41,7 @@
 -- cfg.source = train.loader_source{workers=, prefetch=, cache_bytes=} uses
 -- the background aapmt.loader (its own seeded order) where it is built.
 local a = aapmt
+local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
 local progress = require "aapmt.progress"
 local config = require "aapmt.train_config"
@@ -337,6 +338,18 @@ use_metric_head = function(run, r, state)
   return note
 end
 
+-- A kill can leave temporary files of a checkpoint being written, or the
+-- previous checkpoint's files when it came between writing the state and
+-- removing them: only what the state names is kept.
+local function remove_leftovers(dir, state)
+  local keep = {}
+  if state then keep[state.model], keep[state.optimizer] = true, true end
+  for name in lfs.dir(dir) do
+    local path = dir .. "/" .. name
+    if (name:find("%.tmp") or name:find("^step%-%d+%..*safetensors$")) and not keep[path] then os.remove(path) end
+  end
+end
+
 -- The run's state must describe the same run as this cfg, or the resume
 -- would silently train something else.
 local function check_resume(state, rec)
@@ -362,6 +375,7 @@ function M.run(cfg)
     fail("%s already holds a run (checkpoints/state.lua): pass resume=true or choose another out folder", r.out)
   end
   if state then check_resume(state, rec) end
+  remove_leftovers(run.out .. "/checkpoints", state)
   local threads_before = state and state.config.threads
 
   local spec = model_spec(r.model)
