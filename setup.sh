@@ -8,7 +8,8 @@
 #   ./setup.sh build   install and build only
 #
 # Environment: BUILD_DIR (default build), JOBS (default: all cores),
-# AAPMT_SKIP_SANITIZE=1 skips the sanitizer pass of `test`.
+# AAPMT_SKIP_SANITIZE=1 skips the sanitizer pass of `test`;
+# AAPMT_FUZZ_SECONDS=N fuzzes each reader N s in `test` (default 30; 0 skips).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -18,7 +19,7 @@ jobs=${JOBS:-$(nproc)}
 
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-filesystem
           libopenblas-openmp-dev libreadline-dev libjpeg62-turbo-dev libstb-dev
-          libutf8proc-dev libcjson-dev gnuplot-nox)
+          libutf8proc-dev libcjson-dev gnuplot-nox clang libclang-rt-14-dev)
 
 install_missing() {
     local missing=()
@@ -54,6 +55,11 @@ demo)
 test)
     build "$build_dir"
     run_tests "$build_dir"
+    fuzz_seconds=${AAPMT_FUZZ_SECONDS:-30}
+    if [ "$fuzz_seconds" -gt 0 ]; then
+        echo "setup: fuzzing each reader for ${fuzz_seconds} s (tests/fuzz/run.sh)"
+        AAPMT_FUZZ_BUILD="$build_dir/fuzz" tests/fuzz/run.sh "$fuzz_seconds" || { rc=$?; [ $rc -eq 77 ] || exit $rc; }
+    fi
     if [ "${AAPMT_SKIP_SANITIZE:-0}" != 1 ]; then
         echo "setup: the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
         build "${build_dir}-asan" -DAAPMT_SANITIZE=ON

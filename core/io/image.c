@@ -110,10 +110,11 @@ int at_image_check_pixels(const char *name, int64_t w, int64_t h, int64_t max_pi
         at_set_error("image '%s': invalid size %lld x %lld", name, (long long)w, (long long)h);
         return -1;
     }
-    if (w * h > pixel_limit(max_pixels)) {
-        at_set_error("image '%s': %lld x %lld = %lld pixels exceeds the limit of %lld pixels "
+    /* w > limit / h is w * h > limit without overflow: PNG sizes go to 2^32 - 1. */
+    if (w > pixel_limit(max_pixels) / h) {
+        at_set_error("image '%s': %lld x %lld = %.0f pixels exceeds the limit of %lld pixels "
                      "(a possible decompression bomb)", name, (long long)w, (long long)h,
-                     (long long)(w * h), (long long)pixel_limit(max_pixels));
+                     (double)w * (double)h, (long long)pixel_limit(max_pixels));
         return -1;
     }
     return 0;
@@ -345,7 +346,8 @@ static at_image *decode_png(const uint8_t *d, size_t n, const char *name, int64_
         return NULL;
     }
     if (at_image_check_pixels(name, w, h, max_pixels) < 0) return NULL;
-    for (size_t pos = 8; pos + 8 <= n;) {
+    size_t pos = 8;
+    while (pos + 8 <= n) {
         size_t length = be32(d + pos);
         const uint8_t *type = d + pos + 4;
         if (memcmp(type, "IDAT", 4) == 0) break;
@@ -359,6 +361,21 @@ static at_image *decode_png(const uint8_t *d, size_t n, const char *name, int64_
                          chunk_name(type, chunk));
             return NULL;
         }
+        pos += 12 + length;
+    }
+    /* stb grows its buffer to each IDAT's declared length before reading it,
+     * so a 50-byte file could cost 4 GB. A chunk whose data runs past the end
+     * is refused by stb and Pillow alike: refuse it here, before any memory. */
+    while (pos + 8 <= n) {
+        size_t length = be32(d + pos);
+        const uint8_t *type = d + pos + 4;
+        char chunk[5];
+        if (length > n - pos - 8) {
+            at_set_error("image '%s': the file is truncated (PNG chunk %s at byte %zu has %zu bytes, %zu remain)",
+                         name, chunk_name(type, chunk), pos, length, n - pos - 8);
+            return NULL;
+        }
+        if (memcmp(type, "IEND", 4) == 0) break;
         pos += 12 + length;
     }
     return decode_stb(d, n, name, "PNG", mode, max_pixels);
@@ -394,8 +411,10 @@ static at_image *decode_bmp(const uint8_t *d, size_t n, const char *name, int64_
     if (compression == 0 || compression == 3) {   /* Pillow reads every row or fails */
         /* Rows are padded to 4 bytes, but the last row's padding may be missing. */
         int64_t stride = ((width * bits + 31) >> 3) & ~(int64_t)3, last = (width * bits + 7) / 8;
-        if (width > 0 && height > 0 &&
-            (int64_t)le32(d + 10) + stride * (height - 1) + last > (int64_t)n) {
+        /* offset + stride * (height - 1) + last > n, without overflowing
+         * on a header that claims 2^31 rows of 2^16-bit pixels. */
+        int64_t room = (int64_t)n - (int64_t)le32(d + 10) - last;
+        if (width > 0 && height > 0 && (room < 0 || (stride > 0 && height - 1 > room / stride))) {
             at_set_error("image '%s': the file is truncated (BMP pixel data)", name);
             return NULL;
         }

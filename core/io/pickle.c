@@ -240,7 +240,7 @@ static int pop_mark(at_unpickler *u, at_pv ***items, int *n) {
         return -1;
     }
     int mark = u->marks[--u->nmarks];
-    *items = u->stack + mark;
+    *items = u->stack ? u->stack + mark : NULL;   /* nothing pushed yet: NULL + 0 is undefined */
     *n = u->sp - mark;
     u->sp = mark;
     return 0;

@@ -315,7 +315,8 @@ int64_t at_tokenize_pieces(const at_tokenizer *tok, const char *text, size_t nby
         i += len;
         seg = i;
     }
-    if (ok) ok = tokenize_segment(tok, cps + seg, n - seg, &out);
+    /* cps is NULL for an empty text, and NULL + 0 is undefined in C. */
+    if (ok && n > seg) ok = tokenize_segment(tok, cps + seg, n - seg, &out);
     free(cps);
     if (!ok) {
         free(out.v);

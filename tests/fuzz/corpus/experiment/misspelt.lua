@@ -1,0 +1,1 @@
+return aapmt.experiment{databse = "demo", train = {epochs = 2.5}}

@@ -1,0 +1,1 @@
+return aapmt.experiment{name = }
