@@ -227,30 +227,45 @@ end
 -- per metric (numbers). scale divides an mse loss over accumulated batches.
 local function micro_batch(run, pixels, rows, dropout_seed, scale)
   local total, per_metric, loss_sum = 0, {}, nil
+  -- Every tensor made here is freed right after backward: the outputs hold
+  -- the graph and with it every stored activation, which the Lua collector
+  -- would release only much later (a full-size step would keep gigabytes).
+  local made, seen = {}, {}
+  local function keep(t)
+    if t and not seen[t] then seen[t], made[#made + 1] = true, t end
+    return t
+  end
+  local function forward(texts, seed)
+    local ids, mask = run.tokenizer:encode_batch(texts, run.max_length)
+    keep(ids)
+    keep(mask)
+    local out = run.net:forward(pixels, ids, mask, {training = true, seed = seed})
+    for _, t in pairs(out) do
+      if type(t) == "userdata" then keep(t) end
+    end
+    return out
+  end
   local shared   -- the Metric Transformer's one forward for every metric
   for m, metric in ipairs(run.metrics) do
     local pred
     if run.head_columns then
-      if not shared then
-        local ids, mask = run.tokenizer:encode_batch(evaluation.texts_for(metric, rows), run.max_length)
-        shared = run.net:forward(pixels, ids, mask, {training = true, seed = M.derive_seed(dropout_seed, 0, 0)})
-      end
-      pred = shared.metric_scores:select(2, run.head_columns[m])
+      shared = shared or forward(evaluation.texts_for(metric, rows), M.derive_seed(dropout_seed, 0, 0))
+      pred = keep(shared.metric_scores:select(2, run.head_columns[m]))
     else
-      local ids, mask = run.tokenizer:encode_batch(evaluation.texts_for(metric, rows), run.max_length)
-      pred = run.net:forward(pixels, ids, mask, {training = true, seed = M.derive_seed(dropout_seed, m, 0)}).rewards
+      pred = forward(evaluation.texts_for(metric, rows), M.derive_seed(dropout_seed, m, 0)).rewards
     end
     local y = {}
     for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
-    local target = a.tensor(y):to(pred:dtype())
-    local loss = run.loss == "sse" and a.sse_loss(pred, target) or a.mse_loss(pred, target) * scale
+    local target = keep(a.tensor(y):to(pred:dtype()))
+    local loss = keep(run.loss == "sse" and a.sse_loss(pred, target) or a.mse_loss(pred, target) * scale)
     per_metric[m] = loss:item()
     local weight = run.weights[m]
-    if weight ~= 1 then loss = loss * weight end
+    if weight ~= 1 then loss = keep(loss * weight) end
     total = total + weight * per_metric[m]
-    loss_sum = loss_sum and loss_sum + loss or loss
+    loss_sum = keep(loss_sum and loss_sum + loss or loss)
   end
   loss_sum:backward()
+  for _, t in ipairs(made) do t:free() end
   return total, per_metric
 end
 
