@@ -2,7 +2,8 @@
  * same bytes, whatever the thread count), the CSV's columns and ranges, the
  * PNGs decoding with the project's own loader, the scores responding to
  * their factors as documented (in the numbers and in the pixels), the three
- * metrics only partly correlated, atomic writing and clear errors. */
+ * metrics only partly correlated, the vocab.txt written beside them
+ * tokenizing every prompt without [UNK], atomic writing and clear errors. */
 #include <dirent.h>
 #include <math.h>
 #include <omp.h>
@@ -14,6 +15,7 @@
 
 #include "check.h"
 #include "io/image.h"
+#include "io/tokenizer.h"
 #include "tensor.h"
 #include "train/demo_db.h"
 
@@ -548,6 +550,49 @@ static void check_folder(const char *dir, at_demo_db *db, int64_t n) {
     CHECK(count_temporaries(path) == 0, "temporary files left in %s", path);
 }
 
+/* The folder's vocab.txt: the specials first, then words that cover every
+ * prompt and drawn scene (and train.run's fixed texts) with no [UNK]. */
+static void test_vocab(const char *dir, at_demo_db *db) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    char *text = check_read_file(path, NULL), *want = at_demo_vocab_text();
+    CHECK(text && want && !strcmp(text, want), "%s holds at_demo_vocab_text()", path);
+    CHECK(want && !strncmp(want, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n", 31), "the specials come first");
+    free(text);
+    free(want);
+    at_tokenizer *tok = at_tokenizer_load(path);
+    CHECK(tok != NULL, "load %s: %s", path, at_last_error());
+    if (!tok) return;
+    CHECK(at_tokenizer_id(tok, "[UNK]") == 1 && at_tokenizer_size(tok) < 64, "[UNK] is 1, %lld tokens",
+          (long long)at_tokenizer_size(tok));
+    int64_t ids[AT_TOKENIZER_MAX_LEN], mask[AT_TOKENIZER_MAX_LEN];
+    int unknown = 0, texts = 0, longest = 0;
+    const char *fixed[] = {"extremely high quality image, with vivid details", "very authentic image"};
+    for (int64_t i = -2; i < at_demo_db_config_of(db)->nimages; i++) {
+        at_demo_row r;
+        if (i >= 0 && at_demo_db_row(db, i, &r)) break;
+        for (int k = 0; k < (i < 0 ? 1 : 2); k++) {
+            const char *t = i < 0 ? fixed[i + 2] : k ? r.drawn : r.prompt;
+            if (at_tokenize(tok, t, AT_TOKENIZER_MAX_LEN, ids, mask) < 0) {
+                unknown++;
+                continue;
+            }
+            texts++;
+            int len = 0, unknown_here = 0;
+            for (int j = 0; j < AT_TOKENIZER_MAX_LEN; j++) {
+                unknown_here += ids[j] == 1;
+                len += (int)mask[j];
+            }
+            if (len > longest) longest = len;
+            if (unknown_here) fprintf(stderr, "[UNK] in '%s'\n", t);
+            unknown += unknown_here;
+        }
+    }
+    CHECK(unknown == 0 && texts > 1000, "%d of %d texts have [UNK]", unknown, texts);
+    CHECK(longest < AT_TOKENIZER_MAX_LEN, "the longest prompt (%d tokens) fits uncut", longest);
+    at_tokenizer_free(tok);
+}
+
 static void test_files(const char *root) {
     enum { N = 24 };
     at_demo_db *db = make_db(N, SIZE, 99), *other = make_db(N, SIZE, 100);
@@ -564,6 +609,9 @@ static void test_files(const char *root) {
     omp_set_num_threads(threads);
     CHECK(at_demo_db_write(other, three) == 0, "write %s: %s", three, at_last_error());
     check_folder(one, db, N);
+    at_demo_db *many = make_db(2000, 8, 7);   /* enough prompts to use every word */
+    if (many) test_vocab(one, many);
+    at_demo_db_free(many);
     char a[1024], b[1024], c[1024];
     int same = 0, differ = 0;
     for (int i = -1; i < N; i++) {

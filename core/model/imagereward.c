@@ -1,6 +1,7 @@
 /* ImageReward assembly: parameter table, loading, the head and the forward. */
 #include "imagereward.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,29 @@ ir_model *ir_model_random(const ir_config *cfg, uint64_t seed) {
     ir_model *m = model_new(cfg);
     at_rng rng = at_rng_new(seed);
     if (m && ir_params_init_random(&m->params, &rng)) {
+        ir_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+ir_model *ir_model_random_from_scratch(const ir_config *cfg, uint64_t seed) {
+    ir_model *m = model_new(cfg);
+    if (!m) return NULL;
+    for (int i = 0; i < m->params.count; i++) {
+        ir_param *it = &m->params.items[i];
+        if (it->init != IR_INIT_RANDOM || it->ndim < 2) continue;
+        const char *name = it->name;
+        size_t n = strlen(name);
+        double fan_in = 1;
+        for (int d = 1; d < it->ndim; d++) fan_in *= (double)it->shape[d];
+        bool embedding = n >= 17 && strcmp(name + n - 17, "embeddings.weight") == 0;
+        if (embedding) it->std = 1.0;
+        else if (strncmp(name, "mlp.layers.", 11) == 0) it->std = 1 / sqrt(fan_in);
+        else if (!strstr(name, "pos_embed") && !strstr(name, "cls_token")) it->std = 1 / sqrt(3 * fan_in);
+    }
+    at_rng rng = at_rng_new(seed);
+    if (ir_params_init_random(&m->params, &rng)) {
         ir_model_free(m);
         return NULL;
     }

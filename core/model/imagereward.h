@@ -56,6 +56,14 @@ ir_model *ir_model_load(const char *path, const ir_config *cfg, bool copy);
  * stds, unit LayerNorm scales, zero biases), reproducible from seed: for
  * benchmarks and tests. */
 ir_model *ir_model_random(const ir_config *cfg, uint64_t seed);
+/* The same with weights for training from scratch: the usual stds above
+ * suit fine-tuning a pretrained model, but from random weights ImageReward's
+ * head (five linear layers at std 1/(hidden+1), nothing between them) starts
+ * with an output and gradients that are a product of five tiny factors, and
+ * training stalls at the mean score. Here every linear weight has
+ * nn.Linear's std 1/sqrt(3 fan_in), the head's 1/sqrt(fan_in) so its
+ * product keeps unit scale, and the word and position embeddings std 1. */
+ir_model *ir_model_random_from_scratch(const ir_config *cfg, uint64_t seed);
 void ir_model_free(ir_model *m);   /* NULL is fine */
 /* New random weights for the metric head alone, from seed. */
 int ir_model_init_metric_head(ir_model *m, uint64_t seed);

@@ -3,6 +3,7 @@
  * the files demo_db_write.c's). */
 #include "demo_db.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 #define Q_BLUR 2.4
 #define Q_NOISE 2.0
 #define Q_BLOCKINESS 1.8
-#define Q_BANDING 1.6
+#define Q_BANDING 1.1         /* shows only where colour varies (gradients, shading): flat fills hide it */
 #define Q_LOW_CONTRAST 1.7
 #define Q_ARTIFACT 0.35        /* each artifact */
 #define Q_SHADING 0.3          /* nicer rendering, a little better quality */
@@ -28,10 +29,10 @@
 #define A_COLOUR 1.2
 #define A_COLOUR_FAR 1.0       /* times the colours' distance in [0, 1] */
 #define A_SIZE 0.6
-#define A_MISSING 2.6          /* one of two objects */
+#define A_MISSING 3.0          /* one of two objects */
 #define A_MISSING_ONLY 4.5     /* the only object: nothing asked for is there */
 #define A_PLACE 1.0
-#define A_BG_COLOUR 0.5
+#define A_BG_COLOUR 1.0
 #define A_BG_COLOUR_FAR 0.5
 #define A_BG_KIND 0.4
 #define A_BLUR 0.5             /* blurred, noisy, low-contrast content is harder to see */
@@ -51,7 +52,7 @@
 #define RATER_NOISE_SD 0.12
 
 /* ---- factor distributions ---- */
-#define P_ONE_OBJECT 0.35
+#define P_ONE_OBJECT 0.5
 #define P_DEGRADATION 0.4      /* each of the five, independently */
 #define MIN_SEVERITY 0.15
 static const double p_mismatches[] = {0.35, 0.35, 0.2, 0.1};   /* 0, 1, 2, 3 differences */
@@ -257,14 +258,14 @@ typedef struct { int kind, obj; double weight; } change;
 static int possible_changes(const at_demo_scene *sc, change *out) {
     int n = 0;
     for (int j = 0; j < sc->nobjects; j++) {
-        out[n++] = (change){CH_SHAPE, j, 1.0};
-        out[n++] = (change){CH_COLOUR, j, 1.6};
-        out[n++] = (change){CH_SIZE, j, 0.3};
-        out[n++] = (change){CH_MISSING, j, sc->nobjects == 2 ? 0.8 : 0.2};
+        out[n++] = (change){CH_SHAPE, j, 0.6};
+        out[n++] = (change){CH_COLOUR, j, 2.0};
+        out[n++] = (change){CH_SIZE, j, 0.15};
+        out[n++] = (change){CH_MISSING, j, sc->nobjects == 2 ? 1.0 : 0.3};
     }
-    out[n++] = (change){CH_PLACE, -1, 0.4};
-    out[n++] = (change){CH_BG_COLOUR, -1, 0.3};
-    out[n++] = (change){CH_BG_KIND, -1, 0.2};
+    out[n++] = (change){CH_PLACE, -1, 0.2};
+    out[n++] = (change){CH_BG_COLOUR, -1, 0.4};
+    out[n++] = (change){CH_BG_KIND, -1, 0.1};
     return n;
 }
 
@@ -570,4 +571,65 @@ void at_demo_artifact_names(unsigned artifacts, char *out, int size) {
 void at_demo_colour_rgb(int colour, float rgb[3]) {
     if (colour < 0 || colour >= AT_DEMO_NCOLOURS) colour = AT_DEMO_BLACK;
     for (int c = 0; c < 3; c++) rgb[c] = palette[colour][c];
+}
+
+/* ---- the vocabulary ---- */
+
+/* The texts train.run feeds for the fixed-text metrics (quality,
+ * authenticity: lua/aapmt/train_config.lua's task_prompts), so a model
+ * trained from scratch on the demo tokenizes them without [UNK] too. */
+static const char *task_texts[] = {"extremely high quality image, with vivid details", "very authentic image"};
+
+static int compare_words(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Splits text as BERT's BasicTokenizer does for our ASCII words: on spaces,
+ * with each punctuation mark a word of its own; "%s" (a format's slot) is skipped. */
+static void add_words(const char *text, char words[][24], int *n, int max) {
+    for (const char *p = text; *p;) {
+        if (*p == ' ' || (p[0] == '%' && p[1] == 's')) {
+            p += *p == ' ' ? 1 : 2;
+            continue;
+        }
+        int len = 0;
+        if (ispunct((unsigned char)*p)) len = 1;
+        else
+            while (p[len] && p[len] != ' ' && !ispunct((unsigned char)p[len])) len++;
+        if (*n < max && len < 24) {
+            memcpy(words[*n], p, (size_t)len);
+            words[(*n)++][len] = 0;
+        }
+        p += len;
+    }
+}
+
+char *at_demo_vocab_text(void) {
+    static const char *specials[] = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"};
+    enum { MAX_WORDS = 256 };
+    char words[MAX_WORDS][24];
+    int n = 0;
+    const char *const *lists[] = {shape_names, colour_names, size_names, position_words, relation_words,
+                                  background_formats, task_texts};
+    const int counts[] = {AT_DEMO_NSHAPES, AT_DEMO_NCOLOURS, 2, AT_DEMO_NPOSITIONS, AT_DEMO_NRELATIONS,
+                          AT_DEMO_NBACKGROUNDS, 2};
+    for (int l = 0; l < 7; l++)
+        for (int k = 0; k < counts[l]; k++) add_words(lists[l][k], words, &n, MAX_WORDS);
+    add_words("a nothing ,", words, &n, MAX_WORDS);   /* at_demo_describe's own words */
+    const char *sorted[MAX_WORDS];
+    for (int k = 0; k < n; k++) sorted[k] = words[k];
+    qsort(sorted, (size_t)n, sizeof *sorted, compare_words);
+    size_t cap = 64;
+    for (int k = 0; k < n; k++) cap += strlen(sorted[k]) + 1;
+    char *out = malloc(cap);
+    if (!out) {
+        at_set_error("demo_db: out of memory for the vocabulary");
+        return NULL;
+    }
+    size_t used = 0;
+    for (int k = 0; k < 5; k++) used += (size_t)snprintf(out + used, cap - used, "%s\n", specials[k]);
+    for (int k = 0; k < n; k++)
+        if (k == 0 || strcmp(sorted[k], sorted[k - 1]))
+            used += (size_t)snprintf(out + used, cap - used, "%s\n", sorted[k]);
+    return out;
 }

@@ -21,13 +21,15 @@
  *  - quality: five degradations applied after drawing, each present with
  *    probability 0.4 at a severity in [0.15, 1]: low contrast, Gaussian blur,
  *    Gaussian noise, JPEG-like blockiness (blocks pulled toward their mean),
- *    colour banding (posterised levels). z falls linearly with each severity;
+ *    colour banding (posterised to 13..3 levels; it costs less, as flat
+ *    fills hide it). z falls linearly with each severity;
  *    visible artifacts (below) cost a little quality too.
  *  - alignment: the image shows a scene that differs from the prompt's in
  *    0-3 ways (probabilities 0.35/0.35/0.2/0.1), mostly in what a viewer
- *    notices first: an object of another colour (costing more the further
- *    the colour), another shape, an object missing; less often the objects
- *    in other places, the other size, another background colour or kind.
+ *    (and a small model at 32 pixels) notices first: an object of another
+ *    colour (costing more the further the colour; the commonest kind), an
+ *    object missing, another shape, another background colour; seldom the
+ *    objects in other places, the other size, another background kind.
  *    z falls with each difference; blur, noise and low contrast hide the
  *    content and cost a little alignment.
  *  - authenticity: how physical the rendering looks: shading (flat cartoon
@@ -44,7 +46,9 @@
  * same effects. Alignment is the hard metric to learn on held-out prompts:
  * it needs colours, shapes and places bound to words, and it generalises
  * with the number of distinct prompts, so quick training runs do better
- * with fewer images a prompt (e.g. 4) and more prompts.
+ * with fewer images a prompt (e.g. 2) and more prompts. A tiny ImageReward
+ * trained from scratch learns both (tests/lua/test_demo_learning.lua:
+ * 16000 images at 32 pixels, 2 a prompt, held-out prompts).
  *
  * Determinism: every random decision is a Philox draw (rng.h) at a counter
  * made of (domain, row, draw number), so row i depends only on (seed, i,
@@ -187,17 +191,27 @@ void at_demo_mismatch_names(unsigned mismatches, char *out, int size);
 void at_demo_artifact_names(unsigned artifacts, char *out, int size);
 /* A palette colour in [0, 1]. */
 void at_demo_colour_rgb(int colour, float rgb[3]);
+/* A BERT vocab.txt for training on the demo from scratch: [PAD] [UNK] [CLS]
+ * [SEP] [MASK] (ids 0-4), then every word and punctuation mark a prompt or a
+ * drawn scene can use and the words of train.run's fixed texts (quality,
+ * authenticity), lower case, sorted, one a line. Every prompt tokenizes
+ * without [UNK]. A new string (free it), or NULL when out of memory. */
+char *at_demo_vocab_text(void);
 
 /* ---- demo_db_write.c: the folder ----
- * dir/images/<name> for each row and dir/demo.csv. Every file is written to a
+ * dir/images/<name> for each row, dir/vocab.txt (at_demo_vocab_text, for
+ * a model trained from scratch: pass it as train.run's vocab) and
+ * dir/demo.csv. Every file is written to a
  * temporary name in its folder and renamed, so a reader never sees half a
  * file; the CSV comes last, so its presence means the images are complete.
  * dir and dir/images are created as needed (parents of dir too). */
 #define AT_DEMO_CSV_NAME "demo.csv"
 #define AT_DEMO_IMAGE_DIR "images"
+#define AT_DEMO_VOCAB_NAME "vocab.txt"
 int at_demo_db_write(const at_demo_db *db, const char *dir);
 /* The same in pieces, for progress reports: rows [first, first + count). */
 int at_demo_db_write_images(const at_demo_db *db, const char *dir, int64_t first, int64_t count);
+/* The CSV, with vocab.txt written just before it. */
 int at_demo_db_write_csv(const at_demo_db *db, const char *dir);
 /* The CSV's header line, without the line end. */
 const char *at_demo_csv_header(void);

@@ -1,8 +1,9 @@
-/* The demo database as a folder: images/<name> (PNG through stb_image_write)
- * and demo.csv (RFC 4180). Each file goes to a temporary name beside its
- * final one and is renamed, so readers see whole files or none; the images
- * are synced before the CSV is written, and the CSV is synced before its
- * rename, so a present demo.csv means a complete database even after a crash. */
+/* The demo database as a folder: images/<name> (PNG through stb_image_write),
+ * vocab.txt and demo.csv (RFC 4180). Each file goes to a temporary name beside
+ * its final one and is renamed, so readers see whole files or none; the images
+ * and vocab.txt are synced before the CSV is written, and the CSV is synced
+ * before its rename, so a present demo.csv means a complete database even
+ * after a crash. */
 #define _GNU_SOURCE   /* mkstemp, syncfs */
 #include <errno.h>
 #include <fcntl.h>
@@ -251,12 +252,20 @@ static void csv_row(buffer *b, const at_demo_row *r) {
     buffer_add(b, "\n", 1);
 }
 
+static int write_vocab(const char *dir) {
+    char *path = join(dir, AT_DEMO_VOCAB_NAME), *text = at_demo_vocab_text();
+    int rc = path && text ? write_atomic(path, text, strlen(text), false) : -1;
+    free(path);
+    free(text);
+    return rc;
+}
+
 int at_demo_db_write_csv(const at_demo_db *db, const char *dir) {
     if (make_dirs(dir)) return -1;
     char *image_dir = join(dir, AT_DEMO_IMAGE_DIR), *path = join(dir, AT_DEMO_CSV_NAME);
     buffer b = {0};
     int rc = -1;
-    if (image_dir && path) {
+    if (image_dir && path && !write_vocab(dir)) {
         buffer_add(&b, csv_header, strlen(csv_header));
         buffer_add(&b, "\n", 1);
         int64_t n = at_demo_db_config_of(db)->nimages;

@@ -14,8 +14,8 @@
 
 #define DOMAIN_NOISE 3ull
 
-#define LARGE_RADIUS 0.19f
-#define SMALL_RADIUS 0.12f
+#define LARGE_RADIUS 0.21f
+#define SMALL_RADIUS 0.15f
 #define NOISE_SD 0.15          /* at severity 1, in [0, 1] units (38 levels) */
 #define BLUR_SIGMA 0.028f      /* at severity 1, times the side (at least BLUR_MIN_SIGMA pixels) */
 #define BLUR_MIN_SIGMA 2.0f
@@ -394,7 +394,7 @@ static void blockiness(float *px, int S, double s) {
 }
 
 static void banding(float *px, size_t n, double s) {
-    float levels = (float)lround(4 + (1 - s) * 28) - 1;
+    float levels = (float)lround(3 + (1 - s) * 12) - 1;   /* 13 levels at the least severity, 3 at the most */
     for (size_t i = 0; i < n; i++) px[i] = roundf(clampf(px[i], 0, 1) * levels) / levels;
 }
 

@@ -38,7 +38,7 @@ local function train_stage(p, ds, train_idx, test_idx)
   local t = p.fields.train
   local out = p.out .. "/train"
   local spec = p.checkpoint and {checkpoint = p.checkpoint, config = p.model_config}
-    or {config = p.model_config, seed = p.seed}
+    or {config = p.model_config, seed = p.seed, init = "from_scratch"}
   local resume = folder.exists(out .. "/checkpoints/state.lua")
   local r = train.run{model = spec, vocab = p.vocab, data = ds, split = {train = train_idx, test = test_idx},
     metrics = p.trained, optimizer = {kind = t.optimizer or plan.recipe.optimizer, lr = t.lr or plan.recipe.lr,
@@ -69,7 +69,7 @@ end
 
 local function score_stage(p, model_path, rows)
   local net = model_path and a.imagereward_load(model_path, p.model_config)
-    or a.imagereward_random(p.model_config, p.seed)
+    or a.imagereward_random(p.model_config, p.seed, {init = "from_scratch"})
   local run = {net = net, tokenizer = a.tokenizer(p.vocab), metrics = scoring_metrics(p), max_length = 35,
     image_size = net:image_size(), eval_batch_size = (p.fields.evaluate or {}).batch_size or 16}
   local head = net:config().metric_head

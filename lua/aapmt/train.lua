@@ -4,7 +4,8 @@
 --   local train = require "aapmt.train"
 --   local result = train.run{
 --     model = {config = "tiny.json", seed = 1},   -- or a checkpoint path, or
---                                                 -- {checkpoint=, config=}
+--                                                 -- {checkpoint=, config=}; random weights
+--                                                 -- take init = "from_scratch" (fan-in stds)
 --     vocab = "vocab.txt",
 --     data = rows_or_dataset, split = {seed = 42},   -- or train=, test= rows
 --     metrics = {"quality"},                         -- or {name=, target=, text=}
@@ -140,7 +141,9 @@ local function model_spec(model)
   if type(model) == "string" then return {checkpoint = model} end
   if type(model) ~= "table" then fail("option 'model' must be a path or a table") end
   for k in pairs(model) do
-    if k ~= "checkpoint" and k ~= "config" and k ~= "seed" then fail("model: unknown option '%s'", tostring(k)) end
+    if k ~= "checkpoint" and k ~= "config" and k ~= "seed" and k ~= "init" then
+      fail("model: unknown option '%s'", tostring(k))
+    end
   end
   return model
 end
@@ -149,7 +152,7 @@ local function load_model(spec, weights)
   if weights then return a.imagereward_load(weights, spec.config) end
   if spec.checkpoint then return a.imagereward_load(spec.checkpoint, spec.config) end
   if not spec.config then fail("model: give checkpoint= or config= (for random weights)") end
-  return a.imagereward_random(spec.config, spec.seed or 0)
+  return a.imagereward_random(spec.config, spec.seed or 0, {init = spec.init})
 end
 
 -- ImageReward's fix_rate rule first (fix_rate 0 skips it, as AAPMT does, and

@@ -2,7 +2,8 @@
  * lua/aapmt/imagereward.lua builds score/rank/features on it).
  *
  *   aapmt.imagereward_load(checkpoint [, config_json [, copy]])  a model
- *   aapmt.imagereward_random([config_json [, seed]])             random weights
+ *   aapmt.imagereward_random([config_json [, seed [, {init=}]]])  random weights; init
+ *       "fine_tune" (default: the usual stds) or "from_scratch" (fan-in stds)
  *   model:forward(pixels, ids, mask [, {training=, seed=, cross_attention=, image_tokens=,
  *                                        metric_attention=}])
  *       → {features=, rewards=, scores= [, cross_attention={...}] [, image_tokens=]
@@ -14,6 +15,7 @@
  *   model:free()
  *   aapmt.preprocess(paths [, size])  (N, 3, size, size) f32, ImageReward's transform */
 #include <stdlib.h>
+#include <string.h>
 
 #include "binding.h"
 #include "io/image.h"
@@ -53,11 +55,22 @@ static int model_load(lua_State *L) {
     return push_model(L, m, fname);
 }
 
+/* aapmt.imagereward_random([config [, seed [, {init = "fine_tune" | "from_scratch"}]]]) */
 static int model_random(lua_State *L) {
     const char *fname = "aapmt.imagereward_random";
     ir_config cfg;
     if (!opt_config(L, 1, &cfg, fname)) ir_config_default(&cfg);
-    return push_model(L, ir_model_random(&cfg, (uint64_t)luaL_optinteger(L, 2, 0)), fname);
+    uint64_t seed = (uint64_t)luaL_optinteger(L, 2, 0);
+    bool scratch = false;
+    if (lua_istable(L, 3)) {
+        lua_getfield(L, 3, "init");
+        const char *init = luaL_optstring(L, -1, "fine_tune");
+        scratch = strcmp(init, "from_scratch") == 0;
+        if (!scratch && strcmp(init, "fine_tune") != 0)
+            return luaL_error(L, "%s: init must be 'fine_tune' or 'from_scratch', got '%s'", fname, init);
+        lua_pop(L, 1);
+    }
+    return push_model(L, scratch ? ir_model_random_from_scratch(&cfg, seed) : ir_model_random(&cfg, seed), fname);
 }
 
 static bool opt_flag(lua_State *L, int idx, const char *key) {

@@ -97,6 +97,17 @@ local ok, err = pcall(function()
   local from_file = a.preprocess({tmp .. "/lua/images/demo_00002.png"}, 32)
   local diff = (from_file - db:preprocess({3}))
   check.eq((diff * diff):sum():item(), 0, "file and memory pixels agree")
+  -- vocab.txt: a tokenizer for training from scratch; no prompt has [UNK]
+  local tok = a.tokenizer(tmp .. "/lua/vocab.txt")
+  local prompts = {}
+  for i = 1, #db do prompts[i] = db:row(i).prompt end
+  local ids = tok:encode_batch(prompts, 35)
+  local unknown = 0
+  for _, row in ipairs(ids:totable()) do
+    for _, id in ipairs(row) do unknown = unknown + (id == 1 and 1 or 0) end
+  end
+  check.eq(unknown, 0, "[UNK] tokens in the prompts")
+  tok:free()
   check.raises(function() return db:write(tmp .. "/lua/demo.csv/x") end, "is not a folder")
   db:free()
   check.raises(function() return db:row(1) end, "freed")
@@ -112,6 +123,7 @@ local ok, err = pcall(function()
   local mine = a.demo_db{images = 12, size = 16, seed = 9}
   mine:write(tmp .. "/same")
   check.eq(read(tmp .. "/cmd/demo.csv"), read(tmp .. "/same/demo.csv"), "the command writes what the binding writes")
+  check.eq(read(tmp .. "/cmd/vocab.txt"), read(tmp .. "/same/vocab.txt"), "and the same vocab.txt")
   check.eq(read(tmp .. "/cmd/images/demo_00011.png"), read(tmp .. "/same/images/demo_00011.png"), "same PNG bytes")
   p = io.popen(string.format("%q demo-db --images 3 2>&1; echo status=$?", exe))
   out = p:read("a")

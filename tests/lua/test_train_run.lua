@@ -330,6 +330,31 @@ do
   ds:free()
 end
 
+-- ---- random weights for training from scratch ----
+do
+  local net = a.imagereward_random(config, 3, {init = "from_scratch"})
+  local function sd(t) return math.sqrt((t * t):mean():item()) end
+  local checked = 0
+  for _, p in ipairs(net:parameters()) do
+    local t, want = p.tensor, nil
+    local fan_in = t:dim() >= 2 and t:numel() // t:size(1) or nil
+    if p.name:find("^mlp%.layers%.%d+%.weight$") then want = 1 / math.sqrt(fan_in)
+    elseif p.name:find("embeddings%.word_embeddings%.weight$") then want = 1
+    elseif p.name:find("attention%.self%.query%.weight$") then want = 1 / math.sqrt(3 * fan_in) end
+    if want and t:numel() >= 200 then
+      check.near(sd(t), want, 0.15 * want, p.name .. ": from-scratch std")
+      checked = checked + 1
+    end
+  end
+  check.truthy(checked >= 4, "stds checked: " .. checked)
+  local head = net:parameters()[1]
+  net:free()
+  check.raises(function() a.imagereward_random(config, 3, {init = "xavier"}) end, "init must be", "xavier")
+  local r = train.run(cfg("scratch", {model = {config = config, seed = 7, init = "from_scratch"}, epochs = 1}))
+  check.eq(r.steps, 3, "train.run from scratch")
+  check.truthy(head ~= nil, "parameters listed")
+end
+
 -- ---- errors name the option or the file ----
 check.raises(function() train.run(cfg("bad1", {bogus = 1})) end, "unknown option 'bogus'")
 check.raises(function() train.run(cfg("bad2", {optimizer = {kind = "adam", momentum = 0.9}})) end,
