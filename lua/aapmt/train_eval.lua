@@ -14,11 +14,21 @@ local config = require "aapmt.train_config"
 local M = {}
 local target_of = config.target_of
 
--- The text a metric feeds the model for each row: its task prompt, or the
--- row's own prompt.
+-- The text a metric feeds the model for each row: its task prompt, the
+-- row's own prompt (text false), or what a Lua function of the row returns.
 function M.texts_for(metric, rows)
-  local texts = {}
-  for i, r in ipairs(rows) do texts[i] = metric.text or r.prompt end
+  local texts, text = {}, metric.text
+  for i, r in ipairs(rows) do
+    if type(text) == "function" then
+      texts[i] = text(r)
+      if type(texts[i]) ~= "string" then
+        error(string.format("metric %s: its text function returned a %s for row %s, not a string", metric.name,
+          type(texts[i]), tostring(r.name or r.image)), 0)
+      end
+    else
+      texts[i] = text or r.prompt
+    end
+  end
   return texts
 end
 

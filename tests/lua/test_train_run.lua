@@ -355,6 +355,19 @@ do
   check.truthy(head ~= nil, "parameters listed")
 end
 
+-- ---- a metric's text as a Lua function of the row ----
+do
+  local seen = {}
+  local r = train.run(cfg("text_fn", {epochs = 1, metrics = {{name = "quality", text = function(row)
+    seen[row.prompt] = true
+    return "a photo of " .. row.prompt
+  end}}}))
+  check.eq(r.steps, 3, "trains with a text function")
+  check.truthy(seen["a red cat"] and seen["two dogs"], "the function saw the rows")
+  check.raises(function() train.run(cfg("text_bad", {metrics = {{name = "quality", text = function() return 1 end}}}))
+  end, "text function returned a number")
+end
+
 -- ---- errors name the option or the file ----
 check.raises(function() train.run(cfg("bad1", {bogus = 1})) end, "unknown option 'bogus'")
 check.raises(function() train.run(cfg("bad2", {optimizer = {kind = "adam", momentum = 0.9}})) end,
