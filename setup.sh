@@ -58,7 +58,9 @@ test)
     fuzz_seconds=${AAPMT_FUZZ_SECONDS:-30}
     if [ "$fuzz_seconds" -gt 0 ]; then
         echo "setup: fuzzing each reader for ${fuzz_seconds} s (tests/fuzz/run.sh)"
-        AAPMT_FUZZ_BUILD="$build_dir/fuzz" tests/fuzz/run.sh "$fuzz_seconds" || { rc=$?; [ $rc -eq 77 ] || exit $rc; }
+        fuzz_build=$build_dir/fuzz
+        case $fuzz_build in /*) ;; *) fuzz_build=$PWD/$fuzz_build ;; esac
+        AAPMT_FUZZ_BUILD="$fuzz_build" tests/fuzz/run.sh "$fuzz_seconds" || { rc=$?; [ $rc -eq 77 ] || exit $rc; }
     fi
     if [ "${AAPMT_SKIP_SANITIZE:-0}" != 1 ]; then
         echo "setup: the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
