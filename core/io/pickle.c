@@ -640,8 +640,8 @@ static int step(at_unpickler *u, bool *stop) {
     case 'Q': /* BINPERSID */
         return (a = pop(u)) ? push(u, persistent_load(u, a)) : -1;
     default:
-        fail(u, "opcode 0x%02x%s%c%s is not allowed in a checkpoint", u->op, u->op >= 0x20 && u->op < 0x7f ? " '" : "",
-             u->op >= 0x20 && u->op < 0x7f ? u->op : ' ', u->op >= 0x20 && u->op < 0x7f ? "'" : "");
+        if (u->op >= 0x20 && u->op < 0x7f) fail(u, "opcode 0x%02x '%c' is not allowed in a checkpoint", u->op, u->op);
+        else fail(u, "opcode 0x%02x is not allowed in a checkpoint", u->op);
         return -1;
     }
 }

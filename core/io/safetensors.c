@@ -148,9 +148,14 @@ at_state_dict *at_load_safetensors_mapped(at_mapped_file *m, const char *op) {
         return NULL;
     }
     uint64_t n = le64(m->data);
-    if (n > MAX_HEADER || n > m->size - 8) {
-        at_set_error("%s: %s: safetensors: header length %llu runs past the end of the file (%zu bytes) or the "
-                     "%d-byte limit", op, m->path, (unsigned long long)n, m->size, MAX_HEADER);
+    if (n > m->size - 8) {
+        at_set_error("%s: %s: safetensors: header length %llu runs past the end of the file (%zu bytes)", op,
+                     m->path, (unsigned long long)n, m->size);
+        return NULL;
+    }
+    if (n > MAX_HEADER) {   /* the reference implementation's limit; nothing of the header is read */
+        at_set_error("%s: %s: safetensors: header length %llu exceeds the %d-byte limit", op, m->path,
+                     (unsigned long long)n, MAX_HEADER);
         return NULL;
     }
     const char *text = (const char *)m->data + 8;

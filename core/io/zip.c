@@ -117,7 +117,8 @@ static bool name_is_safe(const char *name) {
     return true;
 }
 
-static int read_entry(const reader *r, uint64_t *pos, uint64_t cd_end, at_zip_entry *out) {
+/* *header gets where the entry's local header starts. */
+static int read_entry(const reader *r, uint64_t *pos, uint64_t cd_end, at_zip_entry *out, uint64_t *header) {
     if (!in_bounds(*pos, CENTRAL_SIZE, cd_end) || rd32(r->data + *pos) != CENTRAL_SIG)
         FAIL(r, "corrupt central directory at offset %llu", (unsigned long long)*pos);
     const unsigned char *c = r->data + *pos;
@@ -156,7 +157,36 @@ static int read_entry(const reader *r, uint64_t *pos, uint64_t cd_end, at_zip_en
              name, (unsigned long long)usize, (unsigned long long)data_offset, (unsigned long long)r->size);
     out->data_offset = data_offset;
     out->size = usize;
+    *header = offset;
     *pos += total;
+    return 0;
+}
+
+/* Entries must not share bytes with each other or with the central
+ * directory: overlapping entries are how a small archive claims far more
+ * data than it holds (the non-recursive zip bomb), and no zip writer makes
+ * them. Spans are [local header, end of data). */
+typedef struct {
+    uint64_t begin, end;
+    int index;
+} span;
+
+static int span_cmp(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    return (x->begin > y->begin) - (x->begin < y->begin);
+}
+
+static int check_overlaps(const reader *r, const at_zip *z, span *spans, uint64_t cd_offset) {
+    qsort(spans, (size_t)z->count, sizeof *spans, span_cmp);
+    for (int i = 0; i < z->count; i++) {
+        const char *name = z->entries[spans[i].index].name;
+        if (i + 1 < z->count && spans[i].end > spans[i + 1].begin)
+            FAIL(r, "entries '%s' and '%s' overlap (bytes %llu..%llu and %llu..)", name,
+                 z->entries[spans[i + 1].index].name, (unsigned long long)spans[i].begin,
+                 (unsigned long long)spans[i].end, (unsigned long long)spans[i + 1].begin);
+        if (spans[i].end > cd_offset)
+            FAIL(r, "entry '%s' overlaps the central directory at offset %llu", name, (unsigned long long)cd_offset);
+    }
     return 0;
 }
 
@@ -187,16 +217,31 @@ int at_zip_read(at_zip *z, const unsigned char *data, uint64_t size, const char 
         at_set_error("%s: %s: out of memory", op, path);
         return -1;
     }
+    span *spans = malloc((count ? count : 1) * sizeof *spans);
+    if (!spans) {
+        at_zip_free(z);
+        at_set_error("%s: %s: out of memory", op, path);
+        return -1;
+    }
     uint64_t pos = cd_offset, cd_end = cd_offset + cd_size;
     for (uint64_t i = 0; i < count; i++) {
         z->count = (int)i + 1;   /* so that at_zip_free frees a partial name */
-        if (read_entry(&r, &pos, cd_end, &z->entries[i])) {
+        if (read_entry(&r, &pos, cd_end, &z->entries[i], &spans[i].begin)) {
+            free(spans);
             at_zip_free(z);
             return -1;
         }
+        spans[i].end = z->entries[i].data_offset + z->entries[i].size;
+        spans[i].index = (int)i;
         z->by_name[i] = (int)i;
     }
     z->count = (int)count;
+    int overlap = check_overlaps(&r, z, spans, cd_offset);
+    free(spans);
+    if (overlap) {
+        at_zip_free(z);
+        return -1;
+    }
     qsort_r(z->by_name, count, sizeof *z->by_name, by_name_cmp, z);
     for (int i = 1; i < z->count; i++) {
         const char *a = z->entries[z->by_name[i - 1]].name, *b = z->entries[z->by_name[i]].name;

@@ -21,8 +21,10 @@ typedef struct {
 } at_zip;
 
 /* Parses the archive in data[0..size). Checks every offset and size against
- * the buffer and refuses compressed or encrypted entries, duplicate names and
- * names with "..". Errors are "op: path: why". Returns 0 or -1. */
+ * the buffer and refuses compressed or encrypted entries, duplicate names,
+ * names with "..", and entries whose bytes overlap another entry's or the
+ * central directory (a small file claiming far more data than it holds).
+ * Errors are "op: path: why". Returns 0 or -1. */
 int at_zip_read(at_zip *z, const unsigned char *data, uint64_t size, const char *op, const char *path);
 const at_zip_entry *at_zip_find(const at_zip *z, const char *name);   /* NULL if absent */
 void at_zip_free(at_zip *z);

@@ -46,6 +46,14 @@ static bool eat_line_end(parser *ps) {
     return false;
 }
 
+/* A NUL would silently cut the cell short (cells are NUL-terminated), so a
+ * text with one is refused; it is most likely a binary file or UTF-16. */
+static int nul_byte(parser *ps, int field) {
+    at_set_error("csv: %s, line %lld, column %d: NUL byte (a binary or UTF-16 file?)", ps->name,
+                 (long long)ps->line, field);
+    return -1;
+}
+
 /* One quoted field, pos at its opening quote. */
 static int quoted_field(parser *ps, int field) {
     int64_t start_line = ps->line;
@@ -68,6 +76,7 @@ static int quoted_field(parser *ps, int field) {
         }
         if (c == '\n' || (c == '\r' && !(ps->pos + 1 < ps->len && ps->text[ps->pos + 1] == '\n')))
             ps->line++;
+        if (c == '\0') return nul_byte(ps, field);
         *ps->out++ = c;
         ps->pos++;
     }
@@ -98,6 +107,7 @@ static int record(parser *ps, bool *blank) {
             while (ps->pos < ps->len) {
                 char c = ps->text[ps->pos];
                 if (c == ',' || c == '\n' || c == '\r') break;
+                if (c == '\0') return nul_byte(ps, field);
                 *ps->out++ = c;
                 ps->pos++;
             }

@@ -16,6 +16,8 @@
  *    short records with NaN; here that is an error, so nothing is guessed).
  *  - Cells are kept as text, byte for byte (no whitespace trimming, no NA
  *    strings); at_csv_number converts one when a number is wanted.
+ *  - A NUL byte anywhere is an error naming its line and column (a binary or
+ *    UTF-16 file), since cells are NUL-terminated strings.
  *
  * Lines in messages are 1-based physical lines of the file, as an editor
  * shows them (a quoted field with line breaks makes its record span several;

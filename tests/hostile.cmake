@@ -1,0 +1,1 @@
+aapmt_c_test(test_hostile)
