@@ -56,14 +56,22 @@ local function demo_database(decl, opts, fields)
   opts = opts == true and {} or opts
   local o = {images = opts.images or 400, size = opts.size or 32, seed = opts.seed or 42,
     per_prompt = opts.per_prompt or 4}
-  local dir = string.format("%s/.databases/demo-%d-%dpx-seed%d-%dpp", runs_dir(fields), o.images, o.size, o.seed,
-    o.per_prompt)
+  -- The folder is keyed by the parameters and by what the generator draws
+  -- (the first rows' prompts and scores), so a cache from another version
+  -- of the generator is never reused.
+  local db = a.demo_db(o)
+  local drawn = {}
+  for i = 1, math.min(3, db:size()) do
+    local r = db:row(i)
+    drawn[#drawn + 1] = string.format("%s|%.17g|%.17g|%.17g", r.prompt, r.mos_quality, r.mos_align, r.mos_authenticity)
+  end
+  local dir = string.format("%s/.databases/demo-%d-%dpx-seed%d-%dpp-%s", runs_dir(fields), o.images, o.size, o.seed,
+    o.per_prompt, fnv1a(table.concat(drawn, "\n")):sub(1, 8))
   if not folder.exists(dir .. "/demo.csv") then
-    local db = a.demo_db(o)
     folder.mkdir(dir)
     db:write(dir)
-    db:free()
   end
+  db:free()
   return {kind = "csv", csv = dir .. "/demo.csv", images = dir .. "/images", title = "demo",
     targets = {"mos_quality", "mos_align", "mos_authenticity"}, vocab = dir .. "/vocab.txt", demo = true}
 end
