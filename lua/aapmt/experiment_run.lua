@@ -72,16 +72,11 @@ local function score_stage(p, model_path, rows)
     or a.imagereward_random(p.model_config, p.seed, {init = "from_scratch"})
   local run = {net = net, tokenizer = a.tokenizer(p.vocab), metrics = scoring_metrics(p), max_length = 35,
     image_size = net:image_size(), eval_batch_size = (p.fields.evaluate or {}).batch_size or 16}
-  local head = net:config().metric_head
-  if head then
-    local index = {}
-    for i, name in ipairs(head.metrics) do index[name] = i end
-    run.head_columns = {}
-    for m, metric in ipairs(run.metrics) do
-      run.head_columns[m] = index[metric.name] or experiment.fail_at(p.decl, "tasks",
-        "task '%s' is not an output of the Metric Transformer (%s)", metric.name, table.concat(head.metrics, ", "))
-      metric.text = false
-    end
+  local lacking, head
+  run.head_columns, lacking, head = evaluation.head_columns(net, run.metrics)
+  if lacking then
+    experiment.fail_at(p.decl, "tasks", "task '%s' is not an output of the Metric Transformer (%s)", lacking,
+      table.concat(head.metrics, ", "))
   end
   local preds, raw = evaluation.predict(run, rows)
   evaluation.write_scores(p.out .. "/scores.csv", run, rows, preds, raw)

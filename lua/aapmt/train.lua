@@ -338,16 +338,13 @@ end
 -- and feeds the image's own prompt. A head the checkpoint lacked is drawn
 -- from the run's seed (AAPMT: randn after init_seed). Returns a log line.
 use_metric_head = function(run, r, state)
-  local head = run.net:config().metric_head
+  local columns, lacking, head = evaluation.head_columns(run.net, run.metrics)
   if not head then return nil end
-  local index = {}
-  for i, name in ipairs(head.metrics) do index[name] = i end
-  run.head_columns = {}
-  for m, metric in ipairs(run.metrics) do
-    run.head_columns[m] = index[metric.name] or fail("metric '%s' is not an output of the model's Metric "
-      .. "Transformer (its outputs: %s)", metric.name, table.concat(head.metrics, ", "))
-    metric.text = false
+  if lacking then
+    fail("metric '%s' is not an output of the model's Metric Transformer (its outputs: %s)", lacking,
+      table.concat(head.metrics, ", "))
   end
+  run.head_columns = columns
   local note = string.format("Metric Transformer (%s): outputs %s", head.kind, table.concat(head.metrics, ", "))
   if not state and run.net:metric_head_random() then
     run.net:init_metric_head(r.seed)

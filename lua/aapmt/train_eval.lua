@@ -32,6 +32,23 @@ function M.texts_for(metric, rows)
   return texts
 end
 
+-- With a Metric Transformer: the head output each metric reads (by name),
+-- each metric set to the image's own prompt, which the head is fed. Returns
+-- the columns and the head's config; nil, the first metric the head lacks
+-- and the config; nothing when the model has no such head.
+function M.head_columns(net, metrics)
+  local head = net:config().metric_head
+  if not head then return nil end
+  local index, columns = {}, {}
+  for i, name in ipairs(head.metrics) do index[name] = i end
+  for m, metric in ipairs(metrics) do
+    if not index[metric.name] then return nil, metric.name, head end
+    columns[m] = index[metric.name]
+    metric.text = false
+  end
+  return columns, nil, head
+end
+
 local function append(list, values)
   for _, v in ipairs(values) do list[#list + 1] = v end
 end
