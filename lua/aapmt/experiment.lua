@@ -11,7 +11,10 @@
 --     database = false,                   -- (instead) a report over other experiments' results
 --     model_config = nil,                 -- JSON (default ImageReward-v1.0; required for "random")
 --     vocab = nil,                        -- default: beside the checkpoint, or the demo's
---     head = "mlp",                       -- "coded" | "metric_attention" (the Metric Transformer)
+--     head = "mlp",                       -- "coded" | "metric_attention" (the Metric Transformer),
+--                                         -- {kind = ..., layers = ...} (its block), or a head
+--                                         -- written in Lua: an aapmt.nn module or a function
+--                                         -- returning one (train_head.lua)
 --     train = {metrics = {"quality"}, epochs = 10, batch_size = 32, lr = 5e-6, ...} or false,
 --     evaluate = {tasks = {"quality", "align"}, prompts = {{name=, text=, target=}},
 --                 protocols = {"test", "paper_rows"}},
@@ -30,6 +33,7 @@
 -- epochs=2, train.lr=1e-5, head=coded). A misspelt key, a wrong type or a
 -- missing file is reported with the file and line of the declaration.
 local folder = require "aapmt.run_folder"
+local nn = require "aapmt.nn"
 
 local M = {}
 local Declaration = {__name = "aapmt.experiment"}
@@ -40,7 +44,7 @@ Declaration.__index = Declaration
 local any_text = {"string", "function", "boolean"}
 M.schema = {
   name = "string", description = "string", database = {"string", "table", "boolean"}, split = "table",
-  start = {"string", "table"}, model_config = "string", vocab = "string", head = {"string", "table"},
+  start = {"string", "table"}, model_config = "string", vocab = "string", head = {"string", "table", "function"},
   train = {"table", "boolean"}, evaluate = "table", seed = "integer", sweep = "table", paper = {"table", "boolean"},
   plot = {"boolean", "table"}, runs = "string", quality_prompt = "string", needs = "table", report = "function",
 }
@@ -144,6 +148,11 @@ function M.is_declaration(v)
   return getmetatable(v) == Declaration
 end
 
+-- Whether fields.head is a head written in Lua (a module or a function).
+function M.lua_head(fields)
+  return nn.is_module(fields.head) or type(fields.head) == "function"
+end
+
 -- Files an experiment names beside itself (a model config, a vocabulary, a
 -- split file, a database) are relative to its folder; checkpoints in
 -- `start` are relative to the current directory, like assets/ and runs/.
@@ -212,6 +221,11 @@ function M.check(decl, f)
   if type(f.head) == "string" and f.head ~= "mlp" and f.head ~= "coded" and f.head ~= "metric_attention" then
     M.fail_at(decl, "head", "head '%s' is not 'mlp', 'coded' or 'metric_attention'", f.head)
   end
+  if type(f.head) == "table" and not nn.is_module(f.head) and f.head.kind ~= "coded"
+      and f.head.kind ~= "metric_attention" then
+    M.fail_at(decl, "head", "'head' as a table must be an aapmt.nn module (a head written in Lua) or a Metric "
+      .. "Transformer block with kind = \"coded\" or \"metric_attention\", got kind = %s", tostring(f.head.kind))
+  end
   if type(f.start) == "table" then
     check_table(decl, f.start, {experiment = "string", variant = "string"}, "start")
     if not f.start.experiment then M.fail_at(decl, "start", "'start' as a table needs experiment = \"name\"") end
@@ -232,7 +246,7 @@ end
 -- ---- overrides and sweeps ----
 
 local function copy(t)
-  if type(t) ~= "table" then return t end
+  if type(t) ~= "table" or nn.is_module(t) then return t end   -- a Lua head is shared; each run clones it
   local c = {}
   for k, v in pairs(t) do c[k] = copy(v) end
   return c

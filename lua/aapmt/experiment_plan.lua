@@ -118,7 +118,7 @@ end
 -- with the Metric Transformer block when the head asks for one.
 local function model_config(decl, fields, out, metric_names)
   local head = fields.head or "mlp"
-  if head == "mlp" then return fields.model_config end
+  if head == "mlp" or experiment.lua_head(fields) then return fields.model_config end
   local block = type(head) == "table" and head or {kind = head}
   if block.kind == "metric_attention" and not block.metrics then block.metrics = metric_names end
   local text
@@ -136,6 +136,16 @@ local function model_config(decl, fields, out, metric_names)
   return path
 end
 
+-- What the fingerprint reads of the fields: a Lua head by its layers (the
+-- file's text, also fingerprinted, covers how it is built).
+local function fingerprinted(f)
+  if not experiment.lua_head(f) then return folder.lua_value(f) end
+  local shallow = {}
+  for k, v in pairs(f) do shallow[k] = v end
+  shallow.head = type(f.head) == "function" and "<Lua head function>" or f.head:describe()
+  return folder.lua_value(shallow)
+end
+
 -- Resolves a variant: database, split, start weights, model, training and
 -- evaluation. upstream(name, variant) gives another experiment's result.
 function M.plan(decl, variant, upstream)
@@ -145,7 +155,7 @@ function M.plan(decl, variant, upstream)
   if f.database == false then   -- a report over other experiments' results
     if not f.report then experiment.fail_at(decl, "database", "database = false needs a report function") end
     p.report_only = true
-    p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", folder.lua_value(f)}, "\n"))
+    p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", fingerprinted(f)}, "\n"))
     for _, name in ipairs(f.needs or {}) do
       local r = upstream and upstream(name, variant)
       p.fingerprint = fnv1a(p.fingerprint .. (r and r.fingerprint or "none"))
@@ -222,8 +232,17 @@ function M.plan(decl, variant, upstream)
   if #missing > 0 then experiment.fail_at(decl, "start", "%s", table.concat(missing, "\n")) end
   p.vocab = vocab
   p.epochs = t and (t.epochs or (databases.known[f.database] or {}).epochs or 10)
-  p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", folder.lua_value(f), stat(p.db.csv),
+  p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", fingerprinted(f), stat(p.db.csv),
     stat(p.checkpoint), tostring(p.upstream_fingerprint), stat(f.model_config), stat(vocab)}, "\n"))
+  -- A Lua head starts from the trained head beside the start checkpoint
+  -- (an upstream experiment's head.safetensors) when there is one.
+  p.head_outputs = names
+  local beside = experiment.lua_head(f) and p.checkpoint
+    and (p.checkpoint:match("^(.*)/") or ".") .. "/head.safetensors"
+  if beside and folder.exists(beside) then
+    p.start_head = beside
+    p.fingerprint = fnv1a(p.fingerprint .. stat(beside))
+  end
   return p
 end
 

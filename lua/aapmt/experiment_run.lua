@@ -9,6 +9,7 @@
 -- (written last: its presence with the same fingerprint means "done"),
 -- report.md and plots/.
 local a = aapmt
+local nn = require "aapmt.nn"
 local folder = require "aapmt.run_folder"
 local experiment = require "aapmt.experiment"
 local plan = require "aapmt.experiment_plan"
@@ -16,6 +17,7 @@ local report = require "aapmt.experiment_report"
 local train = require "aapmt.train"
 local config = require "aapmt.train_config"
 local evaluation = require "aapmt.train_eval"
+local lua_head = require "aapmt.train_head"
 
 local M = {recipe = plan.recipe, tasks = plan.tasks, plan = plan.plan, out_dir = plan.out_dir}
 
@@ -34,6 +36,20 @@ local function open_dataset(p)
   return ds, train_idx, test_idx
 end
 
+-- A head written in Lua, fresh for this run: the declaration's module is
+-- cloned (it is shared by every variant) or its function called, then the
+-- start's trained head loaded when there is one (experiment_plan.lua).
+local function head_builder(p)
+  if not experiment.lua_head(p.fields) then return nil end
+  local function fail(fmt, ...) experiment.fail_at(p.decl, "head", fmt, ...) end
+  return function(info)
+    local spec = p.fields.head
+    local module = lua_head.build(nn.is_module(spec) and spec:clone() or spec, info, fail)
+    if p.start_head then lua_head.load({module = module, desc = module:describe()}, p.start_head, fail) end
+    return module
+  end, fail
+end
+
 local function train_stage(p, ds, train_idx, test_idx)
   local t = p.fields.train
   local out = p.out .. "/train"
@@ -47,7 +63,7 @@ local function train_stage(p, ds, train_idx, test_idx)
     accumulate = t.accumulate, clip = t.clip, fix_rate = t.fix_rate, freeze = t.freeze, loss = t.loss or plan.recipe.loss,
     loss_weights = t.loss_weights,
     eval_every = t.eval_every, threads = t.threads, eval_batch_size = t.eval_batch_size, max_length = t.max_length,
-    seed = p.seed, out = out, resume = resume,
+    seed = p.seed, out = out, resume = resume, head = head_builder(p),
     source = t.workers and train.loader_source{workers = t.workers} or nil}
   return out .. "/model.safetensors", r
 end
@@ -77,6 +93,15 @@ local function score_stage(p, model_path, rows)
   if lacking then
     experiment.fail_at(p.decl, "tasks", "task '%s' is not an output of the Metric Transformer (%s)", lacking,
       table.concat(head.metrics, ", "))
+  end
+  local build, fail = head_builder(p)
+  if build then
+    if run.head_columns then fail("a Lua head replaces the MLP head; the model config has a Metric Transformer") end
+    local hidden = net:config().text.hidden_size
+    local module = build({hidden = hidden, outputs = #p.head_outputs, metrics = p.head_outputs, seed = p.seed})
+    run.lua_head = lua_head.bind(module, hidden, run.metrics, p.head_outputs, fail)
+    local trained = model_path and (model_path:match("^(.*)/") or ".") .. "/" .. lua_head.FILE
+    if p.fields.train and trained then lua_head.load(run.lua_head, trained, fail) end
   end
   local preds, raw = evaluation.predict(run, rows)
   evaluation.write_scores(p.out .. "/scores.csv", run, rows, preds, raw)

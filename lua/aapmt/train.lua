@@ -22,6 +22,10 @@
 -- Evaluation reports ImageReward's score(), the normalised reward, as AAPMT
 -- wrote it; RMSE is taken on the raw reward, the quantity fitted.
 --
+-- A head written in Lua (head = an aapmt.nn module, or a function building
+-- one; train_head.lua) replaces the MLP head: it maps the [CLS] features to
+-- one score, or one per metric, and is trained and checkpointed with the rest.
+--
 -- A Metric Transformer (the model config's "metric_head"): one forward per
 -- batch with each image's own prompt, as AAPMT's _for_all training did; each
 -- metric reads the head's output of the same name (coded: align, quality,
@@ -47,6 +51,7 @@ local folder = require "aapmt.run_folder"
 local progress = require "aapmt.progress"
 local config = require "aapmt.train_config"
 local evaluation = require "aapmt.train_eval"
+local lua_head = require "aapmt.train_head"
 
 local M = {task_prompts = config.task_prompts, score_columns = config.score_columns}
 local fail, target_of = config.fail, config.target_of
@@ -159,9 +164,10 @@ end
 -- trains everything), then parameters whose names match a freeze pattern
 -- are frozen. A pattern matching nothing is a mistake (a typo would silently
 -- train what was meant to stay), so it is an error.
-local function set_trainable(net, fix_rate, freeze)
+local function set_trainable(net, fix_rate, freeze, head)
   if fix_rate > 0 then net:fix_rate(fix_rate) end
   local params, list, matched = {}, net:parameters(), {}
+  if head then list = lua_head.parameter_list(list, head) end
   local counts = {tensors = #list, values = 0, trainable_tensors = 0, trainable_values = 0}
   for i, p in ipairs(list) do
     if fix_rate == 0 then p.tensor.requires_grad = true end
@@ -192,19 +198,20 @@ end
 
 local function checkpoint_paths(out, step)
   local base = string.format("%s/checkpoints/step-%08d", out, step)
-  return base .. ".model.safetensors", base .. ".optim.safetensors"
+  return base .. ".model.safetensors", base .. ".optim.safetensors", base .. ".head.safetensors"
 end
 
 -- Model and optimizer first, under names of their own; the state file that
 -- points at them is written last, atomically, so a kill at any moment leaves
 -- the previous complete checkpoint in force.
 local function write_checkpoint(run, state)
-  local model_path, optim_path = checkpoint_paths(run.out, state.step)
+  local model_path, optim_path, head_path = checkpoint_paths(run.out, state.step)
   local previous = folder.read_lua(run.state_path)
   local ok, err = pcall(function()
     run.net:save(model_path)
     a.save(run.opt:state(), optim_path)
-    state.model, state.optimizer = model_path, optim_path
+    if run.lua_head then lua_head.save(run.lua_head, head_path) end
+    state.model, state.optimizer, state.head = model_path, optim_path, run.lua_head and head_path or nil
     folder.write_atomic(run.state_path, "return " .. folder.lua_value(state) .. "\n")
   end)
   if not ok then
@@ -213,6 +220,7 @@ local function write_checkpoint(run, state)
     if not (previous and previous.model == model_path) then
       os.remove(model_path)
       os.remove(optim_path)
+      os.remove(head_path)
     end
     fail("checkpoint at step %d not written: %s; %s", state.step, tostring(err), previous and
       string.format("the checkpoint of step %d is intact (resume = true goes on from it)", previous.step) or
@@ -221,6 +229,7 @@ local function write_checkpoint(run, state)
   if previous and previous.step ~= state.step then
     os.remove(previous.model)
     os.remove(previous.optimizer)
+    if previous.head then os.remove(previous.head) end
   end
 end
 
@@ -248,12 +257,22 @@ local function micro_batch(run, pixels, rows, dropout_seed, scale)
     end
     return out
   end
-  local shared   -- the Metric Transformer's one forward for every metric
+  local shared   -- the Metric Transformer's (or a shared Lua head's) one forward for every metric
+  local head = run.lua_head
   for m, metric in ipairs(run.metrics) do
     local pred
     if run.head_columns then
       shared = shared or forward(evaluation.texts_for(metric, rows), M.derive_seed(dropout_seed, 0, 0))
       pred = keep(shared.metric_scores:select(2, run.head_columns[m]))
+    elseif head then
+      local k = head.shared and 0 or m
+      local scores = head.shared and shared
+      if not scores then
+        local features = forward(evaluation.texts_for(metric, rows), M.derive_seed(dropout_seed, k, 0)).features
+        scores = keep(lua_head.scores(head, features, M.derive_seed(dropout_seed, k, 1), keep))
+        if head.shared then shared = scores end
+      end
+      pred = keep(scores:select(2, head.columns[m]))
     else
       pred = forward(evaluation.texts_for(metric, rows), M.derive_seed(dropout_seed, m, 0)).rewards
     end
@@ -359,6 +378,7 @@ end
 local function remove_leftovers(dir, state)
   local keep = {}
   if state then keep[state.model], keep[state.optimizer] = true, true end
+  if state and state.head then keep[state.head] = true end
   for name in lfs.dir(dir) do
     local path = dir .. "/" .. name
     if (name:find("%.tmp") or name:find("^step%-%d+%..*safetensors$")) and not keep[path] then os.remove(path) end
@@ -397,12 +417,13 @@ function M.run(cfg)
   run.net = load_model(spec, state and state.model)
   run.image_size = run.net:image_size()
   local head_note = use_metric_head(run, r, state)
+  head_note = lua_head.setup(run, r, state, rec, fail) or head_note
   run.tokenizer = a.tokenizer(r.vocab)
   if run.tokenizer:size() > run.net:config().text.vocab_size then
     fail("%s has %d tokens but the model's text embedding has %d rows", r.vocab, run.tokenizer:size(),
       run.net:config().text.vocab_size)
   end
-  local params, counts = set_trainable(run.net, r.fix_rate, r.freeze)
+  local params, counts = set_trainable(run.net, r.fix_rate, r.freeze, run.lua_head)
   run.opt = make_optimizer(params, r.optimizer)
   if state then run.opt:load_state(a.load(state.optimizer)) end
 
@@ -516,6 +537,10 @@ function M.run(cfg)
     log(run, "stopped after step %d (stop_after_steps)", state.step)
   else
     run.net:save(r.out .. "/model.safetensors")
+    if run.lua_head then
+      lua_head.save(run.lua_head, r.out .. "/" .. lua_head.FILE)
+      result.head = r.out .. "/" .. lua_head.FILE
+    end
     if #r.test_rows > 0 then
       local last = run.last_eval
       if not (last and last.epoch == r.epochs) then evaluate_test(run, r.epochs) end

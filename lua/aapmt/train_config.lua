@@ -24,6 +24,7 @@ M.known = {
   fix_rate = true, loss = true, seed = true, out = true, checkpoint_every = true, resume = true,
   stop_after_steps = true, eval_batch_size = true, progress = true, on_step = true, source = true,
   max_length = true, threads = true, freeze = true, eval_every = true, paper_rows = true, loss_weights = true,
+  head = true,
 }
 M.known_optimizer = {kind = true, lr = true, betas = true, eps = true, weight_decay = true}
 
@@ -229,8 +230,8 @@ end
 function M.recorded(r)
   local rec = {}
   for k, v in pairs(r) do
-    if k == "train_rows" or k == "test_rows" or k == "paper_rows_list" or type(v) == "function" then
-      -- not recorded
+    if k == "train_rows" or k == "test_rows" or k == "paper_rows_list" or k == "head" or type(v) == "function" then
+      -- not recorded (a Lua head is described by train_head.setup)
     elseif k == "data" then
       rec.data = type(v) == "table" and string.format("<%d rows>", #v) or tostring(v)
     elseif k == "train" or k == "test" then

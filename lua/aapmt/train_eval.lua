@@ -10,6 +10,7 @@
 local a = aapmt
 local folder = require "aapmt.run_folder"
 local config = require "aapmt.train_config"
+local lua_head = require "aapmt.train_head"
 
 local M = {}
 local target_of = config.target_of
@@ -54,9 +55,9 @@ local function append(list, values)
 end
 
 -- preds[m][i]: metric m's prediction for rows[i] as AAPMT reported it
--- (ImageReward's score(); the Metric Transformer's raw output), and raw[m][i]
--- the quantity the loss fits (the raw reward; the same for the Metric
--- Transformer). In batches of run.eval_batch_size.
+-- (ImageReward's score(); the Metric Transformer's or a Lua head's raw
+-- output), and raw[m][i] the quantity the loss fits (the raw reward; the
+-- same for the other heads). In batches of run.eval_batch_size.
 function M.predict(run, rows)
   local preds, raw = {}, {}
   for m = 1, #run.metrics do preds[m], raw[m] = {}, {} end
@@ -69,8 +70,17 @@ function M.predict(run, rows)
       end
       local pixels = a.preprocess(paths, run.image_size)
       local shared
+      local head = run.lua_head
       for m, metric in ipairs(run.metrics) do
-        if run.head_columns then
+        if head then
+          if not (head.shared and shared) then
+            local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
+            shared = lua_head.scores(head, run.net:forward(pixels, ids, mask, {training = false}).features)
+          end
+          local column = shared:select(2, head.columns[m]):totable()
+          append(preds[m], column)
+          append(raw[m], column)
+        elseif run.head_columns then
           if not shared then
             local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
             shared = run.net:forward(pixels, ids, mask, {training = false}).metric_scores
@@ -110,7 +120,7 @@ end
 -- name, prompt, one prediction column per metric (AAPMT's names), the
 -- targets, then (MLP head) the raw rewards as reward_<metric>.
 function M.write_scores(path, run, rows, preds, raw)
-  local with_raw = not run.head_columns
+  local with_raw = not run.head_columns and not run.lua_head
   local header = {"name", "prompt"}
   for _, metric in ipairs(run.metrics) do header[#header + 1] = metric.column end
   local targets, seen = {}, {}   -- each target column once (several texts may score one MOS)
