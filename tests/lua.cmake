@@ -24,6 +24,11 @@ foreach(script ${AAPMT_LUA_TESTS})
     ENVIRONMENT "${AAPMT_LUA_TEST_ENV}")
 endforeach()
 
+# The demo-learning test trains two models at once, one process a core.
+if(TEST lua_demo_learning)
+  set_tests_properties(lua_demo_learning PROPERTIES PROCESSORS 2)
+endif()
+
 file(GLOB AAPMT_REPL_CASES CONFIGURE_DEPENDS ${AAPMT_REPL_TEST_DIR}/cases/*.in)
 foreach(input ${AAPMT_REPL_CASES})
   get_filename_component(name ${input} NAME_WE)

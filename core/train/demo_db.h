@@ -26,10 +26,10 @@
  *    visible artifacts (below) cost a little quality too.
  *  - alignment: the image shows a scene that differs from the prompt's in
  *    0-3 ways (probabilities 0.35/0.35/0.2/0.1), mostly in what a viewer
- *    (and a small model at 32 pixels) notices first: an object of another
+ *    (and a small model at 48 pixels) notices first: an object of another
  *    colour (costing more the further the colour; the commonest kind), an
- *    object missing, another shape, another background colour; seldom the
- *    objects in other places, the other size, another background kind.
+ *    object missing; less often another shape or background colour; seldom
+ *    the objects in other places, the other size, another background kind.
  *    z falls with each difference; blur, noise and low contrast hide the
  *    content and cost a little alignment.
  *  - authenticity: how physical the rendering looks: shading (flat cartoon
@@ -48,7 +48,7 @@
  * with the number of distinct prompts, so quick training runs do better
  * with fewer images a prompt (e.g. 2) and more prompts. A tiny ImageReward
  * trained from scratch learns both (tests/lua/test_demo_learning.lua:
- * 16000 images at 32 pixels, 2 a prompt, held-out prompts).
+ * 64000 images at 48 pixels, 2 a prompt, held-out prompts).
  *
  * Determinism: every random decision is a Philox draw (rng.h) at a counter
  * made of (domain, row, draw number), so row i depends only on (seed, i,

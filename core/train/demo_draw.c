@@ -14,8 +14,10 @@
 
 #define DOMAIN_NOISE 3ull
 
-#define LARGE_RADIUS 0.21f
-#define SMALL_RADIUS 0.15f
+/* Object radii, times the side: as large as two objects side by side allow
+ * (centres at 0.26 and 0.74), so shapes and shading cover many patches. */
+#define LARGE_RADIUS 0.24f
+#define SMALL_RADIUS 0.18f
 #define NOISE_SD 0.15          /* at severity 1, in [0, 1] units (38 levels) */
 #define BLUR_SIGMA 0.028f      /* at severity 1, times the side (at least BLUR_MIN_SIGMA pixels) */
 #define BLUR_MIN_SIGMA 2.0f

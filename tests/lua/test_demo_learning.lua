@@ -1,22 +1,20 @@
 -- The demo database is learnable: a tiny ImageReward (ViT + BERT with
--- cross-attention + MLP head, tests/fixtures/demo_learning/tiny_config.json)
--- trained from random weights (init "from_scratch") with train.run for a few
--- minutes on one core ranks held-out prompts' images (content-isolated split).
+-- cross-attention + MLP head, tests/fixtures/demo_learning/tiny_config.json:
+-- 48 px images in 6 px patches, width 64, two layers each) trained from
+-- random weights (init "from_scratch") with train.run for a few minutes on
+-- 2 cores ranks held-out prompts' images (content-isolated split): SRCC
+-- >= 0.9 for quality and >= 0.8 for alignment, the project's requirement.
 --
--- The project's requirement is SRCC >= 0.9 for quality and >= 0.8 for
--- alignment. This recipe reaches about 0.88 and 0.72 (measured: 0.878-0.879
--- and 0.719-0.725 in about 200 s on an idle core), so the test holds it to
--- what it reaches, 0.85 and 0.68, which still fails if learning breaks;
--- closing the gap is open work (more steps, or a generator whose alignment
--- signal a small model learns faster).
+-- One model a metric, trained at once in two processes of one thread each
+-- (tests/lua/lib/demo_learning_worker.lua): this model's operations are so
+-- small that two threads in one process gain only about 30 %. train.run
+-- with both metrics in one network learns alignment several times slower
+-- (quality, the easier metric, takes the network first).
 --
--- Training runs on one thread: this model's operations are so small that a
--- second thread gains about 30 % on an idle machine, and when other tests
--- share the two cores it made training 5-20x slower.
---
--- One model a metric: train.run with both metrics shares one network, and
--- there alignment learns several times slower than alone (quality, the
--- easier metric, takes the network first).
+-- The recipe, measured (2 idle cores, both trainings at once): 64000
+-- images, 2 a prompt (many distinct prompts matter more than many images
+-- of one), Adam lr 1e-3, cosine, batch 32; quality 4 epochs, alignment 3.
+-- Held-out SRCC about 0.91 and 0.84.
 --
 -- Skipped under the sanitizers (about 10x slower).
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
@@ -27,17 +25,16 @@ end
 
 local check = require "check"
 local lfs = require "lfs"
-local train = require "aapmt.train"
 local a = aapmt
 
 local here = arg[0]:match("^(.*)/") or "."
 local config = here .. "/../fixtures/demo_learning/tiny_config.json"
+local worker = here .. "/lib/demo_learning_worker.lua"
 
-local IMAGES, SIZE, PER_PROMPT, SEED = 16000, 32, 2, 42
-local THREADS = tonumber(os.getenv("AAPMT_DEMO_LEARNING_THREADS")) or 1
+local IMAGES, SIZE, PER_PROMPT, SEED = 64000, 48, 2, 42
 local RECIPES = {
-  quality = {epochs = 6, lr = 1e-3, min_srcc = 0.85},   -- the requirement: 0.9
-  align = {epochs = 5, lr = 1e-3, min_srcc = 0.68},     -- the requirement: 0.8
+  {metric = "quality", epochs = 4, min_srcc = 0.9},
+  {metric = "align", epochs = 3, min_srcc = 0.8},
 }
 
 local function remove_tree(path)
@@ -51,47 +48,44 @@ local function remove_tree(path)
   end
 end
 
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
 local tmp = os.tmpname()
 os.remove(tmp)
 local ok, err = pcall(function()
   local started = a.clock()
   local db = a.demo_db{images = IMAGES, size = SIZE, seed = SEED, per_prompt = PER_PROMPT}
   db:write(tmp .. "/db")
-  local rows = {}
-  for i = 1, #db do
-    local r = db:row(i)
-    rows[i] = {image = tmp .. "/db/images/" .. r.name, name = r.name, prompt = r.prompt,
-      targets = {mos_quality = r.mos_quality, mos_align = r.mos_align}}
-  end
   db:free()
-  local drawn = a.clock() - started
+  print(string.format("demo db: %d images at %dx%d, %d a prompt, drawn in %.0f s", IMAGES, SIZE, SIZE,
+    PER_PROMPT, a.clock() - started))
 
+  -- Both trainings start before either is read: popen runs them at once.
+  local runs = {}
+  for _, recipe in ipairs(RECIPES) do
+    local command = table.concat({quote(arg[-1]), "run", quote(worker), recipe.metric, quote(tmp .. "/db"),
+      quote(tmp .. "/run_" .. recipe.metric), tostring(recipe.epochs), quote(config)}, " ") .. " 2>&1"
+    runs[#runs + 1] = {recipe = recipe, pipe = assert(io.popen(command))}
+  end
   local failures = {}
-  local report = {string.format("demo db: %d images at %dx%d, %d a prompt, drawn in %.0f s", IMAGES, SIZE, SIZE,
-    PER_PROMPT, drawn)}
-  for _, metric in ipairs({"quality", "align"}) do
-    local recipe, t0 = RECIPES[metric], a.clock()
-    local result = train.run{
-      model = {config = config, seed = 1, init = "from_scratch"},   -- fan-in stds (imagereward.h)
-      vocab = tmp .. "/db/vocab.txt",
-      data = rows, split = {seed = SEED},        -- held-out prompts
-      metrics = {metric},
-      optimizer = {kind = "adam", lr = recipe.lr},
-      schedule = {kind = "cosine", warmup = 100},
-      loss = "mse", batch_size = 32, epochs = recipe.epochs, max_length = 24,
-      seed = SEED, threads = THREADS, eval_every = false, progress = false,
-      out = tmp .. "/run_" .. metric,
-    }
-    local m = result.metrics[metric]
-    report[#report + 1] = string.format("%s: SRCC %.4f, PLCC %.4f on %d held-out images, %d steps in %.0f s",
-      metric, m.srcc, m.plcc, m.n, result.steps, a.clock() - t0)
-    print(report[#report])
-    if not (m.srcc >= recipe.min_srcc) then
-      failures[#failures + 1] = string.format("%s SRCC %.4f < %.2f", metric, m.srcc, recipe.min_srcc)
+  for _, run in ipairs(runs) do
+    local output = run.pipe:read("a")
+    local closed = run.pipe:close()
+    local metric, srcc, plcc, n, steps, seconds =
+      output:match("result (%S+) (%S+) (%S+) (%d+) (%d+) (%S+)")
+    if not (closed and metric) then
+      failures[#failures + 1] = run.recipe.metric .. " training failed:\n" .. output
+    else
+      srcc = tonumber(srcc)
+      print(string.format("%s: SRCC %.4f, PLCC %.4f on %s held-out images, %s steps in %.0f s", metric, srcc,
+        tonumber(plcc), n, steps, tonumber(seconds)))
+      if not (srcc >= run.recipe.min_srcc) then
+        failures[#failures + 1] = string.format("%s SRCC %.4f < %.2f", metric, srcc, run.recipe.min_srcc)
+      end
     end
   end
-  print(string.format("total %.0f s on %d threads", a.clock() - started, THREADS))
-  check.eq(table.concat(failures, "; "), "", "held-out SRCC below what this recipe reaches")
+  print(string.format("total %.0f s", a.clock() - started))
+  check.eq(table.concat(failures, "; "), "", "held-out SRCC on the demo database")
 end)
 remove_tree(tmp)
 if not ok then error(err, 0) end
