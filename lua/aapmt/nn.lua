@@ -28,20 +28,14 @@
 -- graph holds activations until they are freed, and a training loop frees
 -- them right after backward (train.lua does).
 local a = aapmt
+local seeds = require "aapmt.seeds"
 
 local M = {}
 
 -- ---- seeds ----
 
-local function mix(z)   -- splitmix64, as train.lua's
-  z = z + 0x9E3779B97F4A7C15
-  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
-  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
-  return z ~ (z >> 31)
-end
-
 function M.derive_seed(seed, n)
-  return mix(mix(seed) ~ n)
+  return seeds.derive(seed, n)
 end
 
 local function name_hash(s)   -- FNV-1a, 64 bits

@@ -52,6 +52,7 @@ local progress = require "aapmt.progress"
 local config = require "aapmt.train_config"
 local evaluation = require "aapmt.train_eval"
 local lua_head = require "aapmt.train_head"
+local seeds = require "aapmt.seeds"
 
 local M = {task_prompts = config.task_prompts, score_columns = config.score_columns}
 local fail, target_of = config.fail, config.target_of
@@ -60,17 +61,8 @@ local use_metric_head
 
 -- ---- seeds and order ----
 
--- splitmix64: well-mixed 64-bit seeds from small integers (wraps as Lua
--- integers do, so it is the same on every machine).
-local function mix(z)
-  z = z + 0x9E3779B97F4A7C15
-  z = (z ~ (z >> 30)) * 0xBF58476D1CE4E5B9
-  z = (z ~ (z >> 27)) * 0x94D049BB133111EB
-  return z ~ (z >> 31)
-end
-
 function M.derive_seed(seed, tag, n)
-  return mix(mix(mix(seed) ~ tag) ~ n)
+  return seeds.derive(seed, tag, n)
 end
 
 local TAG_ORDER, TAG_DROPOUT = 1, 2
