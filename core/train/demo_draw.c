@@ -190,8 +190,8 @@ static void setup(scene_ctx *c, const at_demo_row *row, int size) {
     normalize3(c->light);
     for (int k = 0; k < 3; k++) c->half[k] = c->light[k] + (k == 2);
     normalize3(c->half);
-    c->shadow_dx = -cosf(theta) * 0.045f * S;
-    c->shadow_dy = -sinf(theta) * 0.045f * S;
+    c->shadow_dx = -cosf(theta) * 0.07f * S;
+    c->shadow_dy = -sinf(theta) * 0.07f * S;
     c->shadow_soft = fmaxf(1, 0.03f * S);
     c->outline = fmaxf(1, 0.018f * S);
     at_demo_colour_rgb(row->shown.bg_colour, c->bg);
@@ -235,7 +235,7 @@ static void object_colour(const scene_ctx *c, const placed *o, float x, float y,
     float diff = fmaxf(0, n[0] * c->light[0] + n[1] * c->light[1] + n[2] * c->light[2]);
     float spec = powf(fmaxf(0, n[0] * c->half[0] + n[1] * c->half[1] + n[2] * c->half[2]), 24);
     float bevel = 0.75f + 0.25f * clampf(-d / (0.15f * o->r), 0, 1);
-    float grain = 1 + 0.2f * (float)c->row->f.texture * tex;
+    float grain = 1 + 0.35f * (float)c->row->f.texture * tex;
     for (int k = 0; k < 3; k++) {
         float lit = (o->rgb[k] * (0.35f + 0.8f * diff) + 0.4f * spec) * bevel;
         out[k] = (o->rgb[k] + s * (lit - o->rgb[k])) * grain;
