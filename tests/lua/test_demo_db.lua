@@ -4,6 +4,7 @@
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local check = require "check"
 local lfs = require "lfs"
+local files = require "files"
 local a = aapmt
 
 
@@ -67,16 +68,7 @@ check.raises(function() return a.demo_db{size = 2.5} end, "'size' must be an int
 -- files
 local tmp = os.tmpname()
 os.remove(tmp)
-local function remove_tree(path)
-  if lfs.attributes(path, "mode") == "directory" then
-    for name in lfs.dir(path) do
-      if name ~= "." and name ~= ".." then remove_tree(path .. "/" .. name) end
-    end
-    lfs.rmdir(path)
-  else
-    os.remove(path)
-  end
-end
+local remove_tree = files.remove_tree
 
 local function read(path)
   local f = assert(io.open(path, "rb"))

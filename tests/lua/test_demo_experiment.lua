@@ -5,8 +5,9 @@ package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local check = require "check"
 local folder = require "aapmt.run_folder"
 local lfs = require "lfs"
+local files = require "files"
 
-local function absolute(path) return path:sub(1, 1) == "/" and path or lfs.currentdir() .. "/" .. path end
+local absolute = files.absolute
 local here = absolute(arg[0]:match("^(.*)/") or ".")
 local demo = here .. "/../../experiments/demo.lua"
 local aapmt_bin = absolute(arg[-1])

@@ -24,7 +24,7 @@ if os.getenv("AAPMT_SANITIZE") == "1" then
 end
 
 local check = require "check"
-local lfs = require "lfs"
+local files = require "files"
 local a = aapmt
 
 local here = arg[0]:match("^(.*)/") or "."
@@ -36,17 +36,6 @@ local RECIPES = {
   {metric = "quality", epochs = 4, min_srcc = 0.9},
   {metric = "align", epochs = 3, min_srcc = 0.8},
 }
-
-local function remove_tree(path)
-  if lfs.attributes(path, "mode") == "directory" then
-    for name in lfs.dir(path) do
-      if name ~= "." and name ~= ".." then remove_tree(path .. "/" .. name) end
-    end
-    lfs.rmdir(path)
-  else
-    os.remove(path)
-  end
-end
 
 local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
 
@@ -87,6 +76,6 @@ local ok, err = pcall(function()
   print(string.format("total %.0f s", a.clock() - started))
   check.eq(table.concat(failures, "; "), "", "held-out SRCC on the demo database")
 end)
-remove_tree(tmp)
+files.remove_tree(tmp)
 if not ok then error(err, 0) end
 print("demo_learning: ok")

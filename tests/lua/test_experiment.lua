@@ -5,11 +5,12 @@
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local check = require "check"
 local lfs = require "lfs"
+local files = require "files"
 local folder = require "aapmt.run_folder"
 local experiment = require "aapmt.experiment"
 local a = aapmt
 
-local function absolute(path) return path:sub(1, 1) == "/" and path or lfs.currentdir() .. "/" .. path end
+local absolute = files.absolute
 local here = absolute(arg[0]:match("^(.*)/") or ".")
 local fixtures = here .. "/../fixtures"
 local aapmt_bin = absolute(arg[-1])

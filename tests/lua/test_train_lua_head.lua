@@ -13,6 +13,7 @@
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local check = require "check"
 local lfs = require "lfs"
+local files = require "files"
 local nn = require "aapmt.nn"
 local train = require "aapmt.train"
 local lua_head = require "aapmt.train_head"
@@ -20,7 +21,7 @@ local evaluation = require "aapmt.train_eval"
 local folder = require "aapmt.run_folder"
 local a = aapmt
 
-local function absolute(path) return path:sub(1, 1) == "/" and path or lfs.currentdir() .. "/" .. path end
+local absolute = files.absolute
 local fixtures = absolute((arg[0]:match("^(.*)/") or ".") .. "/../fixtures")
 local dropout_config = fixtures .. "/train_run/tiny_config.json"      -- head dropouts 0.2, 0.2, 0.1
 local plain_config = fixtures .. "/demo_learning/tiny_config.json"    -- every dropout 0
@@ -251,16 +252,5 @@ return aapmt.experiment{
   check.raises(function() declare("  head = 3,") end, "decl.lua:4:", "'head' must be string or table or function")
 end
 
--- Remove the temporary tree.
-local function remove_tree(path)
-  if lfs.attributes(path, "mode") == "directory" then
-    for name in lfs.dir(path) do
-      if name ~= "." and name ~= ".." then remove_tree(path .. "/" .. name) end
-    end
-    lfs.rmdir(path)
-  else
-    os.remove(path)
-  end
-end
-remove_tree(tmp)
+files.remove_tree(tmp)
 print("ok")
