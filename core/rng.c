@@ -3,50 +3,21 @@
  * per element, so any element can be drawn without drawing the others. */
 #include "rng.h"
 #include "parallel.h"
+#include "philox.h"
 
 #include <math.h>
 
-#define PHILOX_M0 0xD2511F53u
-#define PHILOX_M1 0xCD9E8D57u
-#define PHILOX_W0 0x9E3779B9u
-#define PHILOX_W1 0xBB67AE85u
-
 at_rng at_rng_new(uint64_t seed) { return (at_rng){seed, 0}; }
 
-void at_philox4x32(uint64_t seed, uint64_t counter, uint32_t out[4]) {
-    uint32_t c0 = (uint32_t)counter, c1 = (uint32_t)(counter >> 32), c2 = 0, c3 = 0;
-    uint32_t k0 = (uint32_t)seed, k1 = (uint32_t)(seed >> 32);
-    for (int round = 0; round < 10; round++) {
-        uint64_t p0 = (uint64_t)PHILOX_M0 * c0, p1 = (uint64_t)PHILOX_M1 * c2;
-        uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
-        c1 = (uint32_t)p1;
-        c3 = (uint32_t)p0;
-        c0 = n0;
-        c2 = n2;
-        k0 += PHILOX_W0;
-        k1 += PHILOX_W1;
-    }
-    out[0] = c0;
-    out[1] = c1;
-    out[2] = c2;
-    out[3] = c3;
-}
+void at_philox4x32(uint64_t seed, uint64_t counter, uint32_t out[4]) { at_philox_block(seed, counter, out); }
 
-static double unit53(uint32_t hi, uint32_t lo) {
-    return (double)(((uint64_t)hi << 21) ^ (lo >> 11)) * 0x1.0p-53;
-}
-
-double at_uniform_at(uint64_t seed, uint64_t index) {
-    uint32_t r[4];
-    at_philox4x32(seed, index, r);
-    return unit53(r[0], r[1]);
-}
+double at_uniform_at(uint64_t seed, uint64_t index) { return at_philox_uniform(seed, index); }
 
 double at_normal_at(uint64_t seed, uint64_t index) {
     uint32_t r[4];
     at_philox4x32(seed, index, r);
-    double u1 = 1.0 - unit53(r[0], r[1]); /* (0, 1]: log stays finite */
-    double u2 = unit53(r[2], r[3]);
+    double u1 = 1.0 - at_philox_unit53(r[0], r[1]); /* (0, 1]: log stays finite */
+    double u2 = at_philox_unit53(r[2], r[3]);
     return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
 }
 

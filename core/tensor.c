@@ -2,6 +2,8 @@
 #include "tensor.h"
 #include "autograd.h"
 #include "parallel.h"
+#include "cuda.h"
+#include "cuda/kernels.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -221,7 +223,7 @@ static at_tensor *header_on(at_storage *s, at_dtype dtype, int ndim, const int64
     return t;
 }
 
-static at_tensor *new_tensor(at_dtype dtype, int ndim, const int64_t *shape, bool zero) {
+static at_tensor *new_tensor(at_device device, at_dtype dtype, int ndim, const int64_t *shape, bool zero) {
     if (check_shape("empty", ndim, shape)) return NULL;
     size_t nbytes;
     if (__builtin_mul_overflow((size_t)shape_numel(ndim, shape), at_dtype_size(dtype), &nbytes) ||
@@ -230,7 +232,10 @@ static at_tensor *new_tensor(at_dtype dtype, int ndim, const int64_t *shape, boo
                      dims_str(ndim, shape));
         return NULL;
     }
-    at_storage *s = zero ? at_storage_new(nbytes) : at_storage_new_uninit(nbytes);
+    at_storage *s = device == AT_CUDA ? at_cuda_storage_new(nbytes)
+                  : zero            ? at_storage_new(nbytes)
+                                    : at_storage_new_uninit(nbytes);
+    if (!s && device == AT_CUDA) return NULL; /* the allocator's error names the size and what is in use */
     if (!s) {
         at_set_error("out of memory: a %s tensor of shape %s needs %zu bytes (%.2f GB)", at_dtype_name(dtype),
                      dims_str(ndim, shape), nbytes, nbytes / 1e9);
@@ -238,13 +243,34 @@ static at_tensor *new_tensor(at_dtype dtype, int ndim, const int64_t *shape, boo
     }
     at_tensor *t = header_on(s, dtype, ndim, shape, NULL, 0);
     if (!t) at_storage_release(s);
+    if (t && zero && device == AT_CUDA && at_cuda_fill(t, 0)) {
+        at_release(t);
+        return NULL;
+    }
     return t;
 }
 
-at_tensor *at_empty(at_dtype dtype, int ndim, const int64_t *shape) { return new_tensor(dtype, ndim, shape, true); }
+at_tensor *at_empty(at_dtype dtype, int ndim, const int64_t *shape) { return new_tensor(AT_CPU, dtype, ndim, shape, true); }
 
 at_tensor *at_empty_uninit(at_dtype dtype, int ndim, const int64_t *shape) {
-    return new_tensor(dtype, ndim, shape, false);
+    return new_tensor(AT_CPU, dtype, ndim, shape, false);
+}
+
+at_tensor *at_empty_on(at_device device, at_dtype dtype, int ndim, const int64_t *shape) {
+    return new_tensor(device, dtype, ndim, shape, true);
+}
+
+at_tensor *at_empty_uninit_on(at_device device, at_dtype dtype, int ndim, const int64_t *shape) {
+    return new_tensor(device, dtype, ndim, shape, false);
+}
+
+at_tensor *at_full_on(at_device device, at_dtype dtype, int ndim, const int64_t *shape, double value) {
+    at_tensor *t = at_empty_on(device, dtype, ndim, shape);
+    if (t && value != 0 && at_fill_(t, value)) {
+        at_release(t);
+        return NULL;
+    }
+    return t;
 }
 
 at_tensor *at_zeros(at_dtype dtype, int ndim, const int64_t *shape) { return at_empty(dtype, ndim, shape); }
@@ -301,7 +327,7 @@ at_tensor *at_detach(const at_tensor *t) {
 }
 
 at_tensor *at_clone_data(const at_tensor *t) {
-    at_tensor *c = at_empty_uninit(t->dtype, t->ndim, t->shape);
+    at_tensor *c = at_empty_uninit_on(at_device_of(t), t->dtype, t->ndim, t->shape);
     if (c && at_copy_(c, t)) {
         at_release(c);
         return NULL;
@@ -355,6 +381,15 @@ static void write_elem(void *base, at_dtype d, int64_t i, double v) {
     }
 }
 
+/* Element i of t's storage, read through the host when it lives on the GPU. */
+static double read_stored(const at_tensor *t, int64_t i) {
+    if (!at_on_cuda(t)) return read_elem(t->storage->data, t->dtype, i);
+    uint64_t word = 0;
+    size_t es = at_dtype_size(t->dtype);
+    if (at_cuda_memcpy(&word, AT_CPU, (char *)t->storage->data + (size_t)i * es, AT_CUDA, es)) return NAN;
+    return read_elem(&word, t->dtype, 0);
+}
+
 int64_t at_storage_index(const at_tensor *t, int64_t linear) {
     int64_t idx = t->offset;
     for (int d = t->ndim - 1; d >= 0; d--) {
@@ -365,7 +400,7 @@ int64_t at_storage_index(const at_tensor *t, int64_t linear) {
 }
 
 double at_get_linear(const at_tensor *t, int64_t linear) {
-    return read_elem(t->storage->data, t->dtype, at_storage_index(t, linear));
+    return read_stored(t, at_storage_index(t, linear));
 }
 
 static int64_t index_of(const at_tensor *t, const int64_t *index, const char *op) {
@@ -384,12 +419,20 @@ static int64_t index_of(const at_tensor *t, const int64_t *index, const char *op
 
 double at_get(const at_tensor *t, const int64_t *index) {
     int64_t i = index_of(t, index, "get");
-    return i < 0 ? NAN : read_elem(t->storage->data, t->dtype, i);
+    return i < 0 ? NAN : read_stored(t, i);
 }
 
 void at_set(at_tensor *t, const int64_t *index, double value) {
     int64_t i = index_of(t, index, "set");
-    if (i >= 0) write_elem(t->storage->data, t->dtype, i, value);
+    if (i < 0) return;
+    if (!at_on_cuda(t)) {
+        write_elem(t->storage->data, t->dtype, i, value);
+        return;
+    }
+    uint64_t word = 0;
+    size_t es = at_dtype_size(t->dtype);
+    write_elem(&word, t->dtype, 0, value);
+    at_cuda_memcpy((char *)t->storage->data + (size_t)i * es, AT_CUDA, &word, AT_CPU, es);
 }
 
 double at_item(const at_tensor *t) {
@@ -429,6 +472,15 @@ static void copy_strided(char *dst, int64_t ds, const char *src, int64_t ss, int
 #undef COPY_AS
 }
 
+/* A copy between devices: first a contiguous copy of src on dst's device
+ * (a plain memcpy across the bus), then a copy on that device. */
+static int copy_across(at_tensor *dst, const at_tensor *src) {
+    at_tensor *moved = at_to_device(src, at_device_of(dst));
+    int rc = moved ? at_copy_(dst, moved) : -1;
+    at_release(moved);
+    return rc;
+}
+
 int at_copy_(at_tensor *dst, const at_tensor *src) {
     if (!at_same_shape(dst, src)) {
         char a[128], b[128];
@@ -436,6 +488,8 @@ int at_copy_(at_tensor *dst, const at_tensor *src) {
                      at_shape_str(dst, a, sizeof a), at_shape_str(src, b, sizeof b));
         return -1;
     }
+    if (at_device_of(dst) != at_device_of(src)) return copy_across(dst, src);
+    if (at_on_cuda(dst)) return at_cuda_copy(dst, src);
     int64_t n = at_numel(src);
     if (n == 0) return 0;
     size_t es = at_dtype_size(src->dtype);
@@ -465,6 +519,7 @@ int at_copy_(at_tensor *dst, const at_tensor *src) {
 }
 
 int at_fill_(at_tensor *t, double value) {
+    if (at_on_cuda(t)) return at_cuda_fill(t, value);
     int64_t n = at_numel(t);
     if (t->dtype == AT_F32 && at_is_contiguous(t)) {
         float *p = at_data(t);
@@ -476,6 +531,12 @@ int at_fill_(at_tensor *t, double value) {
 }
 
 double *at_to_f64_array(const at_tensor *t) {
+    if (at_on_cuda(t)) {
+        at_tensor *host = at_to_device(t, AT_CPU);
+        double *out = host ? at_to_f64_array(host) : NULL;
+        at_release(host);
+        return out;
+    }
     int64_t n = at_numel(t);
     double *out = malloc((size_t)(n ? n : 1) * sizeof *out);
     if (!out) {
@@ -483,5 +544,28 @@ double *at_to_f64_array(const at_tensor *t) {
         return NULL;
     }
     for (int64_t i = 0; i < n; i++) out[i] = at_get_linear(t, i);
+    return out;
+}
+
+/* ---- devices ---- */
+
+const char *at_device_name(at_device d) { return d == AT_CUDA ? "cuda" : d == AT_CPU ? "cpu" : "?"; }
+
+int at_device_from_name(const char *name) {
+    return strcmp(name, "cpu") == 0 ? AT_CPU : strcmp(name, "cuda") == 0 ? AT_CUDA : -1;
+}
+
+at_tensor *at_to_device(const at_tensor *t, at_device device) {
+    at_device from = at_device_of(t);
+    if (from == device) return at_clone_data(t);
+    /* Contiguous on the source device first, so one memcpy moves it all. */
+    at_tensor *dense = at_is_contiguous(t) ? at_detach(t) : at_clone_data(t);
+    at_tensor *out = dense ? at_empty_uninit_on(device, t->dtype, t->ndim, t->shape) : NULL;
+    if (out && at_cuda_memcpy(at_data(out), device, at_data(dense), from,
+                              (size_t)at_numel(t) * at_dtype_size(t->dtype))) {
+        at_release(out);
+        out = NULL;
+    }
+    at_release(dense);
     return out;
 }

@@ -89,8 +89,21 @@ at_tensor *at_from_storage(at_storage *s, at_dtype dtype, int ndim, const int64_
                            const int64_t *stride, int64_t offset);
 /* A new header on the same storage, without autograd history. */
 at_tensor *at_detach(const at_tensor *t);
-/* A contiguous copy with no history (always copies). */
+/* A contiguous copy with no history on t's device (always copies). */
 at_tensor *at_clone_data(const at_tensor *t);
+
+/* ---- devices ---- */
+const char *at_device_name(at_device d);      /* "cpu", "cuda" */
+int at_device_from_name(const char *name);    /* -1 if unknown */
+static inline bool at_on_cuda(const at_tensor *t) { return t->storage && t->storage->device == AT_CUDA; }
+static inline at_device at_device_of(const at_tensor *t) { return t->storage ? t->storage->device : AT_CPU; }
+/* New tensors on a device: zero-filled, or uninitialised for op outputs. */
+at_tensor *at_empty_on(at_device device, at_dtype dtype, int ndim, const int64_t *shape);
+at_tensor *at_empty_uninit_on(at_device device, at_dtype dtype, int ndim, const int64_t *shape);
+at_tensor *at_full_on(at_device device, at_dtype dtype, int ndim, const int64_t *shape, double value);
+/* A contiguous copy on device, without history (gradients do not flow
+ * through it: move parameters and inputs before building a graph). */
+at_tensor *at_to_device(const at_tensor *t, at_device device);
 
 /* ---- inspection ---- */
 int64_t at_numel(const at_tensor *t);
@@ -100,7 +113,9 @@ bool at_same_shape(const at_tensor *a, const at_tensor *b);
 static inline void *at_data(const at_tensor *t) {
     return (char *)t->storage->data + (size_t)t->offset * at_dtype_size(t->dtype);
 }
-/* Element access by multi-index (no bounds check beyond an assert-like error). */
+/* Element access by multi-index (no bounds check beyond an assert-like error).
+ * On a GPU tensor each access is a copy through the host: fine for a loss
+ * value, far too slow for loops. */
 double at_get(const at_tensor *t, const int64_t *index);
 void at_set(at_tensor *t, const int64_t *index, double value);
 /* Value of a one-element tensor; sets an error and returns NaN otherwise. */
@@ -110,7 +125,7 @@ int64_t at_storage_index(const at_tensor *t, int64_t linear);
 double at_get_linear(const at_tensor *t, int64_t linear);
 
 /* ---- copies and conversions (no autograd) ---- */
-int at_copy_(at_tensor *dst, const at_tensor *src);   /* same shape, any dtypes */
+int at_copy_(at_tensor *dst, const at_tensor *src);   /* same shape, any dtypes and devices */
 int at_fill_(at_tensor *t, double value);
 /* Contiguous f64 copy, for gradient checks and printing. */
 double *at_to_f64_array(const at_tensor *t);

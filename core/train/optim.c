@@ -2,6 +2,7 @@
  * order of operations (see optim.h for the formulas and why fused
  * multiply-adds appear where they do). */
 #include "optim_internal.h"
+#include "optim_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -9,68 +10,26 @@
 
 #include "../autograd.h"
 #include "../parallel.h"
+#include "../cuda/kernels.h"
 
-/* The scalars of one update, rounded once as torch rounds them. */
-typedef struct {
-    double lr, beta1, beta2, eps, wd, decay;   /* decay: AdamW's 1 - lr*wd */
-    double neg_step_size, bc2_sqrt;
-    double momentum, dampening;
-    bool first;   /* SGD: the momentum buffer starts as a copy of g */
-} update_scalars;
-
-/* a*b + c rounded once: a float product is exact in double, so only the sum
- * rounds (twice, to double then float, which differs from fmaf only when the
- * double lands exactly on a float tie). */
-static inline float fma32(float a, float b, float c) { return (float)((double)a * (double)b + (double)c); }
-
-static inline float max_nan32(float a, float b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-static inline double max_nan64(double a, double b) { return (a != a || b != b) ? a + b : (a > b ? a : b); }
-
-/* One Adam/AdamW update of n elements, in type T with fused op FMA. */
-#define ADAM_KERNEL(T, FMA, MAX, SQRT)                                                                          \
-    static void adam_##T(T *p, const T *g, T *m, T *v, T *vmax, int64_t n, const update_scalars *s,         \
+/* The element updates live in optim_math.h, shared with the CUDA backend;
+ * these loops run them over a CPU parameter. */
+#define ADAM_LOOP(T)                                                                                        \
+    static void adam_##T(T *p, const T *g, T *m, T *v, T *vmax, int64_t n, const at_update_scalars *s,     \
                          bool decoupled) {                                                                  \
-        const T wd = (T)s->wd, decay = (T)s->decay, b1 = (T)s->beta1, a1 = (T)(1 - s->beta1);               \
-        const T b2 = (T)s->beta2, a2 = (T)(1 - s->beta2), bc2s = (T)s->bc2_sqrt, eps = (T)s->eps;           \
-        const T step = (T)s->neg_step_size;                                                                 \
-        const bool l2 = !decoupled && s->wd != 0, decays = decoupled && s->wd != 0;                         \
         _Pragma("omp parallel for schedule(static) if (n >= AT_PARALLEL_MIN)")                              \
-        for (int64_t i = 0; i < n; i++) {                                                                   \
-            T gi = l2 ? FMA(p[i], wd, g[i]) : g[i];                                                         \
-            T pi = decays ? p[i] * decay : p[i];                                                            \
-            T mb = m[i] * b1;                                                                               \
-            T mi = FMA(gi, a1, mb);                                                                         \
-            T vb = v[i] * b2;                                                                               \
-            T vi = FMA(a2 * gi, gi, vb);                                                                    \
-            T vu = vi;                                                                                      \
-            if (vmax) vu = vmax[i] = MAX(vmax[i], vi);                                                      \
-            T denom = SQRT(vu) / bc2s + eps;                                                                   \
-            m[i] = mi;                                                                                      \
-            v[i] = vi;                                                                                      \
-            p[i] = pi + (step * mi) / denom;                                                                \
-        }                                                                                                   \
+        for (int64_t i = 0; i < n; i++) at_adam_element_##T(p, g, m, v, vmax, i, s, decoupled);             \
     }
-ADAM_KERNEL(float, fma32, max_nan32, sqrtf)
-ADAM_KERNEL(double, fma, max_nan64, sqrt)
+ADAM_LOOP(float)
+ADAM_LOOP(double)
 
-/* One SGD update; buf is NULL without momentum. */
-#define SGD_KERNEL(T, FMA)                                                                                  \
-    static void sgd_##T(T *p, const T *g, T *buf, int64_t n, const update_scalars *s, bool nesterov) {      \
-        const T wd = (T)s->wd, mom = (T)s->momentum, a = (T)(1 - s->dampening), neg_lr = (T)(-s->lr);      \
-        const bool l2 = s->wd != 0;                                                                         \
+#define SGD_LOOP(T)                                                                                         \
+    static void sgd_##T(T *p, const T *g, T *buf, int64_t n, const at_update_scalars *s, bool nesterov) {  \
         _Pragma("omp parallel for schedule(static) if (n >= AT_PARALLEL_MIN)")                              \
-        for (int64_t i = 0; i < n; i++) {                                                                   \
-            T d = l2 ? FMA(p[i], wd, g[i]) : g[i];                                                          \
-            if (buf) {                                                                                      \
-                T b = s->first ? d : FMA(d, a, buf[i] * mom);                                               \
-                buf[i] = b;                                                                                 \
-                d = nesterov ? FMA(b, mom, d) : b;                                                          \
-            }                                                                                               \
-            p[i] = FMA(d, neg_lr, p[i]);                                                                    \
-        }                                                                                                   \
+        for (int64_t i = 0; i < n; i++) at_sgd_element_##T(p, g, buf, i, s, nesterov);                      \
     }
-SGD_KERNEL(float, fma32)
-SGD_KERNEL(double, fma)
+SGD_LOOP(float)
+SGD_LOOP(double)
 
 /* ---- construction ---- */
 
@@ -129,9 +88,10 @@ static int check_param(const char *name, int i, const at_tensor *p, at_tensor *c
                      name, i, at_dtype_name(p->dtype), at_shape_str(p, s, sizeof s), p->grad_fn->op->name);
         return -1;
     }
-    if (p->storage->device != AT_CPU) {
-        at_set_error("%s: parameter %d (%s %s) is not in host memory", name, i, at_dtype_name(p->dtype),
-                     at_shape_str(p, s, sizeof s));
+    if (at_device_of(p) != at_device_of(params[0])) {
+        at_set_error("%s: parameter %d (%s %s) is on %s, parameter 0 on %s; keep a model on one device", name, i,
+                     at_dtype_name(p->dtype), at_shape_str(p, s, sizeof s), at_device_name(at_device_of(p)),
+                     at_device_name(at_device_of(params[0])));
         return -1;
     }
     if (!at_is_contiguous(p)) {
@@ -209,13 +169,16 @@ int64_t at_optim_steps_of(const at_optim *o, int i) { return i >= 0 && i < o->n 
 static int state_init(at_optim *o, int i) {
     param_state *s = &o->state[i];
     const at_tensor *p = o->params[i];
+    at_device dev = at_device_of(p);
     if (needs_adam_state(&o->cfg)) {
-        s->exp_avg = at_zeros(p->dtype, p->ndim, p->shape);
-        s->exp_avg_sq = at_zeros(p->dtype, p->ndim, p->shape);
+        s->exp_avg = at_empty_on(dev, p->dtype, p->ndim, p->shape);
+        s->exp_avg_sq = at_empty_on(dev, p->dtype, p->ndim, p->shape);
         if (!s->exp_avg || !s->exp_avg_sq) goto fail;
-        if (needs_max_state(&o->cfg) && !(s->max_exp_avg_sq = at_zeros(p->dtype, p->ndim, p->shape))) goto fail;
+        if (needs_max_state(&o->cfg) && !(s->max_exp_avg_sq = at_empty_on(dev, p->dtype, p->ndim, p->shape)))
+            goto fail;
     }
-    if (needs_momentum_state(&o->cfg) && !(s->momentum_buffer = at_zeros(p->dtype, p->ndim, p->shape))) goto fail;
+    if (needs_momentum_state(&o->cfg) && !(s->momentum_buffer = at_empty_on(dev, p->dtype, p->ndim, p->shape)))
+        goto fail;
     s->started = true;
     return 0;
 fail:
@@ -225,7 +188,7 @@ fail:
 
 static int check_grad(const at_optim *o, int i) {
     const at_tensor *p = o->params[i], *g = p->grad;
-    if (g->dtype == p->dtype && at_same_shape(g, p) && g->storage->device == AT_CPU) return 0;
+    if (g->dtype == p->dtype && at_same_shape(g, p) && at_device_of(g) == at_device_of(p)) return 0;
     char a[128], b[128];
     at_set_error("%s: the gradient of parameter %d is %s %s, the parameter is %s %s",
                  at_optim_kind_name(o->cfg.kind), i, at_dtype_name(g->dtype), at_shape_str(g, a, sizeof a),
@@ -233,21 +196,22 @@ static int check_grad(const at_optim *o, int i) {
     return -1;
 }
 
-static void update_one(at_optim *o, int i, const at_tensor *grad) {
+static int update_one(at_optim *o, int i, const at_tensor *grad) {
     const at_optim_config *c = &o->cfg;
     param_state *s = &o->state[i];
     at_tensor *p = o->params[i];
     int64_t n = at_numel(p);
     bool f32 = p->dtype == AT_F32;
     s->step++;
-    update_scalars sc = {.lr = c->lr, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
+    at_update_scalars sc = {.lr = c->lr, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
                          .wd = c->weight_decay, .momentum = c->momentum, .dampening = c->dampening,
                          .first = s->step == 1};
     if (c->kind == AT_OPTIM_SGD) {
         void *buf = s->momentum_buffer ? at_data(s->momentum_buffer) : NULL;
+        if (at_on_cuda(p)) return at_cuda_sgd(p->dtype, at_data(p), at_data(grad), buf, n, &sc, c->nesterov);
         if (f32) sgd_float(at_data(p), at_data(grad), buf, n, &sc, c->nesterov);
         else sgd_double(at_data(p), at_data(grad), buf, n, &sc, c->nesterov);
-        return;
+        return 0;
     }
     /* Python computes these in double from the float step count. */
     double step = (double)s->step;
@@ -257,10 +221,14 @@ static void update_one(at_optim *o, int i, const at_tensor *grad) {
     sc.decay = 1 - c->lr * c->weight_decay;
     bool decoupled = c->kind == AT_OPTIM_ADAMW;
     void *vmax = s->max_exp_avg_sq ? at_data(s->max_exp_avg_sq) : NULL;
+    if (at_on_cuda(p))
+        return at_cuda_adam(p->dtype, at_data(p), at_data(grad), at_data(s->exp_avg), at_data(s->exp_avg_sq), vmax,
+                            n, &sc, decoupled);
     if (f32)
         adam_float(at_data(p), at_data(grad), at_data(s->exp_avg), at_data(s->exp_avg_sq), vmax, n, &sc, decoupled);
     else
         adam_double(at_data(p), at_data(grad), at_data(s->exp_avg), at_data(s->exp_avg_sq), vmax, n, &sc, decoupled);
+    return 0;
 }
 
 int at_optim_step(at_optim *o) {
@@ -279,7 +247,7 @@ int at_optim_step(at_optim *o) {
         if (!grads[i]) rc = -1;
     }
     for (int i = 0; i < o->n && !rc; i++)
-        if (grads[i]) update_one(o, i, grads[i]);
+        if (grads[i] && update_one(o, i, grads[i])) rc = -1;
     for (int i = 0; i < o->n; i++) at_release(grads[i]);
     free(grads);
     return rc;
