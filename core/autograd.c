@@ -240,7 +240,7 @@ int at_backward(at_tensor *root, const at_tensor *seed_grad) {
     bool was = at_set_grad_enabled(false);
     int rc = -1;
     at_tensor *seed = seed_grad ? at_to_dtype((at_tensor *)seed_grad, root->dtype)
-                                : at_full(root->dtype, root->ndim, root->shape, 1.0);
+                                : at_full_on(at_device_of(root), root->dtype, root->ndim, root->shape, 1.0);
     if (!seed) goto done;
     if (!root->grad_fn) { /* a leaf: its gradient is the seed */
         rc = accumulate(&root->grad, seed);

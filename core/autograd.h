@@ -17,7 +17,7 @@
 #include "rng.h"
 
 #define AT_NODE_MAX_INPUTS 8
-#define AT_NODE_MAX_SAVED 4
+#define AT_NODE_MAX_SAVED 5
 
 /* Gradient-check case for one op, run by tests/test_gradcheck.c in float64.
  * make_inputs fills inputs (f64 leaves; set requires_grad on those to check)

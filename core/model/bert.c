@@ -123,12 +123,16 @@ static at_tensor *feed_forward(const ir_bert *bert, const ir_bert_layer *l, at_t
 static at_tensor *shield_pad_row(at_tensor *emb, at_tensor *ids) {
     int64_t B = ids->shape[0], L = ids->shape[1], shape[3] = {B, L, 1};
     at_tensor *keep = at_empty_uninit(AT_F32, 3, shape), *drop = at_empty_uninit(AT_F32, 3, shape);
-    at_tensor *fixed = at_detach(emb), *a = NULL, *b = NULL, *out = NULL;
-    if (keep && drop && fixed) {
+    at_tensor *fixed = at_detach(emb), *a = NULL, *b = NULL, *out = NULL, *host_ids = ir_on_host(ids);
+    if (keep && drop && fixed && host_ids) {
         float *k = at_data(keep), *d = at_data(drop);
-        for (int64_t i = 0; i < B * L; i++) k[i] = at_get_linear(ids, i) != 0 ? 1.0f : 0.0f, d[i] = 1.0f - k[i];
-        if ((a = at_mul(emb, keep)) && (b = at_mul(fixed, drop))) out = at_add(a, b);
+        for (int64_t i = 0; i < B * L; i++)
+            k[i] = at_get_linear(host_ids, i) != 0 ? 1.0f : 0.0f, d[i] = 1.0f - k[i];
+        keep = ir_on_device_of(keep, emb);
+        drop = ir_on_device_of(drop, emb);
+        if (keep && drop && (a = at_mul(emb, keep)) && (b = at_mul(fixed, drop))) out = at_add(a, b);
     }
+    at_release(host_ids);
     at_release(keep);
     at_release(drop);
     at_release(fixed);

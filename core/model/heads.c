@@ -23,11 +23,15 @@ at_tensor *ir_merge_heads(at_tensor *x) {
 
 at_tensor *ir_extended_mask(at_tensor *mask) {
     int64_t B = mask->shape[0], L = mask->shape[1], shape[4] = {B, 1, 1, L};
-    at_tensor *ext = at_empty_uninit(AT_F32, 4, shape);
-    if (!ext) return NULL;
+    at_tensor *ext = at_empty_uninit(AT_F32, 4, shape), *host = ext ? ir_on_host(mask) : NULL;
+    if (!host) {
+        at_release(ext);
+        return NULL;
+    }
     float *e = at_data(ext);
-    for (int64_t i = 0; i < B * L; i++) e[i] = (1.0f - (float)at_get_linear(mask, i)) * -10000.0f;
-    return ext;
+    for (int64_t i = 0; i < B * L; i++) e[i] = (1.0f - (float)at_get_linear(host, i)) * -10000.0f;
+    at_release(host);
+    return ir_on_device_of(ext, mask);
 }
 
 at_tensor *ir_attention_probabilities(at_tensor *q, at_tensor *k, at_tensor *mask, double scale) {

@@ -163,6 +163,8 @@ const char *ir_model_param_name(const ir_model *m, int i) {
     return i >= 0 && i < m->params.count ? m->params.items[i].name : NULL;
 }
 
+int ir_model_to_device(ir_model *m, at_device device) { return ir_params_to_device(&m->params, device); }
+
 at_tensor *ir_model_param(const ir_model *m, int i) {
     return i >= 0 && i < m->params.count ? *m->params.items[i].slot : NULL;
 }
@@ -229,7 +231,8 @@ at_tensor *ir_model_head(const ir_model *m, at_tensor *features, bool training, 
 at_tensor *ir_normalise_rewards(at_tensor *rewards) {
     /* In f32 like torch's tensor-minus-Python-float: the constants are
      * rounded to the tensor's dtype first. */
-    at_tensor *mean = at_scalar(rewards->dtype, IR_SCORE_MEAN), *std = at_scalar(rewards->dtype, IR_SCORE_STD);
+    at_tensor *mean = ir_on_device_of(at_scalar(rewards->dtype, IR_SCORE_MEAN), rewards);
+    at_tensor *std = ir_on_device_of(at_scalar(rewards->dtype, IR_SCORE_STD), rewards);
     at_tensor *s = mean && std ? at_sub(rewards, mean) : NULL;
     if (s) ir_step(&s, at_div(s, std));
     at_release(mean);

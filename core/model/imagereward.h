@@ -65,6 +65,9 @@ ir_model *ir_model_random(const ir_config *cfg, uint64_t seed);
  * product keeps unit scale, and the word and position embeddings std 1. */
 ir_model *ir_model_random_from_scratch(const ir_config *cfg, uint64_t seed);
 void ir_model_free(ir_model *m);   /* NULL is fine */
+/* Moves every parameter to device ("cuda" runs the model on the GPU). Inputs
+ * must then be on the same device. */
+int ir_model_to_device(ir_model *m, at_device device);
 /* New random weights for the metric head alone, from seed. */
 int ir_model_init_metric_head(ir_model *m, uint64_t seed);
 

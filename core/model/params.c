@@ -282,3 +282,21 @@ at_state_dict *ir_params_export(const ir_params *p) {
     }
     return sd;
 }
+
+int ir_params_to_device(ir_params *p, at_device device) {
+    for (int i = 0; i < p->count; i++) {
+        at_tensor **slot = p->items[i].slot;
+        if (!*slot || at_device_of(*slot) == device) continue;
+        at_tensor *moved = at_to_device(*slot, device);
+        if (!moved || at_set_requires_grad(moved, (*slot)->requires_grad)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", at_last_error());
+            at_set_error("to_device: parameter %s: %s", p->items[i].name, why);
+            at_release(moved);
+            return -1;
+        }
+        at_release(*slot);
+        *slot = moved;
+    }
+    return 0;
+}

@@ -53,6 +53,9 @@ int ir_params_load(ir_params *p, const at_state_dict *sd, const char *const *ign
 int ir_params_init_random(ir_params *p, at_rng *rng);
 /* A new state dict referencing the parameters under their names. */
 at_state_dict *ir_params_export(const ir_params *p);
+/* Moves every slot's tensor to device (keeping requires_grad); on failure
+ * the slots already moved stay moved and the error names the parameter. */
+int ir_params_to_device(ir_params *p, at_device device);
 /* Releases every slot's tensor and sets it to NULL. */
 void ir_params_release_tensors(ir_params *p);
 

@@ -14,4 +14,22 @@ static inline at_tensor *ir_step(at_tensor **t, at_tensor *next) {
     return next;
 }
 
+/* t moved to the device of like (t is released): the small masks and
+ * constants a model builds on the host follow the activations to the GPU. */
+static inline at_tensor *ir_on_device_of(at_tensor *t, const at_tensor *like) {
+    if (!t || at_device_of(t) == at_device_of(like)) return t;
+    at_tensor *moved = at_to_device(t, at_device_of(like));
+    at_release(t);
+    return moved;
+}
+
+/* A host copy of t to read element by element (t itself, retained, on the host). */
+static inline at_tensor *ir_on_host(at_tensor *t) {
+    if (!at_on_cuda(t)) {
+        at_retain(t);
+        return t;
+    }
+    return at_to_device(t, AT_CPU);
+}
+
 #endif

@@ -87,7 +87,8 @@ static at_tensor *drop_path(at_tensor *branch, double p, bool training, at_rng *
     float *m = at_data(mask);
     double keep = 1.0 - p;
     for (int64_t i = 0; i < B; i++) m[i] = (float)(floor(keep + m[i]) / keep);
-    at_tensor *out = at_mul(branch, mask);
+    mask = ir_on_device_of(mask, branch);
+    at_tensor *out = mask ? at_mul(branch, mask) : NULL;
     at_release(mask);
     return out;
 }

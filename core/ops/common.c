@@ -12,9 +12,9 @@ int at_check_float(const char *op, const at_tensor *t) {
                      at_dtype_name(t->dtype), at_shape_str(t, buf, sizeof buf));
         return -1;
     }
-    if (!t->storage || t->storage->device != AT_CPU) {
+    if (!t->storage || (t->storage->device != AT_CPU && t->storage->device != AT_CUDA)) {
         char buf[128];
-        at_set_error("%s: expected a CPU tensor, got %s %s elsewhere", op,
+        at_set_error("%s: expected a CPU or CUDA tensor, got %s %s elsewhere", op,
                      at_dtype_name(t->dtype), at_shape_str(t, buf, sizeof buf));
         return -1;
     }
@@ -22,6 +22,13 @@ int at_check_float(const char *op, const at_tensor *t) {
 }
 
 int at_check_same_dtype(const char *op, const at_tensor *a, const at_tensor *b) {
+    if (at_device_of(a) != at_device_of(b)) {
+        char sa[128], sb[128];
+        at_set_error("%s: tensors on different devices: %s %s on %s and %s %s on %s (move one with to_device)", op,
+                     at_dtype_name(a->dtype), at_shape_str(a, sa, sizeof sa), at_device_name(at_device_of(a)),
+                     at_dtype_name(b->dtype), at_shape_str(b, sb, sizeof sb), at_device_name(at_device_of(b)));
+        return -1;
+    }
     if (a->dtype == b->dtype) return 0;
     char sa[128], sb[128];
     at_set_error("%s: dtypes differ: %s %s and %s %s", op, at_dtype_name(a->dtype),

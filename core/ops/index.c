@@ -37,8 +37,52 @@ static int64_t *checked_ids(const at_tensor *ids, int64_t vocab, int64_t *count)
     return out;
 }
 
+/* The checked ids as a contiguous i64 tensor on the GPU. They are checked on
+ * the host (a few thousand ids at most), so a bad id is an error that names
+ * it rather than an out-of-bounds read in a kernel. */
+static at_tensor *checked_ids_on_gpu(const at_tensor *ids, int64_t vocab) {
+    at_tensor *host = at_on_cuda(ids) ? at_to_device(ids, AT_CPU) : (at_retain((at_tensor *)ids), (at_tensor *)ids);
+    int64_t n = 0, *idx = host ? checked_ids(host, vocab, &n) : NULL;
+    at_tensor *dev = idx ? at_empty_uninit_on(AT_CUDA, AT_I64, 1, &n) : NULL;
+    if (dev && at_cuda_memcpy(at_data(dev), AT_CUDA, idx, AT_CPU, (size_t)n * sizeof *idx))
+        at_release(dev), dev = NULL;
+    free(idx);
+    at_release(host);
+    return dev;
+}
+
+/* The weight's gradient on the GPU: zeros, then g's rows added at the ids. */
+static at_tensor *embedding_grad_on_gpu(const at_tensor *w, const at_tensor *ids, const at_tensor *g) {
+    int64_t dim = w->shape[1];
+    at_tensor *dev_ids = checked_ids_on_gpu(ids, w->shape[0]);
+    at_tensor *gd = dev_ids ? at_clone_data(g) : NULL;
+    at_tensor *gw = gd ? at_empty_on(AT_CUDA, w->dtype, 2, w->shape) : NULL;
+    if (gw && at_cuda_embedding_backward(at_data(gw), at_data(gd), at_data(dev_ids), w->dtype, AT_I64,
+                                         at_numel(dev_ids), dim))
+        at_release(gw), gw = NULL;
+    at_release(dev_ids);
+    at_release(gd);
+    return gw;
+}
+
+static at_tensor *embedding_on_gpu(const at_tensor *weight, const at_tensor *ids, int ndim, const int64_t *shape) {
+    at_tensor *w = at_is_contiguous(weight) ? at_detach(weight) : at_clone_data(weight);
+    at_tensor *dev_ids = w ? checked_ids_on_gpu(ids, weight->shape[0]) : NULL;
+    at_tensor *out = dev_ids ? at_empty_uninit_on(AT_CUDA, weight->dtype, ndim, shape) : NULL;
+    if (out && at_cuda_embedding(at_data(out), at_data(w), at_data(dev_ids), weight->dtype, AT_I64,
+                                 at_numel(dev_ids), weight->shape[1]))
+        at_release(out), out = NULL;
+    at_release(w);
+    at_release(dev_ids);
+    return out;
+}
+
 static int embedding_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
     if (!node->needs_grad[0]) return 0;
+    if (at_on_cuda(node->inputs[0])) {
+        gin[0] = embedding_grad_on_gpu(node->inputs[0], node->inputs[1], g);
+        return gin[0] ? 0 : -1;
+    }
     const at_tensor *w = node->inputs[0];
     int64_t vocab = w->shape[0], dim = w->shape[1], n;
     int64_t *ids = checked_ids(node->inputs[1], vocab, &n);
@@ -93,11 +137,24 @@ at_tensor *at_embedding(at_tensor *weight, at_tensor *ids) {
         return NULL;
     }
     int64_t vocab = weight->shape[0], dim = weight->shape[1], n;
-    int64_t *idx = checked_ids(ids, vocab, &n);
-    if (!idx) return NULL;
     int64_t shape[AT_MAX_DIMS];
     memcpy(shape, ids->shape, (size_t)ids->ndim * sizeof *shape);
     shape[ids->ndim] = dim;
+    if (at_device_of(ids) != at_device_of(weight)) {
+        char s1[128], s2[128];
+        at_set_error("embedding: weight %s is on %s, ids %s on %s", at_shape_str(weight, s1, sizeof s1),
+                     at_device_name(at_device_of(weight)), at_shape_str(ids, s2, sizeof s2),
+                     at_device_name(at_device_of(ids)));
+        return NULL;
+    }
+    if (at_on_cuda(weight)) {
+        at_tensor *out = embedding_on_gpu(weight, ids, ids->ndim + 1, shape);
+        at_tensor *ins[2] = {weight, ids};
+        if (out) at_record(&at_op_embedding, out, 2, ins);
+        return out;
+    }
+    int64_t *idx = checked_ids(ids, vocab, &n);
+    if (!idx) return NULL;
     at_tensor *out = at_empty_uninit(weight->dtype, ids->ndim + 1, shape);
     if (!out) {
         free(idx);
@@ -138,7 +195,7 @@ static at_tensor slice_of(const at_tensor *t, int dim, int64_t start, int64_t le
  * slice is `outer` blocks of len·inner elements, copied with memcpy. */
 static int copy_slice(at_tensor *dst, const at_tensor *src, int dim, int64_t start, int64_t len, bool to_slice) {
     const at_tensor *whole = to_slice ? dst : src, *part = to_slice ? src : dst;
-    if (!at_is_contiguous(whole) || !at_is_contiguous(part) || dst->dtype != src->dtype) {
+    if (at_on_cuda(whole) || !at_is_contiguous(whole) || !at_is_contiguous(part) || dst->dtype != src->dtype) {
         at_tensor view = slice_of(whole, dim, start, len);
         return to_slice ? at_copy_(&view, part) : at_copy_(dst, &view);
     }
@@ -163,7 +220,7 @@ static int concat_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
         const at_tensor *in = node->inputs[i];
         int64_t len = in->shape[dim];
         if (node->needs_grad[i]) {
-            gin[i] = at_empty_uninit(in->dtype, in->ndim, in->shape);
+            gin[i] = at_empty_uninit_on(at_device_of(in), in->dtype, in->ndim, in->shape);
             if (!gin[i] || copy_slice(gin[i], g, dim, start, len, false)) {
                 for (int j = 0; j <= i; j++) at_release(gin[j]), gin[j] = NULL;
                 return -1;
@@ -223,7 +280,7 @@ at_tensor *at_concat(int n, at_tensor *const *ts, int dim) {
     memcpy(shape, ts[0]->shape, sizeof shape);
     shape[d] = 0;
     for (int i = 0; i < n; i++) shape[d] += ts[i]->shape[d];
-    at_tensor *out = at_empty_uninit(ts[0]->dtype, ts[0]->ndim, shape);
+    at_tensor *out = at_empty_uninit_on(at_device_of(ts[0]), ts[0]->dtype, ts[0]->ndim, shape);
     if (!out) return NULL;
     int64_t start = 0;
     for (int i = 0; i < n; i++) {

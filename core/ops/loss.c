@@ -47,6 +47,25 @@ static double sum_squared_error(const at_tensor *p, const at_tensor *t, int64_t 
     return total;
 }
 
+static at_tensor *record_loss(const at_op_def *def, at_tensor *out, at_tensor *pred, at_tensor *target) {
+    at_tensor *ins[2] = {pred, target};
+    at_record(def, out, 2, ins);
+    return out;
+}
+
+/* On the GPU: the same value from the elementwise ops and a sum (each
+ * already a kernel there), without recording their history. */
+static at_tensor *squared_error_composed(const at_op_def *def, at_tensor *pred, at_tensor *target) {
+    bool was = at_set_grad_enabled(false);
+    at_tensor *d = at_sub(pred, target), *sq = d ? at_mul(d, d) : NULL, *s = sq ? at_sum_all(sq) : NULL;
+    at_tensor *out = s && def == &at_op_mse_loss ? at_scale(s, 1.0 / (double)at_numel(pred)) : s;
+    if (out != s) at_release(s);
+    at_release(d);
+    at_release(sq);
+    at_set_grad_enabled(was);
+    return out;
+}
+
 static at_tensor *squared_error(const char *op, const at_op_def *def, at_tensor *pred, at_tensor *target) {
     if (at_check_float(op, pred) || at_check_float(op, target) || at_check_same_dtype(op, pred, target))
         return NULL;
@@ -56,6 +75,7 @@ static at_tensor *squared_error(const char *op, const at_op_def *def, at_tensor 
                      at_shape_str(target, b, sizeof b));
         return NULL;
     }
+    if (at_on_cuda(pred)) return record_loss(def, squared_error_composed(def, pred, target), pred, target);
     at_tensor *p = at_is_contiguous(pred) ? at_detach(pred) : at_clone_data(pred);
     at_tensor *t = at_is_contiguous(target) ? at_detach(target) : at_clone_data(target);
     at_tensor *out = p && t ? at_empty_uninit(pred->dtype, 0, NULL) : NULL;
@@ -68,9 +88,7 @@ static at_tensor *squared_error(const char *op, const at_op_def *def, at_tensor 
     }
     at_release(p);
     at_release(t);
-    at_tensor *ins[2] = {pred, target};
-    at_record(def, out, 2, ins);
-    return out;
+    return record_loss(def, out, pred, target);
 }
 
 at_tensor *at_mse_loss(at_tensor *pred, at_tensor *target) {

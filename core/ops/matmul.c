@@ -47,20 +47,24 @@ static bool blas_layout(int64_t rows, int64_t cols, int64_t srow, int64_t scol,
     return false;
 }
 
-/* c (m x n, row stride ldc, unit column stride) = alpha * a @ b + beta * c.
- * The caller has checked both layouts with blas_layout. */
-static void gemm(at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, strided a, strided b,
-                 double beta, void *c, int64_t ldc) {
-    if (m == 0 || n == 0) return;
+/* c (m x n, row stride ldc, unit column stride) = alpha * a @ b + beta * c,
+ * by cuBLAS when the data lives on the GPU (cuda), else OpenBLAS. The caller
+ * has checked both layouts with blas_layout. */
+static int gemm(bool cuda, at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, strided a, strided b,
+                double beta, void *c, int64_t ldc) {
+    if (m == 0 || n == 0) return 0;
     CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans;
     int64_t lda = 1, ldb = 1;
     blas_layout(m, k, a.srow, a.scol, &ta, &lda);
     blas_layout(k, n, b.srow, b.scol, &tb, &ldb);
+    if (cuda)
+        return at_cuda_gemm(dt, ta == CblasTrans, tb == CblasTrans, m, n, k, alpha, a.data, lda, b.data, ldb, beta,
+                            c, ldc);
     if (k == 0) { /* BLAS would be fine, but its ld rules are not worth the risk */
         size_t es = at_dtype_size(dt);
         for (int64_t i = 0; i < m; i++)
             if (beta == 0) memset((char *)c + (size_t)(i * ldc) * es, 0, (size_t)n * es);
-        return;
+        return 0;
     }
     if (dt == AT_F32)
         cblas_sgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, (float)alpha, (const float *)a.data,
@@ -68,6 +72,7 @@ static void gemm(at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, str
     else
         cblas_dgemm(CblasRowMajor, ta, tb, (int)m, (int)n, (int)k, alpha, (const double *)a.data,
                     (int)lda, (const double *)b.data, (int)ldb, beta, c, (int)ldc);
+    return 0;
 }
 
 /* Plain-argument versions for the other ops (attention). */
@@ -80,7 +85,7 @@ bool at_blas_readable(int64_t rows, int64_t cols, int64_t srow, int64_t scol) {
 void at_gemm_strided(at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
                      int64_t a_srow, int64_t a_scol, const void *b, int64_t b_srow, int64_t b_scol,
                      double beta, void *c, int64_t ldc) {
-    gemm(dt, m, n, k, alpha, (strided){(char *)a, a_srow, a_scol}, (strided){(char *)b, b_srow, b_scol},
+    gemm(false, dt, m, n, k, alpha, (strided){(char *)a, a_srow, a_scol}, (strided){(char *)b, b_srow, b_scol},
          beta, c, ldc);
 }
 
@@ -90,6 +95,7 @@ void at_gemm_strided(at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha,
  * a, b and out are aligned right; out may have size 1 (or no dim) where the
  * operands' broadcast batch has more, and sums over those. */
 typedef struct {
+    bool cuda;
     at_dtype dtype;
     int nb;                              /* batch dims, after folding */
     int64_t shape[AT_MAX_DIMS];          /* broadcast batch shape */
@@ -147,7 +153,7 @@ static void fold_batch_dims(bmm_plan *p) {
     }
 }
 
-static void run_plan(const bmm_plan *p) {
+static int run_plan(const bmm_plan *p) {
     int64_t n_out = 1, n_red = 1;
     for (int d = 0; d < p->nb; d++) {
         if (p->reduced[d]) n_red *= p->shape[d];
@@ -157,8 +163,9 @@ static void run_plan(const bmm_plan *p) {
     /* Many small products: one per thread, each GEMM single-threaded (the
      * OpenMP build of OpenBLAS does that inside a parallel region). Few big
      * ones: OpenBLAS threads each. */
-    int threads = omp_get_max_threads();
-    bool par = n_out > 1 && threads > 1 && (n_out >= threads || p->m * p->n * p->k <= (1 << 18));
+    int threads = omp_get_max_threads(), failed = 0;
+    /* On the GPU the products queue on one stream from this thread. */
+    bool par = !p->cuda && n_out > 1 && threads > 1 && (n_out >= threads || p->m * p->n * p->k <= (1 << 18));
     #pragma omp parallel for if (par) schedule(static)
     for (int64_t o = 0; o < n_out; o++) {
         for (int64_t r = 0; r < n_red; r++) {
@@ -173,9 +180,12 @@ static void run_plan(const bmm_plan *p) {
             }
             strided a = {p->a.data + (size_t)oa * es, p->a.srow, p->a.scol};
             strided b = {p->b.data + (size_t)ob * es, p->b.srow, p->b.scol};
-            gemm(p->dtype, p->m, p->n, p->k, 1.0, a, b, r == 0 ? 0.0 : 1.0, p->out + (size_t)oo * es, p->n);
+            if (gemm(p->cuda, p->dtype, p->m, p->n, p->k, 1.0, a, b, r == 0 ? 0.0 : 1.0, p->out + (size_t)oo * es,
+                     p->n))
+                failed = 1; /* only on the GPU, where the loop runs on one thread */
         }
     }
+    return failed ? -1 : 0;
 }
 
 /* A GEMM-readable version of t: t itself, or a contiguous copy kept in *copy. */
@@ -209,7 +219,7 @@ static int batched_matmul(const char *op, const at_tensor *a, const at_tensor *b
         at_release(cb);
         return -1;
     }
-    bmm_plan p = {.dtype = a->dtype, .m = m, .n = n, .k = k};
+    bmm_plan p = {.cuda = at_on_cuda(a), .dtype = a->dtype, .m = m, .n = n, .k = k};
     int na = a->ndim - 2, nbb = b->ndim - 2, no = out->ndim - 2;
     p.nb = na > nbb ? na : nbb;
     if (no > p.nb) p.nb = no;
@@ -230,15 +240,17 @@ static int batched_matmul(const char *op, const at_tensor *a, const at_tensor *b
     p.out = at_data(out);
     fold_batch_dims(&p);
     int64_t out_n = at_numel(out);
+    int rc = 0;
     if (out_n > 0 && p.m > 0 && p.n > 0) {
         bool empty_batch = false;
         for (int d = 0; d < p.nb; d++) empty_batch |= p.shape[d] == 0;
-        if (empty_batch) memset(p.out, 0, (size_t)out_n * at_dtype_size(p.dtype));
-        else run_plan(&p);
+        if (empty_batch && p.cuda) rc = at_cuda_fill((at_tensor *)out, 0);
+        else if (empty_batch) memset(p.out, 0, (size_t)out_n * at_dtype_size(p.dtype));
+        else rc = run_plan(&p);
     }
     at_release(ca);
     at_release(cb);
-    return 0;
+    return rc;
 }
 
 /* ---- at_matmul ---- */
@@ -269,7 +281,7 @@ static at_tensor swap_last_two(const at_tensor *t) {
 /* A contiguous tensor of t's shape to receive a result, and a header for it
  * promoted the way the operand was. */
 static at_tensor *result_like(const at_tensor *t, int pos, at_tensor *view) {
-    at_tensor *r = at_empty_uninit(t->dtype, t->ndim, t->shape);
+    at_tensor *r = at_empty_uninit_on(at_device_of(t), t->dtype, t->ndim, t->shape);
     if (r) *view = pos >= 0 ? with_unit_dim(r, pos) : *r;
     return r;
 }
@@ -335,7 +347,7 @@ at_tensor *at_matmul(at_tensor *a, at_tensor *b) {
         at_set_error("matmul: result of %d dims exceeds the %d supported", nd, AT_MAX_DIMS);
         return NULL;
     }
-    at_tensor *out = at_empty_uninit(a->dtype, nd, shape);
+    at_tensor *out = at_empty_uninit_on(at_device_of(a), a->dtype, nd, shape);
     if (!out) return NULL;
     at_tensor ov = *out;
     if (a1) ov = with_unit_dim(&ov, ov.ndim - (b1 ? 0 : 1));
@@ -417,7 +429,9 @@ static int linear_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
     const at_tensor *x = node->inputs[0], *w = node->inputs[1];
     at_dtype dt = x->dtype;
     int64_t out_f = w->shape[0], in_f = w->shape[1], rows;
-    at_tensor *gcopy = NULL, *wcopy = NULL, *xcopy = NULL;
+    at_tensor *gcopy = NULL, *wcopy = NULL, *xcopy = NULL, *ones = NULL;
+    at_device dev = at_device_of(x);
+    bool cuda = dev == AT_CUDA;
     strided gm, xm;
     int rc = -1;
     const at_tensor *gr = linear_rows(g, &gcopy, &gm, &rows);
@@ -425,24 +439,29 @@ static int linear_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
     if (node->needs_grad[0]) { /* dx = g·w */
         const at_tensor *wr = blas_operand(w, &wcopy);
         if (!wr) goto done;
-        gin[0] = at_empty_uninit(dt, x->ndim, x->shape);
+        gin[0] = at_empty_uninit_on(dev, dt, x->ndim, x->shape);
         if (!gin[0]) goto done;
         strided wm = {at_data(wr), wr->stride[0], wr->stride[1]};
-        gemm(dt, rows, in_f, out_f, 1.0, gm, wm, 0.0, at_data(gin[0]), in_f);
+        if (gemm(cuda, dt, rows, in_f, out_f, 1.0, gm, wm, 0.0, at_data(gin[0]), in_f)) goto done;
     }
     if (node->needs_grad[1]) { /* dw = gᵀ·x */
         const at_tensor *xs = node->saved[0] ? node->saved[0] : x;
         int64_t xrows;
         if (!linear_rows(xs, &xcopy, &xm, &xrows)) goto done;
-        gin[1] = at_empty_uninit(dt, 2, w->shape);
+        gin[1] = at_empty_uninit_on(dev, dt, 2, w->shape);
         if (!gin[1]) goto done;
         strided gt = {gm.data, gm.scol, gm.srow};
-        gemm(dt, out_f, in_f, rows, 1.0, gt, xm, 0.0, at_data(gin[1]), in_f);
+        if (gemm(cuda, dt, out_f, in_f, rows, 1.0, gt, xm, 0.0, at_data(gin[1]), in_f)) goto done;
     }
     if (node->needs_grad[2]) { /* db = sum of g over rows */
-        gin[2] = at_empty_uninit(dt, 1, &out_f);
+        gin[2] = at_empty_uninit_on(dev, dt, 1, &out_f);
         if (!gin[2]) goto done;
-        if (dt == AT_F32) column_sums_float((const float *)gm.data, rows, out_f, gm, at_data(gin[2]));
+        if (cuda) { /* a row of ones times g: cuBLAS sums the columns in a fixed order */
+            ones = at_full_on(AT_CUDA, dt, 1, &rows, 1.0);
+            if (!ones || gemm(true, dt, 1, out_f, rows, 1.0, (strided){at_data(ones), rows, 1}, gm, 0.0,
+                              at_data(gin[2]), out_f))
+                goto done;
+        } else if (dt == AT_F32) column_sums_float((const float *)gm.data, rows, out_f, gm, at_data(gin[2]));
         else column_sums_double((const double *)gm.data, rows, out_f, gm, at_data(gin[2]));
     }
     rc = 0;
@@ -452,12 +471,21 @@ done:
     at_release(gcopy);
     at_release(wcopy);
     at_release(xcopy);
+    at_release(ones);
     return rc;
 }
 
 /* Every output row starts as the bias, so GEMM can add onto it (beta = 1). */
-static void fill_rows_with_bias(at_tensor *out, int64_t rows, const at_tensor *b) {
+static int fill_rows_with_bias(at_tensor *out, int64_t rows, const at_tensor *b) {
     int64_t n = b->shape[0], sb = b->stride[0];
+    if (at_on_cuda(out)) { /* a copy from b seen as (rows, n) with a zero row stride */
+        at_tensor o2 = *out, b2 = *b;
+        o2.ndim = b2.ndim = 2;
+        o2.shape[0] = b2.shape[0] = rows, o2.shape[1] = b2.shape[1] = n;
+        o2.stride[0] = n, o2.stride[1] = 1;
+        b2.stride[0] = 0, b2.stride[1] = sb;
+        return at_cuda_copy(&o2, &b2);
+    }
     if (out->dtype == AT_F32) {
         float *o = at_data(out);
         const float *bb = at_data(b);
@@ -471,6 +499,7 @@ static void fill_rows_with_bias(at_tensor *out, int64_t rows, const at_tensor *b
         for (int64_t r = 0; r < rows; r++)
             for (int64_t c = 0; c < n; c++) o[r * n + c] = bb[c * sb];
     }
+    return 0;
 }
 
 at_tensor *at_linear(at_tensor *x, at_tensor *w, at_tensor *b) {
@@ -506,11 +535,14 @@ at_tensor *at_linear(at_tensor *x, at_tensor *w, at_tensor *b) {
     int64_t shape[AT_MAX_DIMS];
     memcpy(shape, x->shape, sizeof shape);
     shape[x->ndim - 1] = out_f;
-    at_tensor *out = at_empty_uninit(x->dtype, x->ndim, shape);
+    at_tensor *out = at_empty_uninit_on(at_device_of(x), x->dtype, x->ndim, shape);
+    strided wt = {at_data(wr), wr->stride[1], wr->stride[0]}; /* wᵀ without a copy */
+    if (out && ((b && fill_rows_with_bias(out, rows, b)) ||
+                gemm(at_on_cuda(x), x->dtype, rows, out_f, in_f, 1.0, xm, wt, b ? 1.0 : 0.0, at_data(out), out_f))) {
+        at_release(out);
+        out = NULL;
+    }
     if (out) {
-        if (b) fill_rows_with_bias(out, rows, b);
-        strided wt = {at_data(wr), wr->stride[1], wr->stride[0]}; /* wᵀ without a copy */
-        gemm(x->dtype, rows, out_f, in_f, 1.0, xm, wt, b ? 1.0 : 0.0, at_data(out), out_f);
         at_tensor *ins[3] = {x, w, b};
         at_node *node = at_record(&at_op_linear, out, 3, ins);
         /* dw needs x as rows; keep the copy rather than remake it. */

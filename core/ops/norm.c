@@ -145,20 +145,29 @@ static int layernorm_backward(at_node *node, const at_tensor *g, at_tensor **gin
     int64_t d = row_length(x), rows = d ? at_numel(x) / d : 0;
     const double *mean = at_data(node->saved[0]), *rstd = at_data(node->saved[1]);
     at_tensor *xd = dense(x), *gd = dense(g), *wd = w ? dense(w) : NULL;
+    at_device dev = at_device_of(x);
     int rc = -1;
     if (!xd || !gd || (w && !wd)) goto done;
     if (node->needs_grad[0]) {
-        gin[0] = at_empty_uninit(x->dtype, x->ndim, x->shape);
+        gin[0] = at_empty_uninit_on(dev, x->dtype, x->ndim, x->shape);
         if (!gin[0]) goto done;
-        if (x->dtype == AT_F32)
+        if (dev == AT_CUDA) {
+            if (at_cuda_layernorm_backward(at_data(gin[0]), NULL, NULL, at_data(gd), at_data(xd), mean, rstd,
+                                           data_or_null(wd), x->dtype, rows, d))
+                goto done;
+        } else if (x->dtype == AT_F32)
             layernorm_dx_float(at_data(xd), at_data(gd), data_or_null(wd), mean, rstd, at_data(gin[0]), rows, d);
         else
             layernorm_dx_double(at_data(xd), at_data(gd), data_or_null(wd), mean, rstd, at_data(gin[0]), rows, d);
     }
     for (int i = 1; i <= 2; i++) {
-        if (node->needs_grad[i] && !(gin[i] = at_empty_uninit(x->dtype, 1, &d))) goto done;
+        if (node->needs_grad[i] && !(gin[i] = at_empty_uninit_on(dev, x->dtype, 1, &d))) goto done;
     }
-    if (node->needs_grad[1] || node->needs_grad[2]) {
+    if ((node->needs_grad[1] || node->needs_grad[2]) && dev == AT_CUDA) {
+        if (at_cuda_layernorm_backward(NULL, data_or_null(gin[1]), data_or_null(gin[2]), at_data(gd), at_data(xd),
+                                       mean, rstd, NULL, x->dtype, rows, d))
+            goto done;
+    } else if (node->needs_grad[1] || node->needs_grad[2]) {
         if (x->dtype == AT_F32)
             layernorm_dwb_float(at_data(xd), at_data(gd), mean, rstd, data_or_null(gin[1]),
                                 data_or_null(gin[2]), rows, d);
@@ -201,18 +210,21 @@ at_tensor *at_layernorm(at_tensor *x, at_tensor *w, at_tensor *b, double eps) {
     at_tensor *ins[3] = {x, w, b};
     bool grad = at_any_requires_grad(3, ins);
     at_tensor *xd = dense(x), *wd = w ? dense(w) : NULL, *bd = b ? dense(b) : NULL;
-    at_tensor *out = at_empty_uninit(x->dtype, x->ndim, x->shape);
-    at_tensor *mean = grad ? at_empty_uninit(AT_F64, 1, &rows) : NULL;
-    at_tensor *rstd = grad ? at_empty_uninit(AT_F64, 1, &rows) : NULL;
-    if (!xd || (w && !wd) || (b && !bd) || !out || (grad && (!mean || !rstd))) {
+    at_device dev = at_device_of(x);
+    at_tensor *out = at_empty_uninit_on(dev, x->dtype, x->ndim, x->shape);
+    at_tensor *mean = grad ? at_empty_uninit_on(dev, AT_F64, 1, &rows) : NULL;
+    at_tensor *rstd = grad ? at_empty_uninit_on(dev, AT_F64, 1, &rows) : NULL;
+    if (!xd || (w && !wd) || (b && !bd) || !out || (grad && (!mean || !rstd)) ||
+        (dev == AT_CUDA && at_cuda_layernorm(at_data(out), data_or_null(mean), data_or_null(rstd), at_data(xd),
+                                             data_or_null(wd), data_or_null(bd), x->dtype, rows, d, eps))) {
         at_release(out);
         out = NULL;
         goto done;
     }
-    if (x->dtype == AT_F32)
+    if (dev == AT_CPU && x->dtype == AT_F32)
         layernorm_forward_float(at_data(xd), data_or_null(wd), data_or_null(bd), at_data(out),
                                 data_or_null(mean), data_or_null(rstd), rows, d, eps);
-    else
+    else if (dev == AT_CPU)
         layernorm_forward_double(at_data(xd), data_or_null(wd), data_or_null(bd), at_data(out),
                                  data_or_null(mean), data_or_null(rstd), rows, d, eps);
     at_node *node = at_record(&at_op_layernorm, out, 3, ins);
@@ -307,10 +319,16 @@ static int softmax_backward(at_node *node, const at_tensor *g, at_tensor **gin) 
     const at_tensor *y = node->saved[0];
     int64_t d = row_length(y), rows = d ? at_numel(y) / d : 0;
     at_tensor *gd = dense(g);
-    gin[0] = gd ? at_empty_uninit(y->dtype, y->ndim, y->shape) : NULL;
+    gin[0] = gd ? at_empty_uninit_on(at_device_of(y), y->dtype, y->ndim, y->shape) : NULL;
     if (!gin[0]) {
         at_release(gd);
         return -1;
+    }
+    if (at_on_cuda(y)) {
+        int rc = at_cuda_softmax_backward(at_data(gin[0]), at_data(gd), at_data(y), y->dtype, rows, d);
+        at_release(gd);
+        if (rc) at_release(gin[0]), gin[0] = NULL;
+        return rc;
     }
     if (y->dtype == AT_F32) {
         const float *yy = at_data(y), *gg = at_data(gd);
@@ -336,7 +354,12 @@ at_tensor *at_softmax(at_tensor *x) {
     at_tensor *out = at_clone_data(x);
     if (!out) return NULL;
     int64_t d = row_length(x), rows = d ? at_numel(x) / d : 0;
-    if (x->dtype == AT_F32) {
+    if (at_on_cuda(out)) {
+        if (at_cuda_softmax(at_data(out), at_data(out), x->dtype, rows, d)) {
+            at_release(out);
+            return NULL;
+        }
+    } else if (x->dtype == AT_F32) {
         float *y = at_data(out);
         #pragma omp parallel for if (rows * d >= AT_PARALLEL_MIN)
         for (int64_t r = 0; r < rows; r++) at_softmax_row_f32(y + r * d, d);

@@ -6,13 +6,16 @@
 #include "../ops.h"
 #include "../parallel.h"
 #include "op_list.h"
+#include "../cuda.h"
+#include "../cuda/kernels.h"
 
 #define AT_DECLARE_OP(name) extern const at_op_def at_op_##name;
 AT_OP_LIST(AT_DECLARE_OP)
 #undef AT_DECLARE_OP
 
 /* Each returns 0, or -1 with an error naming op and the tensor's dtype/shape. */
-int at_check_float(const char *op, const at_tensor *t);             /* f32/f64 on the CPU */
+int at_check_float(const char *op, const at_tensor *t);             /* f32/f64, CPU or CUDA */
+/* Same dtype and same device (every op's inputs share one device). */
 int at_check_same_dtype(const char *op, const at_tensor *a, const at_tensor *b);
 /* Broadcast shape of a and b into out (ndim into *out_ndim); error names op. */
 int at_broadcast_shape(const char *op, const at_tensor *a, const at_tensor *b,

@@ -118,8 +118,10 @@ static at_tensor *sum_dims(const at_tensor *x, int d0, int d1) {
         shape[d] = d >= d0 && d < d1 ? 1 : x->shape[d];
         *(d < d0 ? &outer : d < d1 ? &r : &inner) *= x->shape[d];
     }
-    at_tensor *out = at_empty_uninit(x->dtype, x->ndim, shape);
+    at_tensor *out = at_empty_uninit_on(at_device_of(x), x->dtype, x->ndim, shape);
     if (!out) return NULL;
+    if (at_on_cuda(x))
+        return at_cuda_sum_middle(at_data(out), at_data(x), x->dtype, outer, r, inner) ? (at_release(out), NULL) : out;
     sum_job J = {x->dtype, at_data(x), at_data(out), outer, r, inner};
     sum_middle(&J);
     return out;
@@ -180,8 +182,10 @@ const at_op_def at_op_sum = {"sum", sum_backward, {4, sum_inputs, sum_case}};
 at_tensor *at_sum_all(at_tensor *a) {
     if (at_check_float("sum_all", a)) return NULL;
     at_tensor *x = contiguous_data(a);
-    at_tensor *out = x ? at_empty_uninit(a->dtype, 0, NULL) : NULL;
-    if (out) {
+    at_tensor *out = x ? at_empty_uninit_on(at_device_of(a), a->dtype, 0, NULL) : NULL;
+    if (out && at_on_cuda(out)) {
+        if (at_cuda_sum_middle(at_data(out), at_data(x), a->dtype, 1, at_numel(a), 1)) at_release(out), out = NULL;
+    } else if (out) {
         sum_job J = {a->dtype, at_data(x), at_data(out), 1, at_numel(a), 1};
         sum_middle(&J);
     }
@@ -192,7 +196,7 @@ at_tensor *at_sum_all(at_tensor *a) {
 
 static int sum_all_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
     at_tensor *in = n->inputs[0];
-    gin[0] = at_full(in->dtype, in->ndim, in->shape, at_item(g));
+    gin[0] = at_full_on(at_device_of(in), in->dtype, in->ndim, in->shape, at_item(g));
     return gin[0] ? 0 : -1;
 }
 

@@ -41,7 +41,7 @@ at_tensor *at_narrow(at_tensor *t, int dim, int64_t start, int64_t length) {
 
 static int narrow_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
     at_tensor *in = n->inputs[0];
-    at_tensor *full = at_zeros(in->dtype, in->ndim, in->shape);
+    at_tensor *full = at_empty_on(at_device_of(in), in->dtype, in->ndim, in->shape);
     if (!full) return -1;
     at_tensor *region = at_narrow(full, (int)n->iparam[0], n->iparam[1], g->shape[n->iparam[0]]);
     int rc = region ? at_copy_(region, g) : -1;
@@ -323,7 +323,7 @@ at_tensor *at_to_dtype(at_tensor *t, at_dtype dtype) {
         at_retain(t);
         return t;
     }
-    at_tensor *out = at_empty_uninit(dtype, t->ndim, t->shape);
+    at_tensor *out = at_empty_uninit_on(at_device_of(t), dtype, t->ndim, t->shape);
     if (!out) return NULL;
     if (at_copy_(out, t)) {
         at_release(out);
