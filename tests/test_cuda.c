@@ -1,0 +1,174 @@
+/* The CUDA backend beyond single ops: without a GPU, moving a tensor there
+ * fails with a message that says why; with one, copies round-trip every
+ * dtype (also past the pinned staging size), the caching allocator reuses and
+ * releases memory, mixed-device ops are refused, and the tiny ImageReward
+ * (tests/fixtures/model) gives the CPU's scores and gradients, and its AdamW
+ * step the CPU's parameters.
+ * Exits 77 after the first part when there is no GPU. */
+#include "autograd.h"
+#include "cuda.h"
+#include "ops.h"
+#include "model/config.h"
+#include "model/imagereward.h"
+#include "io/state_dict.h"
+#include "train/optim.h"
+#include "check.h"
+
+#include <string.h>
+
+#define FIXTURES AAPMT_TEST_FIXTURES "/model/"
+
+static void test_without_gpu(void) {
+    int64_t shape[2] = {2, 3};
+    at_tensor *t = at_full(AT_F32, 2, shape, 1.5);
+    at_tensor *moved = at_to_device(t, AT_CUDA);
+    CHECK(!moved && (strstr(at_last_error(), "GPU") || strstr(at_last_error(), "CUDA")),
+          "without a GPU, to_device says why: %s", at_last_error());
+    CHECK(at_device_from_name("cuda") == AT_CUDA && at_device_from_name("cpu") == AT_CPU &&
+              at_device_from_name("tpu") == -1 && strcmp(at_device_name(AT_CUDA), "cuda") == 0,
+          "device names");
+    at_tensor *same = at_to_device(t, AT_CPU), *sum = same ? at_sum_all(same) : NULL;
+    CHECK(sum && same->storage != t->storage && at_item(sum) == 9.0, "to_device(cpu) copies");
+    at_release(sum);
+    at_release(same);
+    at_release(t);
+}
+
+/* Every dtype there and back, contiguous and transposed; 3M f32 values pass
+ * the 8 MiB staging buffers in chunks. */
+static void test_copies(void) {
+    at_rng rng = at_rng_new(3);
+    int64_t big[2] = {3, 1 << 20};
+    at_tensor *x = at_randn(&rng, AT_F32, 2, big);
+    at_tensor *g = at_to_device(x, AT_CUDA), *back = g ? at_to_device(g, AT_CPU) : NULL;
+    CHECK(back && memcmp(at_data(back), at_data(x), (size_t)at_numel(x) * 4) == 0, "12 MB round trip is exact");
+    at_release(back);
+    at_tensor *gt = g ? at_transpose(g, 0, 1) : NULL, *tb = gt ? at_to_device(gt, AT_CPU) : NULL;
+    at_tensor *xt = at_transpose(x, 0, 1), *xc = at_contiguous(xt);
+    CHECK(tb && memcmp(at_data(tb), at_data(xc), (size_t)at_numel(x) * 4) == 0, "a transposed GPU view copies back");
+    at_release(tb), at_release(gt), at_release(xt), at_release(xc), at_release(g), at_release(x);
+    for (int d = 0; d < AT_NDTYPES; d++) {
+        int64_t n = 7;
+        at_tensor *h = at_full(d, 1, &n, 3.0), *dev = at_to_device(h, AT_CUDA);
+        at_tensor *conv = dev ? at_to_dtype(dev, AT_F64) : NULL, *host = conv ? at_to_device(conv, AT_CPU) : NULL;
+        CHECK(host && at_get_linear(host, 6) == 3.0, "%s through the GPU and converted there", at_dtype_name(d));
+        at_release(h), at_release(dev), at_release(conv), at_release(host);
+    }
+}
+
+static void test_allocator(void) {
+    at_cuda_synchronize();
+    at_cuda_empty_cache();
+    at_cache_stats before = at_cuda_memory_stats();
+    int64_t n = 1 << 20;
+    at_tensor *a = at_empty_on(AT_CUDA, AT_F32, 1, &n);
+    at_release(a);
+    at_tensor *b = at_empty_on(AT_CUDA, AT_F32, 1, &n);
+    at_cache_stats s = at_cuda_memory_stats();
+    CHECK(b && s.raw_allocs == before.raw_allocs + 1 && s.reuses == before.reuses + 1,
+          "a freed block is reused (%llu raw allocations, %llu reuses)", (unsigned long long)s.raw_allocs,
+          (unsigned long long)s.reuses);
+    at_release(b);
+    size_t freed = at_cuda_empty_cache();
+    CHECK(freed >= (size_t)n * 4 && at_cuda_memory_stats().cached == 0, "empty_cache releases %zu bytes", freed);
+}
+
+static void test_mixed_devices(void) {
+    int64_t n = 4;
+    at_tensor *h = at_full(AT_F32, 1, &n, 1), *d = at_to_device(h, AT_CUDA);
+    at_tensor *sum = d ? at_add(h, d) : NULL;
+    CHECK(!sum && strstr(at_last_error(), "different devices") && strstr(at_last_error(), "cuda"),
+          "a CPU and a GPU tensor are not added: %s", at_last_error());
+    at_release(h), at_release(d);
+}
+
+/* Values of a (CPU) and b (GPU) further apart than tol·(1 + |a|); the first
+ * few are printed. */
+static int count_differences(const char *what, const at_tensor *a, const at_tensor *b, double tol) {
+    double *x = at_to_f64_array(a), *y = at_to_f64_array(b);
+    int bad = x && y ? 0 : 1;
+    for (int64_t j = 0; x && y && j < at_numel(a); j++) {
+        if (fabs(x[j] - y[j]) <= tol * (1 + fabs(x[j]))) continue;
+        if (bad++ < 3) fprintf(stderr, "  %s[%lld]: GPU %.9g, CPU %.9g\n", what, (long long)j, y[j], x[j]);
+    }
+    free(x);
+    free(y);
+    return bad;
+}
+
+static at_tensor *on_gpu(const at_state_dict *sd, const char *name) {
+    const at_tensor *t = at_sd_get(sd, name);
+    return t ? at_to_device(t, AT_CUDA) : NULL;
+}
+
+/* Scores, every parameter's gradient and one Adam step of the tiny model. */
+static void test_model(void) {
+    ir_config cfg;
+    at_state_dict *ex = at_load_safetensors(FIXTURES "tiny_expected.safetensors");
+    if (ir_config_load(FIXTURES "tiny_config.json", &cfg) || !ex) {
+        CHECK(0, "fixtures: %s", at_last_error());
+        at_sd_free(ex);
+        return;
+    }
+    ir_model *cpu = ir_model_load(FIXTURES "tiny_imagereward.pt", &cfg, true);
+    ir_model *gpu = ir_model_load(FIXTURES "tiny_imagereward.pt", &cfg, true);
+    CHECK(cpu && gpu && ir_model_to_device(gpu, AT_CUDA) == 0, "load and move: %s", at_last_error());
+    at_tensor *pix = on_gpu(ex, "pixels"), *ids = on_gpu(ex, "ids"), *mask = on_gpu(ex, "mask");
+    if (cpu && gpu && pix && ids && mask) {
+        ir_model_set_requires_grad(cpu, true);
+        ir_model_set_requires_grad(gpu, true);
+        ir_output oc, og;
+        int rc = ir_model_forward(cpu, (at_tensor *)at_sd_get(ex, "pixels"), (at_tensor *)at_sd_get(ex, "ids"),
+                                  (at_tensor *)at_sd_get(ex, "mask"), NULL, &oc);
+        int rg = ir_model_forward(gpu, pix, ids, mask, NULL, &og);
+        CHECK(rc == 0 && rg == 0, "forward: %s", at_last_error());
+        if (rc == 0 && rg == 0) {
+            CHECK(count_differences("score", oc.scores, og.scores, 1e-4) == 0, "scores on the GPU match the CPU's");
+            at_tensor *lc = at_sum_all(oc.scores), *lg = at_sum_all(og.scores);
+            CHECK(at_backward(lc, NULL) == 0 && at_backward(lg, NULL) == 0, "backward: %s", at_last_error());
+            int n = ir_model_param_count(cpu), bad = 0;
+            at_tensor **pc = calloc((size_t)n, sizeof *pc), **pg = calloc((size_t)n, sizeof *pg);
+            for (int i = 0; i < n; i++) {
+                pc[i] = ir_model_param(cpu, i), pg[i] = ir_model_param(gpu, i);
+                bad += count_differences(ir_model_param_name(cpu, i), pc[i]->grad, pg[i]->grad, 1e-4);
+            }
+            CHECK(bad == 0, "%d gradient values differ", bad);
+            /* The step itself: both from the CPU's gradients, so the
+             * parameters must agree to the last bits, not just to the
+             * gradients' tolerance (Adam divides by tiny second moments). */
+            for (int i = 0; i < n; i++) {
+                at_release(pg[i]->grad);
+                pg[i]->grad = at_to_device(pc[i]->grad, AT_CUDA);
+            }
+            at_optim_config c = at_optim_defaults(AT_OPTIM_ADAMW);
+            at_optim *oc_ = at_optim_new(&c, n, pc), *og_ = at_optim_new(&c, n, pg);
+            CHECK(oc_ && og_ && at_optim_step(oc_) == 0 && at_optim_step(og_) == 0, "AdamW step: %s", at_last_error());
+            bad = 0;
+            for (int i = 0; i < n; i++) bad += count_differences(ir_model_param_name(cpu, i), pc[i], pg[i], 1e-7);
+            CHECK(bad == 0, "%d parameter values differ after the AdamW step", bad);
+            at_optim_free(oc_), at_optim_free(og_);
+            free(pc), free(pg);
+            at_release(lc), at_release(lg);
+            ir_output_clear(&oc), ir_output_clear(&og);
+        }
+    }
+    at_release(pix), at_release(ids), at_release(mask);
+    ir_model_free(cpu);
+    ir_model_free(gpu);
+    at_sd_free(ex);
+}
+
+int main(void) {
+    if (at_cuda_device_count() == 0) {
+        test_without_gpu();
+        if (check_failed) return check_summary();
+        printf("skipped the GPU part: %s\n", at_cuda_describe());
+        return 77;
+    }
+    printf("%s\n", at_cuda_describe());
+    test_copies();
+    test_allocator();
+    test_mixed_devices();
+    test_model();
+    return check_summary();
+}
