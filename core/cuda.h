@@ -35,8 +35,15 @@ size_t at_cuda_empty_cache(void);
  * same bits (the default; turning it off allows faster atomic paths). */
 void at_cuda_set_deterministic(bool on);
 bool at_cuda_deterministic(void);
-/* TF32 tensor cores for f32 matmuls (off by default: f32 stays exact to
- * the CPU within rounding). */
-void at_cuda_set_tf32(bool on);
+/* How f32 matmuls (linear, matmul and their backward) use the tensor cores:
+ * F32 (the default: exact to the CPU within rounding), TF32, or BF16, where
+ * both operands are rounded to bf16 and products accumulate in f32 into an
+ * f32 result, as under torch.autocast: weights, activations and optimizer
+ * state stay f32. */
+typedef enum { AT_MATMUL_F32, AT_MATMUL_TF32, AT_MATMUL_BF16 } at_matmul_precision;
+void at_cuda_set_matmul_precision(at_matmul_precision p);
+at_matmul_precision at_cuda_matmul_precision(void);
+/* "f32", "tf32", "bf16"; -1 for anything else. */
+int at_matmul_precision_from_name(const char *name);
 
 #endif

@@ -569,3 +569,10 @@ at_tensor *at_to_device(const at_tensor *t, at_device device) {
     at_release(dense);
     return out;
 }
+
+int at_matmul_precision_from_name(const char *name) {
+    return strcmp(name, "f32") == 0    ? AT_MATMUL_F32
+           : strcmp(name, "tf32") == 0 ? AT_MATMUL_TF32
+           : strcmp(name, "bf16") == 0 ? AT_MATMUL_BF16
+                                       : -1;
+}

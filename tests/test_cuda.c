@@ -16,7 +16,12 @@
 
 #include <string.h>
 
-#define FIXTURES AAPMT_TEST_FIXTURES "/model/"
+/* The fixtures folder; AAPMT_FIXTURES overrides the build's path, for a
+ * bundled copy run on a GPU machine (tests/bench/cuda/run.sh). */
+static void fixture(char *path, size_t size, const char *name) {
+    const char *dir = getenv("AAPMT_FIXTURES");
+    snprintf(path, size, "%s/model/%s", dir ? dir : AAPMT_TEST_FIXTURES, name);
+}
 
 static void test_without_gpu(void) {
     int64_t shape[2] = {2, 3};
@@ -104,14 +109,18 @@ static at_tensor *on_gpu(const at_state_dict *sd, const char *name) {
 /* Scores, every parameter's gradient and one Adam step of the tiny model. */
 static void test_model(void) {
     ir_config cfg;
-    at_state_dict *ex = at_load_safetensors(FIXTURES "tiny_expected.safetensors");
-    if (ir_config_load(FIXTURES "tiny_config.json", &cfg) || !ex) {
+    char expected[4096], config[4096], checkpoint[4096];
+    fixture(expected, sizeof expected, "tiny_expected.safetensors");
+    fixture(config, sizeof config, "tiny_config.json");
+    fixture(checkpoint, sizeof checkpoint, "tiny_imagereward.pt");
+    at_state_dict *ex = at_load_safetensors(expected);
+    if (ir_config_load(config, &cfg) || !ex) {
         CHECK(0, "fixtures: %s", at_last_error());
         at_sd_free(ex);
         return;
     }
-    ir_model *cpu = ir_model_load(FIXTURES "tiny_imagereward.pt", &cfg, true);
-    ir_model *gpu = ir_model_load(FIXTURES "tiny_imagereward.pt", &cfg, true);
+    ir_model *cpu = ir_model_load(checkpoint, &cfg, true);
+    ir_model *gpu = ir_model_load(checkpoint, &cfg, true);
     CHECK(cpu && gpu && ir_model_to_device(gpu, AT_CUDA) == 0, "load and move: %s", at_last_error());
     at_tensor *pix = on_gpu(ex, "pixels"), *ids = on_gpu(ex, "ids"), *mask = on_gpu(ex, "mask");
     if (cpu && gpu && pix && ids && mask) {

@@ -1,34 +1,78 @@
 // GEMM through cuBLAS. cuBLAS is column-major: a row-major C = A·B is the
 // column-major Cᵀ = Bᵀ·Aᵀ, so the operands swap and keep their layouts.
-// f32 runs in full f32 unless TF32 is switched on; bf16 accumulates in f32.
+// f32 follows the matmul precision (cuda.h): full f32, TF32, or bf16
+// operands with f32 accumulation and an f32 result.
+#include <cuda_bf16.h>
+
 #include "check.h"
 #include "runtime.h"
 
 extern "C" {
 #include "kernels.h"
+#include "../cuda.h"
 }
+
+namespace {
+
+__global__ void to_bf16(__nv_bfloat16 *dst, const float *src, int64_t n) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = __float2bfloat16_rn(src[i]);
+}
+
+// Elements a row-major (rows x cols) matrix with row stride ld spans.
+int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; }
+
+// A bf16 copy of n f32 values in stream-ordered memory (freed by the caller
+// with cudaFreeAsync once the GEMM is queued).
+int bf16_copy(const void *src, int64_t n, void **out) {
+    cudaStream_t s = at_cuda_stream();
+    AT_CUDA_TRY(cudaMallocAsync(out, (size_t)(n > 0 ? n : 1) * 2, s), -1);
+    if (n > 0) to_bf16<<<at_cuda_blocks(n, 256), 256, 0, s>>>((__nv_bfloat16 *)*out, (const float *)src, n);
+    AT_CUDA_LAUNCHED(-1);
+    return 0;
+}
+
+int gemm_ex(cublasOperation_t ob, cublasOperation_t oa, int64_t m, int64_t n, int64_t k, float alpha, const void *b,
+            cudaDataType_t tb, int lb, const void *a, cudaDataType_t ta, int la, float beta, void *c, cudaDataType_t tc,
+            int64_t ldc, cublasComputeType_t compute) {
+    AT_CUBLAS_TRY(cublasGemmEx(at_cuda_blas(), ob, oa, (int)n, (int)m, (int)k, &alpha, b, tb, lb, a, ta, la, &beta, c,
+                               tc, (int)ldc, compute, CUBLAS_GEMM_DEFAULT),
+                  -1);
+    return 0;
+}
+
+} // namespace
 
 extern "C" int at_cuda_gemm(at_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                             double alpha, const void *a, int64_t lda, const void *b, int64_t ldb, double beta,
                             void *c, int64_t ldc) {
     if (m == 0 || n == 0) return 0;
     if (at_cuda_ready()) return -1;
-    cublasHandle_t h = at_cuda_blas();
     cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
-    // cuBLAS wants leading dims of at least the stored rows even for k == 0.
+    // cuBLAS wants leading dims of at least 1 even for k == 0.
     int lb = (int)(ldb > 0 ? ldb : 1), la = (int)(lda > 0 ? lda : 1);
     if (dtype == AT_F64) {
-        AT_CUBLAS_TRY(cublasDgemm(h, ob, oa, (int)n, (int)m, (int)k, &alpha, (const double *)b, lb, (const double *)a,
-                                  la, &beta, (double *)c, (int)ldc),
+        AT_CUBLAS_TRY(cublasDgemm(at_cuda_blas(), ob, oa, (int)n, (int)m, (int)k, &alpha, (const double *)b, lb,
+                                  (const double *)a, la, &beta, (double *)c, (int)ldc),
                       -1);
         return 0;
     }
-    float fa = (float)alpha, fb = (float)beta;
-    cudaDataType_t t = dtype == AT_BF16 ? CUDA_R_16BF : dtype == AT_F16 ? CUDA_R_16F : CUDA_R_32F;
-    cublasComputeType_t compute =
-        dtype == AT_F32 && at_cuda_tf32() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    AT_CUBLAS_TRY(cublasGemmEx(h, ob, oa, (int)n, (int)m, (int)k, &fa, b, t, lb, a, t, la, &fb, c, t, (int)ldc,
-                               compute, CUBLAS_GEMM_DEFAULT),
-                  -1);
-    return 0;
+    at_matmul_precision p = at_cuda_matmul_precision();
+    if (dtype != AT_F32 || p != AT_MATMUL_BF16) {
+        cudaDataType_t t = dtype == AT_BF16 ? CUDA_R_16BF : dtype == AT_F16 ? CUDA_R_16F : CUDA_R_32F;
+        cublasComputeType_t compute = dtype == AT_F32 && p == AT_MATMUL_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32
+                                                                              : CUBLAS_COMPUTE_32F;
+        return gemm_ex(ob, oa, m, n, k, (float)alpha, b, t, lb, a, t, la, (float)beta, c, t, ldc, compute);
+    }
+    // bf16 operands (as stored, gaps between rows included), f32 result.
+    void *a16 = NULL, *b16 = NULL;
+    int64_t a_span = trans_a ? span(k, m, la) : span(m, k, la), b_span = trans_b ? span(n, k, lb) : span(k, n, lb);
+    int rc = bf16_copy(a, a_span, &a16);
+    if (rc == 0) rc = bf16_copy(b, b_span, &b16);
+    if (rc == 0)
+        rc = gemm_ex(ob, oa, m, n, k, (float)alpha, b16, CUDA_R_16BF, lb, a16, CUDA_R_16BF, la, (float)beta, c,
+                     CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F);
+    if (a16) cudaFreeAsync(a16, at_cuda_stream());
+    if (b16) cudaFreeAsync(b16, at_cuda_stream());
+    return rc;
 }

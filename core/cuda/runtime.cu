@@ -21,7 +21,8 @@ struct runtime {
     // Two pinned buffers, so filling one overlaps the copy out of the other.
     void *staging[2];
     cudaEvent_t staging_free[2];
-    bool deterministic = true, tf32 = false;
+    bool deterministic = true;
+    at_matmul_precision matmul = AT_MATMUL_F32;
 };
 
 runtime rt;
@@ -89,7 +90,7 @@ int at_cuda_ready(void) {
 
 cudaStream_t at_cuda_stream(void) { return rt.stream; }
 cublasHandle_t at_cuda_blas(void) { return rt.blas; }
-bool at_cuda_tf32(void) { return rt.tf32; }
+
 
 extern "C" {
 
@@ -195,8 +196,7 @@ size_t at_cuda_empty_cache(void) {
 void at_cuda_set_deterministic(bool on) { rt.deterministic = on; }
 bool at_cuda_deterministic(void) { return rt.deterministic; }
 
-void at_cuda_set_tf32(bool on) {
-    rt.tf32 = on;
-}
+void at_cuda_set_matmul_precision(at_matmul_precision p) { rt.matmul = p; }
+at_matmul_precision at_cuda_matmul_precision(void) { return rt.matmul; }
 
 } // extern "C"

@@ -9,7 +9,6 @@
 int at_cuda_ready(void);
 cudaStream_t at_cuda_stream(void);
 cublasHandle_t at_cuda_blas(void);
-bool at_cuda_tf32(void);
 
 // Threads per block and blocks for n elements, one element per thread.
 static inline unsigned at_cuda_blocks(long long n, unsigned threads) {

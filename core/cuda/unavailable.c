@@ -30,7 +30,8 @@ at_cache_stats at_cuda_memory_stats(void) { return (at_cache_stats){0}; }
 size_t at_cuda_empty_cache(void) { return 0; }
 void at_cuda_set_deterministic(bool on) { (void)on; }
 bool at_cuda_deterministic(void) { return true; }
-void at_cuda_set_tf32(bool on) { (void)on; }
+void at_cuda_set_matmul_precision(at_matmul_precision p) { (void)p; }
+at_matmul_precision at_cuda_matmul_precision(void) { return AT_MATMUL_F32; }
 
 int at_cuda_pointwise(at_pointwise_op op, at_tensor *out, const at_tensor *a, const at_tensor *b, double s) {
     (void)op, (void)out, (void)a, (void)b, (void)s;
