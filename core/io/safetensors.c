@@ -321,8 +321,8 @@ static int check_saveable(const at_state_dict *sd, const char *path) {
 static int write_tensor(int fd, const at_tensor *t) {
     size_t nbytes = (size_t)at_numel(t) * at_dtype_size(t->dtype);
     if (nbytes == 0) return 0;
-    if (at_is_contiguous(t)) return write_all(fd, at_data(t), nbytes);
-    at_tensor *c = at_clone_data(t);   /* logical (row-major) order */
+    if (at_is_contiguous(t) && !at_on_cuda(t)) return write_all(fd, at_data(t), nbytes);
+    at_tensor *c = at_to_device(t, AT_CPU);   /* logical (row-major) order, in host memory */
     if (!c) return -2;
     int rc = write_all(fd, at_data(c), nbytes);
     at_release(c);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../autograd.h"
+#include "../ops.h"
 #include "../parallel.h"
 #include "optim.h"
 
@@ -34,6 +35,15 @@ void at_zero_grads(int n, at_tensor *const *params, bool set_to_none) {
 /* Sum of squares in double, in fixed blocks summed in order: the same bits
  * for any thread count. */
 static double sum_squares(const at_tensor *t) {
+    if (at_on_cuda(t)) { /* the GPU's own ops: a product and a fixed-order sum */
+        bool was = at_set_grad_enabled(false);
+        at_tensor *sq = at_mul((at_tensor *)t, (at_tensor *)t), *s = sq ? at_sum_all(sq) : NULL;
+        double v = s ? at_item(s) : NAN;
+        at_release(sq);
+        at_release(s);
+        at_set_grad_enabled(was);
+        return v;
+    }
     int64_t n = at_numel(t), nb = (n + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
     double local[64], *part = nb <= 64 ? local : malloc((size_t)nb * sizeof *part);
     if (!part) return NAN;
@@ -63,6 +73,14 @@ static double sum_squares(const at_tensor *t) {
 }
 
 static void scale_grad(at_tensor *g, double coef) {
+    if (at_on_cuda(g)) {
+        bool was = at_set_grad_enabled(false);
+        at_tensor *scaled = at_scale(g, coef);
+        if (scaled) at_copy_(g, scaled);
+        at_release(scaled);
+        at_set_grad_enabled(was);
+        return;
+    }
     int64_t n = at_numel(g);
     if (g->dtype == AT_F32) {
         float *x = at_data(g), c = (float)coef;
@@ -81,9 +99,9 @@ int at_clip_grad_norm(int n, at_tensor *const *params, double max_norm, double *
     for (int i = 0; i < n; i++) {
         at_tensor *g = params[i] ? params[i]->grad : NULL;
         if (!g) continue;
-        if ((g->dtype != AT_F32 && g->dtype != AT_F64) || g->storage->device != AT_CPU) {
+        if (g->dtype != AT_F32 && g->dtype != AT_F64) {
             char s[128];
-            at_set_error("clip_grad_norm: the gradient of parameter %d is %s %s; only f32 and f64 host tensors",
+            at_set_error("clip_grad_norm: the gradient of parameter %d is %s %s; only f32 and f64 tensors",
                          i, at_dtype_name(g->dtype), at_shape_str(g, s, sizeof s));
             return -1;
         }

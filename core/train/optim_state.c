@@ -68,7 +68,8 @@ static int parse_name(const at_optim *o, const char *full, const char *rest, int
     return -1;
 }
 
-/* A private copy of t in dtype with the shape of p. */
+/* A private copy of t in the dtype, shape and device of p (a checkpoint's
+ * state is read to the host; a model on the GPU keeps its state there). */
 static at_tensor *state_copy(const at_tensor *t, const at_tensor *p, const char *full, const char *kind) {
     if (!at_same_shape(t, p)) {
         char a[128], b[128];
@@ -76,7 +77,7 @@ static at_tensor *state_copy(const at_tensor *t, const at_tensor *p, const char 
                      at_shape_str(t, a, sizeof a), at_shape_str(p, b, sizeof b));
         return NULL;
     }
-    at_tensor *c = at_empty_uninit(p->dtype, p->ndim, p->shape);
+    at_tensor *c = at_empty_uninit_on(at_device_of(p), p->dtype, p->ndim, p->shape);
     if (c && at_copy_(c, t)) {
         at_release(c);
         return NULL;

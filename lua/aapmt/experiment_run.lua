@@ -63,7 +63,7 @@ local function train_stage(p, ds, train_idx, test_idx)
     accumulate = t.accumulate, clip = t.clip, fix_rate = t.fix_rate, freeze = t.freeze, loss = t.loss or plan.recipe.loss,
     loss_weights = t.loss_weights,
     eval_every = t.eval_every, threads = t.threads, eval_batch_size = t.eval_batch_size, max_length = t.max_length,
-    seed = p.seed, out = out, resume = resume, head = head_builder(p),
+    device = t.device, precision = t.precision, seed = p.seed, out = out, resume = resume, head = head_builder(p),
     source = t.workers and train.loader_source{workers = t.workers} or nil}
   return out .. "/model.safetensors", r
 end
@@ -86,6 +86,9 @@ end
 local function score_stage(p, model_path, rows)
   local net = model_path and a.imagereward_load(model_path, p.model_config)
     or a.imagereward_random(p.model_config, p.seed, {init = "from_scratch"})
+  local t = type(p.fields.train) == "table" and p.fields.train or {}
+  if t.precision then a.set_matmul_precision(t.precision) end
+  if t.device == "cuda" then net:to("cuda") end   -- scoring runs where training ran
   local run = {net = net, tokenizer = a.tokenizer(p.vocab), metrics = scoring_metrics(p), max_length = 35,
     image_size = net:image_size(), eval_batch_size = (p.fields.evaluate or {}).batch_size or 16}
   local lacking, head

@@ -15,12 +15,14 @@ local M = {default_checkpoint = "checkpoint/ImageReward/ImageReward.pt"}
 local Model = {}
 Model.__index = Model
 
--- opts: checkpoint, config (JSON path), vocab (vocab.txt path), batch, copy.
+-- opts: checkpoint, config (JSON path), vocab (vocab.txt path), batch, copy,
+-- device ("cuda" scores on the GPU).
 function M.load(opts)
   if type(opts) == "string" then opts = {checkpoint = opts} end
   opts = opts or {}
   local checkpoint = opts.checkpoint or M.default_checkpoint
   local net = a.imagereward_load(checkpoint, opts.config, opts.copy)
+  if opts.device and opts.device ~= "cpu" then net:to(opts.device) end
   local vocab, where = a.find_vocab(opts.vocab, checkpoint)
   if not vocab then error(where, 2) end
   local tokenizer = a.tokenizer(vocab)

@@ -271,6 +271,7 @@ local function micro_batch(run, pixels, rows, dropout_seed, scale)
     local y = {}
     for i, r in ipairs(rows) do y[i] = target_of(r, metric, m) end
     local target = keep(a.tensor(y):to(pred:dtype()))
+    if pred:device() ~= "cpu" then target = keep(target:to(pred:device())) end
     local loss = keep(run.loss == "sse" and a.sse_loss(pred, target) or a.mse_loss(pred, target) * scale)
     per_metric[m] = loss:item()
     local weight = run.weights[m]
@@ -407,6 +408,8 @@ function M.run(cfg)
 
   local spec = model_spec(r.model)
   run.net = load_model(spec, state and state.model)
+  if r.precision then a.set_matmul_precision(r.precision) end
+  if r.device == "cuda" then run.net:to("cuda") end   -- before the optimizer takes the parameters
   run.image_size = run.net:image_size()
   local head_note = use_metric_head(run, r, state)
   head_note = lua_head.setup(run, r, state, rec, fail) or head_note

@@ -24,7 +24,7 @@ M.known = {
   fix_rate = true, loss = true, seed = true, out = true, checkpoint_every = true, resume = true,
   stop_after_steps = true, eval_batch_size = true, progress = true, on_step = true, source = true,
   max_length = true, threads = true, freeze = true, eval_every = true, paper_rows = true, loss_weights = true,
-  head = true,
+  head = true, device = true, precision = true,
 }
 M.known_optimizer = {kind = true, lr = true, betas = true, eps = true, weight_decay = true}
 
@@ -198,6 +198,15 @@ function M.resolve(cfg)
   local ee = r.eval_every
   if ee ~= "epoch" and ee ~= false and not (math.type(ee) == "integer" and ee >= 1) then
     fail("option 'eval_every' must be 'epoch', a number of epochs or false, got %s", tostring(ee))
+  end
+  if r.device ~= nil and r.device ~= "cpu" and r.device ~= "cuda" then
+    fail("option 'device' must be 'cpu' or 'cuda', got %s", tostring(r.device))
+  end
+  if r.precision ~= nil and r.precision ~= "f32" and r.precision ~= "tf32" and r.precision ~= "bf16" then
+    fail("option 'precision' (matmuls on the GPU) must be 'f32', 'tf32' or 'bf16', got %s", tostring(r.precision))
+  end
+  if r.device == "cuda" and r.head ~= nil then
+    fail("option 'head' (a head written in Lua) runs on the CPU only; leave 'device' unset or use the model's own head")
   end
   r.freeze = resolve_patterns(r.freeze)
   local lw = r.loss_weights

@@ -89,6 +89,7 @@ void lt_model_register(lua_State *L);
 void lt_data_register(lua_State *L);          /* data.c: aapmt.dataset, aapmt.split_prompts, aapmt.read_csv */
 void lt_train_register(lua_State *L);
 void lt_loader_register(lua_State *L);        /* loader.c: aapmt.loader */
+void lt_cuda_register(lua_State *L);          /* cuda.c: aapmt.cuda, set_matmul_precision */
 void lt_demo_db_register(lua_State *L);       /* demo_db.c: aapmt.demo_db */         /* train.c: optimizers, schedules, metrics */         /* model.c: ImageReward, aapmt.preprocess */
 /* Softmax over the optional dim at idx (default: the last), which the engine
  * supports through a transpose when it is not the last (functions.c). */

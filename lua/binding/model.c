@@ -98,10 +98,31 @@ static void set_tensor_list(lua_State *L, const char *key, at_tensor **tensors, 
     lua_setfield(L, -2, key);
 }
 
+/* The input at idx on the model's device: host batches (the data loader's,
+ * the tokenizer's) go to the GPU here, so experiments need no change but
+ * the model's device. A new reference the caller releases. */
+static at_tensor *input_on(lua_State *L, int idx, const ir_model *m, const char *fname) {
+    at_tensor *t = lt_check(L, idx, fname);
+    at_device want = at_device_of(ir_model_param(m, 0));
+    if (at_device_of(t) == want) {
+        at_retain(t);
+        return t;
+    }
+    at_tensor *moved = at_to_device(t, want);
+    if (!moved) lt_engine_error(L, fname);
+    return moved;
+}
+
 static int model_forward(lua_State *L) {
     const char *fname = "ImageReward:forward";
     ir_model *m = check_model(L, fname);
-    at_tensor *pixels = lt_check(L, 2, fname), *ids = lt_check(L, 3, fname), *mask = lt_check(L, 4, fname);
+    at_tensor *inputs[3];
+    for (int i = 0; i < 3; i++) { /* each held by a to-be-closed slot, released however forward ends */
+        inputs[i] = input_on(L, 2 + i, m, fname);
+        lt_push(L, inputs[i]);
+        lua_toclose(L, -1);
+    }
+    at_tensor *pixels = inputs[0], *ids = inputs[1], *mask = inputs[2];
     ir_forward_opts opts = {0};
     at_rng rng = at_rng_new(0);
     opts.training = opt_flag(L, 5, "training");
@@ -139,6 +160,21 @@ static int model_head(lua_State *L) {
     const char *fname = "ImageReward:head";
     ir_model *m = check_model(L, fname);
     return lt_push(L, ir_model_head(m, lt_check(L, 2, fname), false, NULL));
+}
+
+static int model_to(lua_State *L) {
+    ir_model *m = check_model(L, "ImageReward:to");
+    const char *name = luaL_checkstring(L, 2);
+    int device = at_device_from_name(name);
+    if (device < 0) return luaL_error(L, "ImageReward:to: unknown device '%s' (cpu or cuda)", name);
+    if (ir_model_to_device(m, (at_device)device)) return lt_engine_error(L, "ImageReward:to");
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int model_device(lua_State *L) {
+    lua_pushstring(L, at_device_name(at_device_of(ir_model_param(check_model(L, "ImageReward:device"), 0))));
+    return 1;
 }
 
 static int model_image_size(lua_State *L) {
@@ -280,7 +316,7 @@ static int preprocess(lua_State *L) {
 
 void lt_model_register(lua_State *L) {
     static const luaL_Reg methods[] = {
-        {"forward", model_forward}, {"head", model_head}, {"image_size", model_image_size},
+        {"forward", model_forward}, {"head", model_head}, {"to", model_to}, {"device", model_device}, {"image_size", model_image_size},
         {"config", model_config}, {"parameters", model_parameters}, {"fix_rate", model_fix_rate},
         {"save", model_save}, {"metric_head_random", model_metric_head_random},
         {"init_metric_head", model_init_metric_head}, {"free", model_gc}, {NULL, NULL}};

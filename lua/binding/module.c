@@ -115,6 +115,7 @@ int luaopen_aapmt(lua_State *L) {
     lt_train_register(L);
     lt_loader_register(L);
     lt_demo_db_register(L);
+    lt_cuda_register(L);
     lua_pushstring(L, AAPMT_VERSION);
     lua_setfield(L, -2, "version");
 #ifdef AAPMT_HAVE_CUDA

@@ -25,6 +25,11 @@ static int t_dtype(lua_State *L) {
     return 1;
 }
 
+static int t_device(lua_State *L) {
+    lua_pushstring(L, at_device_name(at_device_of(lt_check(L, 1, "Tensor:device"))));
+    return 1;
+}
+
 static int t_numel(lua_State *L) {
     lua_pushinteger(L, at_numel(lt_check(L, 1, "Tensor:numel")));
     return 1;
@@ -101,9 +106,11 @@ static void push_nested(lua_State *L, at_tensor *t, int64_t *index, int d) {
 
 static int t_totable(lua_State *L) {
     at_tensor *t = lt_check(L, 1, "Tensor:totable");
-    lt_check_host(L, t, "Tensor:totable");
+    at_tensor *host = at_on_cuda(t) ? at_to_device(t, AT_CPU) : t; /* one copy, not one per element */
+    if (!host) return lt_engine_error(L, "Tensor:totable");
     int64_t index[AT_MAX_DIMS] = {0};
-    push_nested(L, t, index, 0);
+    push_nested(L, host, index, 0);
+    if (host != t) at_release(host);
     return 1;
 }
 
@@ -143,7 +150,7 @@ static int t_backward(lua_State *L) {
 
 void lt_methods_register(lua_State *L) {
     static const luaL_Reg methods[] = {
-        {"size", t_size}, {"dim", t_dim}, {"dtype", t_dtype}, {"numel", t_numel},
+        {"size", t_size}, {"dim", t_dim}, {"dtype", t_dtype}, {"device", t_device}, {"numel", t_numel},
         {"is_contiguous", t_is_contiguous}, {"item", t_item}, {"get", t_get}, {"set", t_set},
         {"totable", t_totable}, {"clone", t_clone}, {"detach", t_detach},
         {"requires_grad_", t_requires_grad_}, {"zero_grad", t_zero_grad},

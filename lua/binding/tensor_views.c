@@ -93,9 +93,14 @@ static int t_expand(lua_State *L) {
     return lt_push(L, at_expand(t, ndim, shape));
 }
 
+/* t:to("f64") converts (differentiably between f32 and f64); t:to("cuda")
+ * and t:to("cpu") copy to a device, without history. */
 static int t_to(lua_State *L) {
     at_tensor *t = lt_check(L, 1, "Tensor:to");
-    at_dtype d = lt_dtype_from_string(L, luaL_checkstring(L, 2), "Tensor:to");
+    const char *name = luaL_checkstring(L, 2);
+    int device = at_device_from_name(name);
+    if (device >= 0) return lt_push(L, at_to_device(t, (at_device)device));
+    at_dtype d = lt_dtype_from_string(L, name, "Tensor:to");
     return lt_push(L, at_to_dtype(t, d));
 }
 
