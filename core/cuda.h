@@ -31,10 +31,6 @@ int at_cuda_synchronize(void);
  * back to the driver and returns the bytes freed. */
 at_cache_stats at_cuda_memory_stats(void);
 size_t at_cuda_empty_cache(void);
-/* Deterministic mode: reductions avoid atomics, so repeated runs give the
- * same bits (the default; turning it off allows faster atomic paths). */
-void at_cuda_set_deterministic(bool on);
-bool at_cuda_deterministic(void);
 /* How f32 matmuls (linear, matmul and their backward) use the tensor cores:
  * F32 (the default: exact to the CPU within rounding), TF32, or BF16, where
  * both operands are rounded to bf16 and products accumulate in f32 into an

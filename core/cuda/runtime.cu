@@ -21,7 +21,6 @@ struct runtime {
     // Two pinned buffers, so filling one overlaps the copy out of the other.
     void *staging[2];
     cudaEvent_t staging_free[2];
-    bool deterministic = true;
     at_matmul_precision matmul = AT_MATMUL_F32;
 };
 
@@ -193,8 +192,6 @@ size_t at_cuda_empty_cache(void) {
     return at_cache_alloc_release(rt.cache);
 }
 
-void at_cuda_set_deterministic(bool on) { rt.deterministic = on; }
-bool at_cuda_deterministic(void) { return rt.deterministic; }
 
 void at_cuda_set_matmul_precision(at_matmul_precision p) { rt.matmul = p; }
 at_matmul_precision at_cuda_matmul_precision(void) { return rt.matmul; }

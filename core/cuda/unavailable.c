@@ -28,8 +28,6 @@ int at_cuda_memcpy(void *dst, at_device dd, const void *src, at_device sd, size_
 int at_cuda_synchronize(void) { return unavailable("synchronize"); }
 at_cache_stats at_cuda_memory_stats(void) { return (at_cache_stats){0}; }
 size_t at_cuda_empty_cache(void) { return 0; }
-void at_cuda_set_deterministic(bool on) { (void)on; }
-bool at_cuda_deterministic(void) { return true; }
 void at_cuda_set_matmul_precision(at_matmul_precision p) { (void)p; }
 at_matmul_precision at_cuda_matmul_precision(void) { return AT_MATMUL_F32; }
 
