@@ -3,7 +3,9 @@
  * dtype (also past the pinned staging size), the caching allocator reuses and
  * releases memory, mixed-device ops are refused, and the tiny ImageReward
  * (tests/fixtures/model) gives the CPU's scores and gradients, and its AdamW
- * step the CPU's parameters.
+ * step the CPU's parameters; so does the full-size ImageReward-v1.0 (random
+ * weights) for one training step with dropout (AAPMT_SKIP_FULL_MODEL=1 skips
+ * that part, which needs about 10 GB of host memory).
  * Exits 77 after the first part when there is no GPU. */
 #include "autograd.h"
 #include "cuda.h"
@@ -14,6 +16,7 @@
 #include "train/optim.h"
 #include "check.h"
 
+#include <math.h>
 #include <string.h>
 
 /* The fixtures folder; AAPMT_FIXTURES overrides the build's path, for a
@@ -167,6 +170,102 @@ static void test_model(void) {
     at_sd_free(ex);
 }
 
+/* ||a - b|| / ||a||, a on the CPU and b on the GPU. */
+static double relative_error(const at_tensor *a, const at_tensor *b) {
+    double *x = at_to_f64_array(a), *y = at_to_f64_array(b), diff = 0, norm = 0;
+    for (int64_t j = 0; x && y && j < at_numel(a); j++) {
+        diff += (x[j] - y[j]) * (x[j] - y[j]);
+        norm += x[j] * x[j];
+    }
+    double e = x && y ? sqrt(diff) / (sqrt(norm) + 1e-30) : INFINITY;
+    free(x);
+    free(y);
+    return e;
+}
+
+/* The batch for the full model: random pixels, 35-token prompts, 20 real. */
+static void full_model_batch(const ir_config *cfg, int64_t B, at_tensor **pixels, at_tensor **ids, at_tensor **mask) {
+    at_rng rng = at_rng_new(7);
+    int64_t S = cfg->vision.image_size, ps[4] = {B, 3, S, S}, ts[2] = {B, 35};
+    *pixels = at_randn(&rng, AT_F32, 4, ps);
+    *ids = at_zeros(AT_I64, 2, ts);
+    *mask = at_zeros(AT_I64, 2, ts);
+    if (!*ids || !*mask) return;
+    int64_t *id = at_data(*ids), *mk = at_data(*mask), V = cfg->text.vocab_size;
+    for (int64_t b = 0; b < B; b++)
+        for (int64_t j = 0; j < 20; j++) {
+            id[b * 35 + j] = j == 0 ? 101 : j == 19 ? 102 : 1000 + (b * 37 + j * 101) % (V - 1000);
+            mk[b * 35 + j] = 1;
+        }
+}
+
+/* One training step of ImageReward-v1.0 on both devices from the same
+ * weights and dropout seed: scores, loss, every gradient (relative norm
+ * error, the largest printed), and the AdamW step from the same gradients. */
+static void test_full_model(void) {
+    if (getenv("AAPMT_SKIP_FULL_MODEL")) {
+        printf("skipped ImageReward-v1.0: AAPMT_SKIP_FULL_MODEL is set\n");
+        return;
+    }
+    ir_config cfg;
+    ir_config_default(&cfg);
+    ir_model *cpu = ir_model_random(&cfg, 5), *gpu = ir_model_random(&cfg, 5);
+    at_tensor *pixels = NULL, *ids = NULL, *mask = NULL;
+    full_model_batch(&cfg, 2, &pixels, &ids, &mask);
+    at_tensor *gp = pixels ? at_to_device(pixels, AT_CUDA) : NULL, *gi = ids ? at_to_device(ids, AT_CUDA) : NULL;
+    at_tensor *gm = mask ? at_to_device(mask, AT_CUDA) : NULL;
+    int64_t B = 2;
+    at_tensor *tc = at_full(AT_F32, 1, &B, 0.5), *tg = at_full_on(AT_CUDA, AT_F32, 1, &B, 0.5);
+    bool ready = cpu && gpu && ir_model_to_device(gpu, AT_CUDA) == 0 && gp && gi && gm && tc && tg &&
+                 ir_model_set_requires_grad(cpu, true) == 0 && ir_model_set_requires_grad(gpu, true) == 0;
+    CHECK(ready, "ImageReward-v1.0 on both devices: %s", at_last_error());
+    if (ready) {
+        at_rng rc = at_rng_new(9), rg = at_rng_new(9);
+        ir_forward_opts fc = {.training = true, .rng = &rc}, fg = {.training = true, .rng = &rg};
+        ir_output oc = {0}, og = {0};
+        int ok = ir_model_forward(cpu, pixels, ids, mask, &fc, &oc) == 0;
+        ok = ok && ir_model_forward(gpu, gp, gi, gm, &fg, &og) == 0;
+        at_tensor *lc = ok ? at_mse_loss(oc.scores, tc) : NULL, *lg = ok ? at_mse_loss(og.scores, tg) : NULL;
+        ok = lc && lg && at_backward(lc, NULL) == 0 && at_backward(lg, NULL) == 0;
+        CHECK(ok, "ImageReward-v1.0 forward and backward: %s", at_last_error());
+        if (ok) {
+            CHECK(count_differences("v1.0 score", oc.scores, og.scores, 1e-3) == 0,
+                  "ImageReward-v1.0 training-mode scores on the GPU match the CPU's");
+            CHECK(count_differences("v1.0 loss", lc, lg, 1e-3) == 0, "and its loss");
+            int n = ir_model_param_count(cpu), worst_at = 0;
+            double worst = 0;
+            at_tensor **pc = calloc((size_t)n, sizeof *pc), **pg = calloc((size_t)n, sizeof *pg);
+            for (int i = 0; i < n; i++) {
+                pc[i] = ir_model_param(cpu, i), pg[i] = ir_model_param(gpu, i);
+                double e = pc[i]->grad && pg[i]->grad ? relative_error(pc[i]->grad, pg[i]->grad) : INFINITY;
+                if (!(e <= worst)) worst = e, worst_at = i;
+            }
+            printf("ImageReward-v1.0: largest relative gradient error %.2e (%s)\n", worst,
+                   ir_model_param_name(cpu, worst_at));
+            CHECK(worst <= 1e-3, "every ImageReward-v1.0 gradient within 1e-3 (relative norm) of the CPU's");
+            for (int i = 0; i < n; i++) {
+                at_release(pg[i]->grad);
+                pg[i]->grad = pc[i]->grad ? at_to_device(pc[i]->grad, AT_CUDA) : NULL;
+            }
+            at_optim_config c = at_optim_defaults(AT_OPTIM_ADAMW);
+            c.lr = 1e-5;
+            at_optim *sc = at_optim_new(&c, n, pc), *sg = at_optim_new(&c, n, pg);
+            CHECK(sc && sg && at_optim_step(sc) == 0 && at_optim_step(sg) == 0, "v1.0 AdamW step: %s", at_last_error());
+            int bad = 0;
+            for (int i = 0; i < n && sc && sg; i++) bad += count_differences(ir_model_param_name(cpu, i), pc[i], pg[i], 1e-7);
+            CHECK(bad == 0, "%d ImageReward-v1.0 parameter values differ after the AdamW step", bad);
+            at_optim_free(sc), at_optim_free(sg);
+            free(pc), free(pg);
+        }
+        at_release(lc), at_release(lg);
+        ir_output_clear(&oc), ir_output_clear(&og);
+    }
+    at_release(pixels), at_release(ids), at_release(mask), at_release(gp), at_release(gi), at_release(gm);
+    at_release(tc), at_release(tg);
+    ir_model_free(cpu);
+    ir_model_free(gpu);
+}
+
 int main(void) {
     if (at_cuda_device_count() == 0) {
         test_without_gpu();
@@ -179,5 +278,6 @@ int main(void) {
     test_allocator();
     test_mixed_devices();
     test_model();
+    test_full_model();
     return check_summary();
 }
