@@ -18,6 +18,7 @@ struct at_cache_alloc {
 
 size_t at_cache_round(size_t nbytes) {
     if (nbytes == 0) nbytes = 1;
+    if (nbytes > SIZE_MAX - LARGE_STEP) return SIZE_MAX; /* no allocator can give it; never wrap to 0 */
     size_t step = nbytes <= SMALL_LIMIT ? SMALL_STEP : LARGE_STEP;
     return (nbytes + step - 1) / step * step;
 }
@@ -91,7 +92,7 @@ at_cache_block *at_cache_alloc_get(at_cache_alloc *c, size_t nbytes) {
         ptr = c->raw.alloc(size, c->raw.ctx);
     }
     if (!ptr) {
-        at_set_error("device memory: cannot allocate %zu bytes (%zu in use, peak %zu)", size,
+        at_set_error("device memory: cannot allocate %zu bytes (%zu in use, peak %zu)", nbytes,
                      c->stats.in_use, c->stats.peak_in_use);
         pthread_mutex_unlock(&c->lock);
         free(b);

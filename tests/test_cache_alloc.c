@@ -39,6 +39,16 @@ static void test_rounding(void) {
     CHECK(at_cache_round((1 << 20) + 1) == (size_t)2 << 20, "large sizes round to 2 MiB: %zu",
           at_cache_round((1 << 20) + 1));
     CHECK(at_cache_round(0) == 512, "an empty request still gets a block");
+    CHECK(at_cache_round(SIZE_MAX - 64) == SIZE_MAX, "a request near SIZE_MAX does not wrap to a small block");
+}
+
+static void test_impossible_request(void) {
+    counting raw;
+    at_cache_alloc *c = new_cache(&raw, (size_t)1 << 30);
+    at_cache_block *b = at_cache_alloc_get(c, SIZE_MAX - 64);
+    CHECK(!b && strstr(at_last_error(), "cannot allocate 18446744073709551551 bytes"),
+          "an impossible request fails, naming its size: %s", at_last_error());
+    at_cache_alloc_destroy(c);
 }
 
 static void test_reuse_and_stats(void) {
@@ -93,5 +103,6 @@ int main(void) {
     test_rounding();
     test_reuse_and_stats();
     test_out_of_memory();
+    test_impossible_request();
     return check_summary();
 }

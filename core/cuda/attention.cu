@@ -9,6 +9,7 @@
 
 extern "C" {
 #include "kernels.h"
+#include "../cuda.h"
 }
 
 namespace {
@@ -151,8 +152,10 @@ shape shape_of(const at_cuda_mask *mask, int64_t heads, int64_t bh, int64_t lq, 
 }
 
 // Shared memory above 48 KiB needs an opt-in per kernel; head dims that big
-// are far beyond any model here, so say so instead.
+// are far beyond any model here, so say so instead. The block reductions'
+// static AT_BLOCK doubles count too.
 int check_smem(size_t bytes, int64_t d, int64_t dv) {
+    bytes += AT_BLOCK * sizeof(double);
     if (bytes <= 48 * 1024) return 0;
     at_set_error("attention (cuda): head dims %lld and %lld need %zu bytes of shared memory, more than 48 KiB",
                  (long long)d, (long long)dv, bytes);
@@ -184,14 +187,23 @@ extern "C" int at_cuda_attention_backward(void *dq, void *dk, void *dv, const vo
                                           const void *q, const void *k, const void *v, const at_cuda_mask *mask,
                                           at_dtype dtype, int64_t heads, int64_t bh, int64_t lq, int64_t lk, int64_t d,
                                           int64_t dvn, double scale) {
-    if (bh * lq == 0 || lk == 0) return 0;
+    cudaStream_t st = at_cuda_stream();
+    if (bh * lq == 0 || lk == 0) { // no scores: the gradients asked for are zero, as on the CPU
+        size_t es = at_dtype_size(dtype);
+        if (dq) AT_CUDA_TRY(cudaMemsetAsync(dq, 0, (size_t)(bh * lq * d) * es, st), -1);
+        if (dk) AT_CUDA_TRY(cudaMemsetAsync(dk, 0, (size_t)(bh * lk * d) * es, st), -1);
+        if (dv) AT_CUDA_TRY(cudaMemsetAsync(dv, 0, (size_t)(bh * lk * dvn) * es, st), -1);
+        return 0;
+    }
     shape s = shape_of(mask, heads, bh, lq, lk, d, dvn, scale);
     size_t smem_q = (AT_BLOCK + (size_t)d) * sizeof(double);
     size_t smem_kv = (2 * AT_BLOCK + (size_t)d + (size_t)dvn) * sizeof(double);
     if (check_smem(smem_q, d, dvn) || check_smem(smem_kv, d, dvn)) return -1;
-    cudaStream_t st = at_cuda_stream();
-    double *delta = NULL;
-    AT_CUDA_TRY(cudaMallocAsync((void **)&delta, (size_t)(bh * lq) * sizeof(double), st), -1);
+    // From the caching allocator (one pool for everything; with one stream the
+    // block is reused only by work queued after these kernels).
+    at_storage *delta_block = at_cuda_storage_new((size_t)(bh * lq) * sizeof(double));
+    if (!delta_block) return -1;
+    double *delta = (double *)delta_block->data;
     DISPATCH(dtype, T, (row_deltas<T><<<at_cuda_blocks(bh * lq, AT_BLOCK), AT_BLOCK, 0, st>>>(
                            s, delta, (const T *)g, (const T *)o)));
     if (dq)
@@ -202,8 +214,7 @@ extern "C" int at_cuda_attention_backward(void *dq, void *dk, void *dv, const vo
         DISPATCH(dtype, T, (backward_dkv<T><<<at_cuda_blocks(bh * lk, 1), AT_BLOCK, smem_kv, st>>>(
                                s, (T *)dk, (T *)dv, (const T *)g, (const double *)lse, delta, (const T *)q,
                                (const T *)k, (const T *)v)));
-    cudaError_t launched = cudaGetLastError();
-    AT_CUDA_TRY(cudaFreeAsync(delta, st), -1);
-    AT_CUDA_TRY(launched, -1);
+    at_storage_release(delta_block);
+    AT_CUDA_LAUNCHED(-1);
     return 0;
 }

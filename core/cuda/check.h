@@ -16,6 +16,7 @@ const char *at_cublas_status_name(cublasStatus_t s);
     do {                                                                                           \
         cudaError_t at_err_ = (call);                                                              \
         if (at_err_ != cudaSuccess) {                                                              \
+            (void)cudaGetLastError(); /* consume it, or the next launch check reports it again */  \
             at_set_error("CUDA error %s (%s) in %s at %s:%d", cudaGetErrorName(at_err_),            \
                          cudaGetErrorString(at_err_), #call, __FILE__, __LINE__);                  \
             return fail_value;                                                                     \

@@ -22,12 +22,15 @@ __global__ void to_bf16(__nv_bfloat16 *dst, const float *src, int64_t n) {
 // Elements a row-major (rows x cols) matrix with row stride ld spans.
 int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; }
 
-// A bf16 copy of n f32 values in stream-ordered memory (freed by the caller
-// with cudaFreeAsync once the GEMM is queued).
-int bf16_copy(const void *src, int64_t n, void **out) {
-    cudaStream_t s = at_cuda_stream();
-    AT_CUDA_TRY(cudaMallocAsync(out, (size_t)(n > 0 ? n : 1) * 2, s), -1);
-    if (n > 0) to_bf16<<<at_cuda_blocks(n, 256), 256, 0, s>>>((__nv_bfloat16 *)*out, (const float *)src, n);
+// A bf16 copy of n f32 values, from the caching allocator so that scratch
+// and tensors share one pool (the caller releases it once the GEMM is
+// queued: with one stream, a later user of the block runs after the GEMM).
+int bf16_copy(const void *src, int64_t n, at_storage **out) {
+    *out = at_cuda_storage_new((size_t)(n > 0 ? n : 1) * 2);
+    if (!*out) return -1;
+    if (n > 0)
+        to_bf16<<<at_cuda_blocks(n, 256), 256, 0, at_cuda_stream()>>>((__nv_bfloat16 *)(*out)->data,
+                                                                      (const float *)src, n);
     AT_CUDA_LAUNCHED(-1);
     return 0;
 }
@@ -48,6 +51,12 @@ extern "C" int at_cuda_gemm(at_dtype dtype, bool trans_a, bool trans_b, int64_t 
                             void *c, int64_t ldc) {
     if (m == 0 || n == 0) return 0;
     if (at_cuda_ready()) return -1;
+    if (k == 0) { // C = beta·C, written here: cuBLAS does not promise to touch C then
+        if (beta != 0) return beta == 1 ? 0 : (at_set_error("at_cuda_gemm: k = 0 with beta %g", beta), -1);
+        size_t es = at_dtype_size(dtype);
+        AT_CUDA_TRY(cudaMemset2DAsync(c, (size_t)ldc * es, 0, (size_t)n * es, (size_t)m, at_cuda_stream()), -1);
+        return 0;
+    }
     cublasOperation_t ob = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, oa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     // cuBLAS wants leading dims of at least 1 even for k == 0.
     int lb = (int)(ldb > 0 ? ldb : 1), la = (int)(lda > 0 ? lda : 1);
@@ -65,14 +74,14 @@ extern "C" int at_cuda_gemm(at_dtype dtype, bool trans_a, bool trans_b, int64_t 
         return gemm_ex(ob, oa, m, n, k, (float)alpha, b, t, lb, a, t, la, (float)beta, c, t, ldc, compute);
     }
     // bf16 operands (as stored, gaps between rows included), f32 result.
-    void *a16 = NULL, *b16 = NULL;
+    at_storage *a16 = NULL, *b16 = NULL;
     int64_t a_span = trans_a ? span(k, m, la) : span(m, k, la), b_span = trans_b ? span(n, k, lb) : span(k, n, lb);
     int rc = bf16_copy(a, a_span, &a16);
     if (rc == 0) rc = bf16_copy(b, b_span, &b16);
     if (rc == 0)
-        rc = gemm_ex(ob, oa, m, n, k, (float)alpha, b16, CUDA_R_16BF, lb, a16, CUDA_R_16BF, la, (float)beta, c,
-                     CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F);
-    if (a16) cudaFreeAsync(a16, at_cuda_stream());
-    if (b16) cudaFreeAsync(b16, at_cuda_stream());
+        rc = gemm_ex(ob, oa, m, n, k, (float)alpha, b16->data, CUDA_R_16BF, lb, a16->data, CUDA_R_16BF, la,
+                     (float)beta, c, CUDA_R_32F, ldc, CUBLAS_COMPUTE_32F);
+    at_storage_release(a16);
+    at_storage_release(b16);
     return rc;
 }

@@ -39,7 +39,20 @@ void *raw_alloc(size_t n, void *) {
 
 void raw_free(void *p, void *) { cudaFree(p); }
 
-int init_locked() {
+// Undoes a partial start, so a failed start holds nothing and can be retried.
+void teardown() {
+    for (int i = 0; i < 2; i++) {
+        if (rt.staging_free[i]) cudaEventDestroy(rt.staging_free[i]);
+        if (rt.staging[i]) cudaFreeHost(rt.staging[i]);
+        rt.staging_free[i] = NULL, rt.staging[i] = NULL;
+    }
+    if (rt.blas) cublasDestroy(rt.blas);
+    if (rt.stream) cudaStreamDestroy(rt.stream);
+    rt.blas = NULL, rt.stream = NULL;
+    cudaGetLastError();
+}
+
+int start() {
     int n = 0;
     cudaError_t err = cudaGetDeviceCount(&n);
     if (err != cudaSuccess || n == 0) {
@@ -56,8 +69,15 @@ int init_locked() {
         AT_CUDA_TRY(cudaEventCreateWithFlags(&rt.staging_free[i], cudaEventDisableTiming), -1);
     }
     rt.cache = at_cache_alloc_new(at_raw_allocator{raw_alloc, raw_free, NULL});
-    if (!rt.cache) return -1;
-    rt.ready = true;
+    return rt.cache ? 0 : -1;
+}
+
+int init_locked() {
+    if (start()) {
+        teardown();
+        return -1;
+    }
+    __atomic_store_n(&rt.ready, true, __ATOMIC_RELEASE); // after everything it publishes
     return 0;
 }
 
@@ -166,6 +186,7 @@ int at_cuda_memcpy(void *dst, at_device dst_device, const void *src, at_device s
             if (err == cudaSuccess) memcpy((char *)dst + done, rt.staging[i], n);
         }
         if (err != cudaSuccess) {
+            cudaGetLastError(); // consumed, so the next launch check does not report it again
             at_set_error("cuda: copying %zu bytes %s: %s", nbytes, dst_device == AT_CUDA ? "to the GPU" : "from the GPU",
                          cudaGetErrorString(err));
             rc = -1;
