@@ -170,6 +170,29 @@ static void test_model(void) {
     at_sd_free(ex);
 }
 
+/* clip_grad_norm over gradients on the GPU gives the CPU's norm and scaled
+ * gradients (f32 norms rounded per gradient, as torch does). */
+static void test_clip_grad_norm(void) {
+    enum { N = 3 };
+    int64_t sizes[N] = {5, 70000, 1};
+    at_tensor *pc[N], *pg[N];
+    at_rng rng = at_rng_new(3);
+    for (int i = 0; i < N; i++) {
+        pc[i] = at_zeros(AT_F32, 1, &sizes[i]);
+        pg[i] = at_to_device(pc[i], AT_CUDA);
+        pc[i]->grad = at_randn(&rng, AT_F32, 1, &sizes[i]);
+        pg[i]->grad = pc[i]->grad ? at_to_device(pc[i]->grad, AT_CUDA) : NULL;
+    }
+    double norm_c = 0, norm_g = 0;
+    int rc = at_clip_grad_norm(N, pc, 1.0, &norm_c), rg = at_clip_grad_norm(N, pg, 1.0, &norm_g);
+    CHECK(rc == 0 && rg == 0, "clip_grad_norm: %s", at_last_error());
+    CHECK(fabs(norm_c - norm_g) <= 1e-6 * norm_c, "total norm on the GPU %.9g, on the CPU %.9g", norm_g, norm_c);
+    int bad = 0;
+    for (int i = 0; i < N; i++) bad += count_differences("clipped gradient", pc[i]->grad, pg[i]->grad, 1e-6);
+    CHECK(bad == 0, "clipped gradients on the GPU match the CPU's");
+    for (int i = 0; i < N; i++) at_release(pc[i]), at_release(pg[i]);
+}
+
 /* ||a - b|| / ||a||, a on the CPU and b on the GPU. */
 static double relative_error(const at_tensor *a, const at_tensor *b) {
     double *x = at_to_f64_array(a), *y = at_to_f64_array(b), diff = 0, norm = 0;
@@ -278,6 +301,7 @@ int main(void) {
     test_allocator();
     test_mixed_devices();
     test_model();
+    test_clip_grad_norm();
     test_full_model();
     return check_summary();
 }

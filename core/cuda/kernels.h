@@ -41,10 +41,20 @@ int at_cuda_fill(at_tensor *t, double value);
  * elements; a fixed summation order, so results do not vary run to run. */
 int at_cuda_sum_middle(void *out, const void *x, at_dtype dtype, int64_t outer, int64_t r, int64_t inner);
 
+/* *out (one double in device memory) = the sum of squares of n contiguous
+ * values, in double, in a fixed order over up to 256 blocks. */
+int at_cuda_sum_squares(double *out, const void *x, at_dtype dtype, int64_t n);
+
 /* Row-major C (m x n, row stride ldc) = alpha·op(A)·op(B) + beta·C, where a
  * transposed operand is stored as its transpose with the given leading dim. */
 int at_cuda_gemm(at_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
                  const void *a, int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc);
+/* The same for count products in one call: product i reads A + i·stride_a,
+ * B + i·stride_b and writes C + i·stride_c (element strides; 0 shares an
+ * operand across the batch). */
+int at_cuda_gemm_batched(at_dtype dtype, bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
+                         const void *a, int64_t lda, int64_t stride_a, const void *b, int64_t ldb, int64_t stride_b,
+                         double beta, void *c, int64_t ldc, int64_t stride_c, int64_t count);
 
 /* LayerNorm over the last dim of contiguous x (rows x n); w, b may be NULL.
  * mean and rstd (rows f64 values; NULL when not wanted) are saved for the backward. */

@@ -47,6 +47,10 @@ int at_cuda_fill(at_tensor *t, double value) {
     (void)t, (void)value;
     return unavailable("fill");
 }
+int at_cuda_sum_squares(double *out, const void *x, at_dtype dtype, int64_t n) {
+    (void)out, (void)x, (void)dtype, (void)n;
+    return unavailable("sum of squares");
+}
 int at_cuda_sum_middle(void *out, const void *x, at_dtype dtype, int64_t outer, int64_t r, int64_t inner) {
     (void)out, (void)x, (void)dtype, (void)outer, (void)r, (void)inner;
     return unavailable("sum");
@@ -55,6 +59,13 @@ int at_cuda_gemm(at_dtype dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t
                  int64_t lda, const void *b, int64_t ldb, double beta, void *c, int64_t ldc) {
     (void)dtype, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)b;
     (void)ldb, (void)beta, (void)c, (void)ldc;
+    return unavailable("gemm");
+}
+int at_cuda_gemm_batched(at_dtype dtype, bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha,
+                         const void *a, int64_t lda, int64_t sa, const void *b, int64_t ldb, int64_t sb, double beta,
+                         void *c, int64_t ldc, int64_t sc, int64_t count) {
+    (void)dtype, (void)ta, (void)tb, (void)m, (void)n, (void)k, (void)alpha, (void)a, (void)lda, (void)sa, (void)b;
+    (void)ldb, (void)sb, (void)beta, (void)c, (void)ldc, (void)sc, (void)count;
     return unavailable("gemm");
 }
 int at_cuda_layernorm(void *y, void *mean, void *rstd, const void *x, const void *w, const void *b, at_dtype dtype,

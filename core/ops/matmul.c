@@ -153,11 +153,45 @@ static void fold_batch_dims(bmm_plan *p) {
     }
 }
 
+/* The element stride between consecutive products along the batch dims
+ * (row-major over the non-1 dims), when one stride describes them all. */
+static bool uniform_batch_stride(const bmm_plan *p, const int64_t *stride, int64_t *out) {
+    int64_t inner = 1, unit = -1;
+    for (int d = p->nb - 1; d >= 0; d--) {
+        if (p->shape[d] == 1) continue;
+        if (unit < 0) unit = stride[d];
+        else if (stride[d] != unit * inner) return false;
+        inner *= p->shape[d];
+    }
+    *out = unit < 0 ? 0 : unit;
+    return true;
+}
+
+/* On the GPU, products a uniform stride apart go to cuBLAS as one strided
+ * batched call: (B, H) attention products are many small GEMMs, and one
+ * launch each would leave the GPU idle. Returns 1 when the plan does not fit. */
+static int run_plan_batched_on_gpu(const bmm_plan *p, int64_t count) {
+    int64_t sa, sb, so;
+    if (!uniform_batch_stride(p, p->sa, &sa) || !uniform_batch_stride(p, p->sb, &sb) ||
+        !uniform_batch_stride(p, p->so, &so))
+        return 1;
+    CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans;
+    int64_t lda = 1, ldb = 1;
+    blas_layout(p->m, p->k, p->a.srow, p->a.scol, &ta, &lda);
+    blas_layout(p->k, p->n, p->b.srow, p->b.scol, &tb, &ldb);
+    return at_cuda_gemm_batched(p->dtype, ta == CblasTrans, tb == CblasTrans, p->m, p->n, p->k, 1.0, p->a.data, lda,
+                                sa, p->b.data, ldb, sb, 0.0, p->out, p->n, so, count) ? -1 : 0;
+}
+
 static int run_plan(const bmm_plan *p) {
     int64_t n_out = 1, n_red = 1;
     for (int d = 0; d < p->nb; d++) {
         if (p->reduced[d]) n_red *= p->shape[d];
         else n_out *= p->shape[d];
+    }
+    if (p->cuda && n_red == 1 && n_out > 1) {
+        int rc = run_plan_batched_on_gpu(p, n_out);
+        if (rc <= 0) return rc;
     }
     size_t es = at_dtype_size(p->dtype);
     /* Many small products: one per thread, each GEMM single-threaded (the

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "../autograd.h"
+#include "../cuda/kernels.h"
 #include "../ops.h"
 #include "../parallel.h"
 #include "optim.h"
@@ -35,15 +36,6 @@ void at_zero_grads(int n, at_tensor *const *params, bool set_to_none) {
 /* Sum of squares in double, in fixed blocks summed in order: the same bits
  * for any thread count. */
 static double sum_squares(const at_tensor *t) {
-    if (at_on_cuda(t)) { /* the GPU's own ops: a product and a fixed-order sum */
-        bool was = at_set_grad_enabled(false);
-        at_tensor *sq = at_mul((at_tensor *)t, (at_tensor *)t), *s = sq ? at_sum_all(sq) : NULL;
-        double v = s ? at_item(s) : NAN;
-        at_release(sq);
-        at_release(s);
-        at_set_grad_enabled(was);
-        return v;
-    }
     int64_t n = at_numel(t), nb = (n + SUMSQ_BLOCK - 1) / SUMSQ_BLOCK;
     double local[64], *part = nb <= 64 ? local : malloc((size_t)nb * sizeof *part);
     if (!part) return NAN;
@@ -93,6 +85,42 @@ static void scale_grad(at_tensor *g, double coef) {
     }
 }
 
+/* Each gradient's sum of squares (0 where there is none). Those on the GPU
+ * are summed there into one array read back once: a read per parameter
+ * would wait on the GPU hundreds of times a step. */
+static double *gradient_squares(int n, at_tensor *const *params) {
+    double *squares = calloc((size_t)(n > 0 ? n : 1), sizeof *squares);
+    if (!squares) {
+        at_set_error("clip_grad_norm: out of memory");
+        return NULL;
+    }
+    int64_t count = n;
+    at_tensor *on_gpu = NULL;
+    for (int i = 0; i < n; i++) {
+        at_tensor *g = params[i] ? params[i]->grad : NULL;
+        if (!g) continue;
+        if (!at_on_cuda(g)) {
+            squares[i] = sum_squares(g);
+            continue;
+        }
+        if (!on_gpu && !(on_gpu = at_empty_on(AT_CUDA, AT_F64, 1, &count))) goto fail;
+        if (at_cuda_sum_squares((double *)at_data(on_gpu) + i, at_data(g), g->dtype, at_numel(g))) goto fail;
+    }
+    if (on_gpu) {
+        double *read = at_to_f64_array(on_gpu);
+        if (!read) goto fail;
+        for (int i = 0; i < n; i++)
+            if (params[i] && params[i]->grad && at_on_cuda(params[i]->grad)) squares[i] = read[i];
+        free(read);
+        at_release(on_gpu);
+    }
+    return squares;
+fail:
+    at_release(on_gpu);
+    free(squares);
+    return NULL;
+}
+
 int at_clip_grad_norm(int n, at_tensor *const *params, double max_norm, double *total_norm) {
     *total_norm = 0;
     bool any = false, f64 = false;
@@ -111,15 +139,18 @@ int at_clip_grad_norm(int n, at_tensor *const *params, double max_norm, double *
     if (!any) return 0;
     for (int i = 0; i < n; i++)
         if (params[i] && params[i]->grad && own_grad(params[i])) return -1;
+    double *squares = gradient_squares(n, params);
+    if (!squares) return -1;
     /* torch: the norm of the stacked per-gradient norms, each in the
      * gradients' dtype; then clamp(max_norm * (1 / (total + 1e-6)), max=1). */
     double sum = 0;
     for (int i = 0; i < n; i++) {
         if (!params[i] || !params[i]->grad) continue;
-        double norm = sqrt(sum_squares(params[i]->grad));
+        double norm = sqrt(squares[i]);
         if (!f64) norm = (float)norm;
         sum += norm * norm;
     }
+    free(squares);
     double total = sqrt(sum), coef;
     if (f64) {
         coef = (1.0 / (total + 1e-6)) * max_norm;
