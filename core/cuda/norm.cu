@@ -1,12 +1,15 @@
 // LayerNorm and softmax over the last dim: one block per row, sums in
-// double in a fixed tree order. Parameter gradients sum over rows with one
-// thread per column, in row order (deterministic).
+// double in a fixed tree order. Parameter gradients sum over rows in fixed
+// chunks, then the chunks in order (deterministic).
+#include <climits>
+
 #include "block.h"
 #include "check.h"
 #include "runtime.h"
 
 extern "C" {
 #include "kernels.h"
+#include "../cuda.h"
 }
 
 namespace {
@@ -49,16 +52,34 @@ __global__ void layernorm_dx(T *dx, const T *g, const T *x, const double *mean, 
     }
 }
 
+// dw and db sum over every row: a few hundred columns alone would occupy a
+// handful of blocks, so the rows split into gridDim.y chunks, each summed
+// per column into its own partial; a second kernel adds the chunks in order.
+const int64_t DWB_CHUNKS = 64;
+
 template <typename T>
-__global__ void layernorm_dwb(T *dw, T *db, const T *g, const T *x, const double *mean, const double *rstd,
-                              int64_t rows, int64_t n) {
+__global__ void layernorm_dwb_chunks(double *part_w, double *part_b, const T *g, const T *x, const double *mean,
+                                     const double *rstd, int64_t rows, int64_t n) {
+    int64_t chunk = blockIdx.y, len = (rows + gridDim.y - 1) / gridDim.y;
+    int64_t r0 = chunk * len, r1 = r0 + len < rows ? r0 + len : rows;
     for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < n; c += (int64_t)gridDim.x * blockDim.x) {
         double aw = 0, ab = 0;
-        for (int64_t r = 0; r < rows; r++) {
+        for (int64_t r = r0; r < r1; r++) {
             double gv = g[r * n + c];
             aw += gv * ((double)x[r * n + c] - mean[r]) * rstd[r];
             ab += gv;
         }
+        part_w[chunk * n + c] = aw;
+        part_b[chunk * n + c] = ab;
+    }
+}
+
+template <typename T>
+__global__ void layernorm_dwb_total(T *dw, T *db, const double *part_w, const double *part_b, int64_t chunks,
+                                    int64_t n) {
+    for (int64_t c = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; c < n; c += (int64_t)gridDim.x * blockDim.x) {
+        double aw = 0, ab = 0;
+        for (int64_t k = 0; k < chunks; k++) aw += part_w[k * n + c], ab += part_b[k * n + c];
         if (dw) dw[c] = (T)aw;
         if (db) db[c] = (T)ab;
     }
@@ -118,10 +139,26 @@ extern "C" int at_cuda_layernorm_backward(void *dx, void *dw, void *db, const vo
         DISPATCH(dtype, T, (layernorm_dx<T><<<row_blocks(rows), AT_BLOCK, 0, s>>>(
                                (T *)dx, (const T *)g, (const T *)x, (const double *)mean, (const double *)rstd,
                                (const T *)w, rows, n)));
-    if ((dw || db) && n > 0)
-        DISPATCH(dtype, T, (layernorm_dwb<T><<<at_cuda_blocks(n, AT_BLOCK), AT_BLOCK, 0, s>>>(
-                               (T *)dw, (T *)db, (const T *)g, (const T *)x, (const double *)mean,
-                               (const double *)rstd, rows, n)));
+    AT_CUDA_LAUNCHED(-1);
+    if (!(dw || db) || n == 0) return 0;
+    size_t es = at_dtype_size(dtype);
+    if (rows == 0) { // an empty sum: zeros, as on the CPU
+        if (dw) AT_CUDA_TRY(cudaMemsetAsync(dw, 0, (size_t)n * es, s), -1);
+        if (db) AT_CUDA_TRY(cudaMemsetAsync(db, 0, (size_t)n * es, s), -1);
+        return 0;
+    }
+    int64_t chunks = rows < DWB_CHUNKS ? rows : DWB_CHUNKS, col_blocks = (n + AT_BLOCK - 1) / AT_BLOCK;
+    if (col_blocks > INT_MAX) col_blocks = INT_MAX;
+    at_storage *scratch = at_cuda_storage_new((size_t)(2 * chunks * n) * sizeof(double)); // reused in stream order
+    if (!scratch) return -1;
+    double *part_w = (double *)scratch->data, *part_b = part_w + chunks * n;
+    dim3 grid((unsigned)col_blocks, (unsigned)chunks);
+    DISPATCH(dtype, T, (layernorm_dwb_chunks<T><<<grid, AT_BLOCK, 0, s>>>(part_w, part_b, (const T *)g, (const T *)x,
+                                                                         (const double *)mean,
+                                                                         (const double *)rstd, rows, n)));
+    DISPATCH(dtype, T, (layernorm_dwb_total<T><<<at_cuda_blocks(n, AT_BLOCK), AT_BLOCK, 0, s>>>(
+                           (T *)dw, (T *)db, part_w, part_b, chunks, n)));
+    at_storage_release(scratch);
     AT_CUDA_LAUNCHED(-1);
     return 0;
 }
