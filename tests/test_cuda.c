@@ -15,6 +15,7 @@
 #include "io/state_dict.h"
 #include "train/optim.h"
 #include "check.h"
+#include "model_batch.h"
 
 #include <math.h>
 #include <string.h>
@@ -109,6 +110,27 @@ static at_tensor *on_gpu(const at_state_dict *sd, const char *name) {
     return t ? at_to_device(t, AT_CUDA) : NULL;
 }
 
+/* One AdamW step (learning rate lr) on both devices from the CPU's
+ * gradients, which replace the GPU's: the parameters must then agree to the
+ * last bits, not just to the gradients' tolerance (Adam divides by tiny
+ * second moments). pc and pg are the model's parameters on each device. */
+static void adamw_step_agrees(const ir_model *cpu, at_tensor **pc, at_tensor **pg, double lr, const char *what) {
+    int n = ir_model_param_count(cpu);
+    for (int i = 0; i < n; i++) {
+        at_release(pg[i]->grad);
+        pg[i]->grad = pc[i]->grad ? at_to_device(pc[i]->grad, AT_CUDA) : NULL;
+    }
+    at_optim_config c = at_optim_defaults(AT_OPTIM_ADAMW);
+    c.lr = lr;
+    at_optim *sc = at_optim_new(&c, n, pc), *sg = at_optim_new(&c, n, pg);
+    bool stepped = sc && sg && at_optim_step(sc) == 0 && at_optim_step(sg) == 0;
+    CHECK(stepped, "%s: AdamW step: %s", what, at_last_error());
+    int bad = 0;
+    for (int i = 0; i < n && stepped; i++) bad += count_differences(ir_model_param_name(cpu, i), pc[i], pg[i], 1e-7);
+    CHECK(bad == 0, "%s: %d parameter values differ after the AdamW step", what, bad);
+    at_optim_free(sc), at_optim_free(sg);
+}
+
 /* Scores, every parameter's gradient and one Adam step of the tiny model. */
 static void test_model(void) {
     ir_config cfg;
@@ -145,20 +167,7 @@ static void test_model(void) {
                 bad += count_differences(ir_model_param_name(cpu, i), pc[i]->grad, pg[i]->grad, 1e-4);
             }
             CHECK(bad == 0, "%d gradient values differ", bad);
-            /* The step itself: both from the CPU's gradients, so the
-             * parameters must agree to the last bits, not just to the
-             * gradients' tolerance (Adam divides by tiny second moments). */
-            for (int i = 0; i < n; i++) {
-                at_release(pg[i]->grad);
-                pg[i]->grad = at_to_device(pc[i]->grad, AT_CUDA);
-            }
-            at_optim_config c = at_optim_defaults(AT_OPTIM_ADAMW);
-            at_optim *oc_ = at_optim_new(&c, n, pc), *og_ = at_optim_new(&c, n, pg);
-            CHECK(oc_ && og_ && at_optim_step(oc_) == 0 && at_optim_step(og_) == 0, "AdamW step: %s", at_last_error());
-            bad = 0;
-            for (int i = 0; i < n; i++) bad += count_differences(ir_model_param_name(cpu, i), pc[i], pg[i], 1e-7);
-            CHECK(bad == 0, "%d parameter values differ after the AdamW step", bad);
-            at_optim_free(oc_), at_optim_free(og_);
+            adamw_step_agrees(cpu, pc, pg, 1e-3, "the tiny model");
             free(pc), free(pg);
             at_release(lc), at_release(lg);
             ir_output_clear(&oc), ir_output_clear(&og);
@@ -207,21 +216,6 @@ static double relative_error(const at_tensor *a, const at_tensor *b) {
 }
 
 /* The batch for the full model: random pixels, 35-token prompts, 20 real. */
-static void full_model_batch(const ir_config *cfg, int64_t B, at_tensor **pixels, at_tensor **ids, at_tensor **mask) {
-    at_rng rng = at_rng_new(7);
-    int64_t S = cfg->vision.image_size, ps[4] = {B, 3, S, S}, ts[2] = {B, 35};
-    *pixels = at_randn(&rng, AT_F32, 4, ps);
-    *ids = at_zeros(AT_I64, 2, ts);
-    *mask = at_zeros(AT_I64, 2, ts);
-    if (!*ids || !*mask) return;
-    int64_t *id = at_data(*ids), *mk = at_data(*mask), V = cfg->text.vocab_size;
-    for (int64_t b = 0; b < B; b++)
-        for (int64_t j = 0; j < 20; j++) {
-            id[b * 35 + j] = j == 0 ? 101 : j == 19 ? 102 : 1000 + (b * 37 + j * 101) % (V - 1000);
-            mk[b * 35 + j] = 1;
-        }
-}
-
 /* One training step of ImageReward-v1.0 on both devices from the same
  * weights and dropout seed: scores, loss, every gradient (relative norm
  * error, the largest printed), and the AdamW step from the same gradients. */
@@ -234,7 +228,7 @@ static void test_full_model(void) {
     ir_config_default(&cfg);
     ir_model *cpu = ir_model_random(&cfg, 5), *gpu = ir_model_random(&cfg, 5);
     at_tensor *pixels = NULL, *ids = NULL, *mask = NULL;
-    full_model_batch(&cfg, 2, &pixels, &ids, &mask);
+    model_batch(&cfg, 2, &pixels, &ids, &mask);
     at_tensor *gp = pixels ? at_to_device(pixels, AT_CUDA) : NULL, *gi = ids ? at_to_device(ids, AT_CUDA) : NULL;
     at_tensor *gm = mask ? at_to_device(mask, AT_CUDA) : NULL;
     int64_t B = 2;
@@ -266,18 +260,7 @@ static void test_full_model(void) {
             printf("ImageReward-v1.0: largest relative gradient error %.2e (%s)\n", worst,
                    ir_model_param_name(cpu, worst_at));
             CHECK(worst <= 1e-3, "every ImageReward-v1.0 gradient within 1e-3 (relative norm) of the CPU's");
-            for (int i = 0; i < n; i++) {
-                at_release(pg[i]->grad);
-                pg[i]->grad = pc[i]->grad ? at_to_device(pc[i]->grad, AT_CUDA) : NULL;
-            }
-            at_optim_config c = at_optim_defaults(AT_OPTIM_ADAMW);
-            c.lr = 1e-5;
-            at_optim *sc = at_optim_new(&c, n, pc), *sg = at_optim_new(&c, n, pg);
-            CHECK(sc && sg && at_optim_step(sc) == 0 && at_optim_step(sg) == 0, "v1.0 AdamW step: %s", at_last_error());
-            int bad = 0;
-            for (int i = 0; i < n && sc && sg; i++) bad += count_differences(ir_model_param_name(cpu, i), pc[i], pg[i], 1e-7);
-            CHECK(bad == 0, "%d ImageReward-v1.0 parameter values differ after the AdamW step", bad);
-            at_optim_free(sc), at_optim_free(sg);
+            adamw_step_agrees(cpu, pc, pg, 1e-5, "ImageReward-v1.0");
             free(pc), free(pg);
         }
         at_release(lc), at_release(lg);

@@ -20,6 +20,7 @@
 #include "model/imagereward.h"
 #include "ops.h"
 #include "train/optim.h"
+#include "../../model_batch.h"
 
 #define GFLOP_PER_IMAGE 138.0
 
@@ -61,16 +62,8 @@ static double median(double *v, int n) {
 
 /* The batch of tests/bench/model: random pixels, 35-token prompts with 20 real. */
 static void make_batch(const ir_config *cfg, int B, at_tensor **pixels, at_tensor **ids, at_tensor **mask) {
-    at_rng rng = at_rng_new(7);
-    int64_t S = cfg->vision.image_size, ps[4] = {B, 3, S, S}, ts[2] = {B, 35};
-    at_tensor *p = must(at_randn(&rng, AT_F32, 4, ps), "pixels");
-    at_tensor *i = must(at_zeros(AT_I64, 2, ts), "ids"), *m = must(at_zeros(AT_I64, 2, ts), "mask");
-    int64_t *id = at_data(i), *mk = at_data(m), V = cfg->text.vocab_size;
-    for (int b = 0; b < B; b++)
-        for (int j = 0; j < 20; j++) {
-            id[b * 35 + j] = j == 0 ? 101 : j == 19 ? 102 : 1000 + (b * 37 + j * 101) % (V - 1000);
-            mk[b * 35 + j] = 1;
-        }
+    at_tensor *p, *i, *m;
+    must_ok(model_batch(cfg, B, &p, &i, &m), "the batch");
     *pixels = must(at_to_device(p, AT_CUDA), "pixels to the GPU");
     *ids = must(at_to_device(i, AT_CUDA), "ids to the GPU");
     *mask = must(at_to_device(m, AT_CUDA), "mask to the GPU");
