@@ -23,7 +23,7 @@
  *    Gaussian noise, JPEG-like blockiness (blocks pulled toward their mean),
  *    colour banding (posterised to 13..3 levels; it costs less, as flat
  *    fills hide it). z falls linearly with each severity;
- *    visible artifacts (below) cost a little quality too.
+ *    the impossible artifacts (below) cost a little quality too.
  *  - alignment: the image shows a scene that differs from the prompt's in
  *    0-3 ways (probabilities 0.35/0.35/0.2/0.1), mostly in what a viewer
  *    (and a small model at 48 pixels) notices first: an object of another
@@ -36,8 +36,10 @@
  *    fill with an outline at 0, lit and specular at 1), a soft drop shadow,
  *    surface texture, all raising z; "impossible" artifacts lowering it: a
  *    duplicated fragment of an object pasted elsewhere, a colour-inverted
- *    patch, a torn (sideways shifted) band; blockiness and banding lower it
- *    a little.
+ *    patch, a torn (sideways shifted) band (0-2 of these, probabilities
+ *    0.55/0.3/0.15), and, independently with probability 0.4, a colour
+ *    fringe; blockiness and banding lower it a little. Shaded scenes are
+ *    lit from the middle (darker corners), a cue that shows at any size.
  * The groups are drawn independently, so the metrics correlate only through
  * the small cross terms (|r| about 0.25 for quality-authenticity, under 0.1
  * for the others): a model must learn each one. The rater noise leaves a
@@ -86,8 +88,13 @@ enum {
     AT_DEMO_MM_MISSING0 = 1 << 6, AT_DEMO_MM_MISSING1 = 1 << 7,
     AT_DEMO_MM_PLACE = 1 << 8, AT_DEMO_MM_BG_COLOUR = 1 << 9, AT_DEMO_MM_BG_KIND = 1 << 10,
 };
-/* Authenticity artifacts. */
-enum { AT_DEMO_ART_FRAGMENT = 1 << 0, AT_DEMO_ART_INVERSION = 1 << 1, AT_DEMO_ART_TEAR = 1 << 2 };
+/* Authenticity artifacts. The first three are "impossible" edits of the
+ * scene, 0-2 of them an image; the colour fringe (red and blue channels
+ * shifted apart sideways, as a cheap lens or a bad upscaler leaves them) is
+ * drawn on its own. */
+enum { AT_DEMO_ART_FRAGMENT = 1 << 0, AT_DEMO_ART_INVERSION = 1 << 1, AT_DEMO_ART_TEAR = 1 << 2,
+       AT_DEMO_ART_FRINGE = 1 << 3 };
+#define AT_DEMO_ART_IMPOSSIBLE (AT_DEMO_ART_FRAGMENT | AT_DEMO_ART_INVERSION | AT_DEMO_ART_TEAR)
 
 typedef struct at_demo_object {
     int shape, colour, size;

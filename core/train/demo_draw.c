@@ -24,6 +24,8 @@
 #define CONTRAST_LOSS 0.7f
 #define BLOCK_PULL 0.9f
 #define SHADOW_DARKNESS 0.5f
+#define VIGNETTE 0.7f          /* a lit scene's corners darken this much at full shading */
+#define FRINGE_SHIFT 0.04f     /* colour fringe: red and blue apart by twice this, times the side */
 
 typedef struct placed {
     bool present;
@@ -222,7 +224,7 @@ static void background_at(const scene_ctx *c, float x, float y, float tex, float
         for (int k = 0; k < 3; k++) out[k] = c->bg[k] + (c->bg_tint[k] - c->bg[k]) * a;
     }
     float dx = (x - S / 2) / (0.7f * S), dy = (y - S / 2) / (0.7f * S);
-    float shade = (1 - 0.25f * (float)f->shading * (dx * dx + dy * dy)) * (1 + 0.06f * (float)f->texture * tex);
+    float shade = (1 - VIGNETTE * (float)f->shading * (dx * dx + dy * dy)) * (1 + 0.06f * (float)f->texture * tex);
     for (int k = 0; k < 3; k++) out[k] *= shade;
 }
 
@@ -326,6 +328,19 @@ static void tear_band(const scene_ctx *c, float *px, float *scratch) {
     }
 }
 
+/* Chromatic aberration: red shifted right, blue left, green in place. */
+static void colour_fringe(const scene_ctx *c, float *px, float *scratch) {
+    int S = c->size, shift = (int)lroundf(FRINGE_SHIFT * S);
+    if (shift < 1) shift = 1;
+    memcpy(scratch, px, (size_t)S * S * 3 * sizeof *px);
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            float *p = px + ((size_t)y * S + x) * 3;
+            p[0] = scratch[((size_t)y * S + clampi(x - shift, 0, S - 1)) * 3 + 0];
+            p[2] = scratch[((size_t)y * S + clampi(x + shift, 0, S - 1)) * 3 + 2];
+        }
+}
+
 /* ---- degradations ---- */
 static void lower_contrast(float *px, size_t n, double s) {
     double sum = 0;
@@ -421,6 +436,7 @@ int at_demo_render(const at_demo_row *row, int size, uint8_t *rgb) {
     if (f->artifacts & AT_DEMO_ART_FRAGMENT) paste_fragment(&c, px, scratch);
     if (f->artifacts & AT_DEMO_ART_INVERSION) invert_patch(&c, px);
     if (f->artifacts & AT_DEMO_ART_TEAR) tear_band(&c, px, scratch);
+    if (f->artifacts & AT_DEMO_ART_FRINGE) colour_fringe(&c, px, scratch);
     if (f->low_contrast > 0) lower_contrast(px, n, f->low_contrast);
     if (f->blur > 0) blur(px, scratch, size, f->blur);
     if (f->noise > 0) add_noise(px, size, f->noise, row->seed, row->index);
