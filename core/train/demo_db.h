@@ -50,7 +50,8 @@
  * with the number of distinct prompts, so quick training runs do better
  * with fewer images a prompt (e.g. 2) and more prompts. A tiny ImageReward
  * trained from scratch learns both (tests/lua/test_demo_learning.lua:
- * 64000 images at 48 pixels, 2 a prompt, held-out prompts).
+ * 64000 images at 48 pixels, 2 a prompt, held-out prompts), and with a
+ * Metric Transformer all three at once (tests/lua/test_metric_learning.lua).
  *
  * Determinism: every random decision is a Philox draw (rng.h) at a counter
  * made of (domain, row, draw number), so row i depends only on (seed, i,
