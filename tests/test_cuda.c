@@ -215,7 +215,6 @@ static double relative_error(const at_tensor *a, const at_tensor *b) {
     return e;
 }
 
-/* The batch for the full model: random pixels, 35-token prompts, 20 real. */
 /* One training step of ImageReward-v1.0 on both devices from the same
  * weights and dropout seed: scores, loss, every gradient (relative norm
  * error, the largest printed), and the AdamW step from the same gradients. */

@@ -78,8 +78,9 @@ local ok, err = pcall(function()
   end
   print(string.format("%d steps in %.0f s", result.steps, a.clock() - t0))
 
-  -- train.run's starting weights, rebuilt: the model from its seed, the
-  -- head (absent from the fresh model's checkpoint) from the run's seed.
+  -- train.run's starting weights, rebuilt: the model from its seed, then
+  -- the head drawn anew from the run's seed, as train.run does when the
+  -- model did not come with one.
   local start = a.imagereward_random(config, MODEL_SEED, {init = "from_scratch"})
   start:init_metric_head(SEED)
   local trained = a.imagereward_load(tmp .. "/run/model.safetensors", config)
