@@ -19,7 +19,7 @@ jobs=${JOBS:-$(nproc)}
 
 packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-filesystem
           libopenblas-openmp-dev libreadline-dev libjpeg62-turbo-dev libstb-dev
-          libutf8proc-dev libcjson-dev gnuplot-nox clang libclang-rt-14-dev)
+          libutf8proc-dev libcjson-dev libssl-dev gnuplot-nox clang libclang-rt-14-dev)
 
 install_missing() {
     local missing=()

@@ -47,7 +47,7 @@ cflags=(-std=gnu11 -O1 -g -fno-omit-frame-pointer -Wall -Wextra -Wno-source-uses
         -I"$root/core" -I"$root/tests/fuzz/include" -I/usr/include/stb -I/usr/include/cjson -I/usr/include/lua5.4
         -DAAPMT_VERSION=\"fuzz\" -DAAPMT_FUZZ_ROOT=\"$root\" -DAAPMT_LFS_MODULE=\"$lfs\")
 [ -n "$openblas_inc" ] && cflags+=(-I"$openblas_inc")
-libs=(-lstb -lopenblas -ljpeg -lutf8proc -lcjson -llua5.4 -lgomp -lm -lpthread -ldl)
+libs=(-lstb -lopenblas -ljpeg -lutf8proc -lcjson -lcrypto -llua5.4 -lgomp -lm -lpthread -ldl)
 openblas_lib=""
 for d in /usr/lib/x86_64-linux-gnu/openblas-openmp /usr/lib/aarch64-linux-gnu/openblas-openmp; do
     [ -f "$d/libopenblas.so" ] && { openblas_lib=$d; break; }
