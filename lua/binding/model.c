@@ -13,7 +13,9 @@
  *   model:metric_head_random(), model:init_metric_head(seed)   the Metric Transformer's weights
  *   model:save(path)            the weights as safetensors, written atomically
  *   model:free()
- *   aapmt.preprocess(paths [, size])  (N, 3, size, size) f32, ImageReward's transform */
+ *   aapmt.preprocess(paths [, size])  (N, 3, size, size) f32, ImageReward's transform
+ *   aapmt.read_model_config([path])  a config file checked, as model:config() shows it
+ *                               (ImageReward-v1.0's without a path); no model is built */
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,8 +189,7 @@ static void set_int(lua_State *L, const char *key, int64_t v) {
     lua_setfield(L, -2, key);
 }
 
-static int model_config(lua_State *L) {
-    const ir_config *c = &check_model(L, "ImageReward:config")->cfg;
+static void push_config(lua_State *L, const ir_config *c) {
     lua_createtable(L, 0, 2);
     lua_createtable(L, 0, 6);
     set_int(L, "image_size", c->vision.image_size);
@@ -225,8 +226,27 @@ static int model_config(lua_State *L) {
         lua_setfield(L, -2, "dropout");
         lua_setfield(L, -2, "metric_head");
     }
+}
+
+static int model_config(lua_State *L) {
+    push_config(L, &check_model(L, "ImageReward:config")->cfg);
     return 1;
 }
+
+/* aapmt.read_model_config([path]): a config file read and checked as a
+ * model load would (ImageReward-v1.0's without a path), as net:config()
+ * shows it, without building the model; errors name the file and key. */
+static int read_model_config(lua_State *L) {
+    ir_config cfg;
+    const char *path = luaL_optstring(L, 1, NULL);
+    if (!path) ir_config_default(&cfg);
+    else if (ir_config_load(path, &cfg) || ir_config_validate(&cfg, path))
+        return lt_engine_error(L, "aapmt.read_model_config");
+    push_config(L, &cfg);
+    return 1;
+}
+
+
 
 /* { {name=, tensor=}, ... } in state_dict order. */
 static int model_parameters(lua_State *L) {
@@ -328,6 +348,7 @@ void lt_model_register(lua_State *L) {
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     static const luaL_Reg functions[] = {{"imagereward_load", model_load}, {"imagereward_random", model_random},
-                                         {"preprocess", preprocess}, {NULL, NULL}};
+                                         {"preprocess", preprocess}, {"read_model_config", read_model_config},
+                                         {NULL, NULL}};
     luaL_setfuncs(L, functions, 0);
 }
