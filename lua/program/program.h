@@ -21,6 +21,8 @@ void ap_set_arg(lua_State *L, const char *program, const char *script, int nargs
 /* Calls the function below narg arguments like lua_pcall, adding a traceback
  * to runtime errors and letting Ctrl-C interrupt the Lua code. */
 int ap_docall(lua_State *L, int narg, int nres);
+/* Adds aapmt.hold_interrupts (runner.c) to the global aapmt table. */
+void ap_register_interrupts(lua_State *L);
 /* Prints the error on top of the stack (when status is not LUA_OK) to stderr,
  * after prefix, and pops it. Returns status. */
 int ap_report(lua_State *L, int status, const char *prefix);

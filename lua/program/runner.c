@@ -13,16 +13,52 @@
 static lua_State *running_state = NULL;
 
 /* Lua cannot be stopped from a signal handler, so the handler sets a hook
- * and the hook raises the error at the next Lua instruction (as lua.c does). */
+ * and the hook raises the error at the next Lua instruction (as lua.c does).
+ * The error is the plain string "interrupted", without a position, so Lua
+ * code can tell an interruption from a failure (lua/aapmt/interrupts.lua). */
 static void stop_hook(lua_State *L, lua_Debug *ar) {
     (void)ar;
     lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, "interrupted!");
+    lua_pushliteral(L, "interrupted");
+    lua_error(L);
 }
+
+/* While Lua code holds interrupts (aapmt.hold_interrupts), Ctrl-C is only
+ * noted, and raised when the hold ends: a training step's bookkeeping is
+ * never left half done. */
+static volatile sig_atomic_t interrupts_held = 0;
+static volatile sig_atomic_t interrupt_pending = 0;
 
 static void on_interrupt(int sig) {
     signal(sig, SIG_DFL);   /* a second Ctrl-C ends the program */
+    if (interrupts_held) {
+        interrupt_pending = 1;
+        return;
+    }
     lua_sethook(running_state, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+}
+
+/* aapmt.hold_interrupts(fn, ...): calls fn(...) with Ctrl-C held; returns
+ * its results, or raises its error, or "interrupted" when Ctrl-C came. */
+static int hold_interrupts(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    interrupts_held++;
+    int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
+    interrupts_held--;
+    if (status != LUA_OK) return lua_error(L);
+    if (!interrupts_held && interrupt_pending) {
+        interrupt_pending = 0;
+        lua_pushliteral(L, "interrupted");
+        return lua_error(L);
+    }
+    return lua_gettop(L);
+}
+
+void ap_register_interrupts(lua_State *L) {
+    lua_getglobal(L, "aapmt");
+    lua_pushcfunction(L, hold_interrupts);
+    lua_setfield(L, -2, "hold_interrupts");
+    lua_pop(L, 1);
 }
 
 /* Message handler: adds a traceback to the error, string or not. */

@@ -64,6 +64,7 @@ static int setup(lua_State *L) {
     lua_pop(L, 2);
     luaL_requiref(L, "aapmt", luaopen_aapmt, 1);
     lua_pop(L, 1);
+    ap_register_interrupts(L);
     lua_gc(L, LUA_GCRESTART);
     return 0;
 }
