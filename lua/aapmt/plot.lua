@@ -1,6 +1,7 @@
 -- The paper's figures, drawn by gnuplot: grouped bars with value labels
--- (PLCC/SRCC per model variant), lines (loss per epoch), donuts (shares of
--- prompts) and prediction-vs-MOS scatter plots.
+-- (PLCC/SRCC per model variant), lines (a loss per epoch, or per step for
+-- aapmt.loss_plot), donuts (shares of prompts) and prediction-vs-MOS
+-- scatter plots.
 --
 -- Each call writes DIR/NAME.csv (the data) and DIR/NAME.gp (a script that
 -- reads it, so a figure can be restyled and redrawn by hand), then runs
@@ -69,8 +70,11 @@ local function num(v) return folder.float_str(v) end
 
 -- Draws to PNG, then redraws the same plot to SVG. The file names are
 -- variables so that aapmt can have gnuplot write temporary files first.
--- noenhanced: underscores in labels (mos_quality) stay underscores.
-local function script(name, title, body)
+-- noenhanced: underscores in labels (mos_quality) stay underscores. A note
+-- goes on a line of its own under the title, outside the data area.
+local function script(name, title, body, note)
+  local heading = title and gp(title)
+  if note then heading = (heading and heading .. ' . "\\n" . ' or "") .. gp(note) end
   return table.concat({
     "# Drawn by aapmt.plot from " .. name .. ".csv; redraw with: gnuplot " .. name .. ".gp",
     'if (!exists("png_file")) png_file = ' .. gp(name .. ".png"),
@@ -79,7 +83,7 @@ local function script(name, title, body)
       .. "else { set terminal png noenhanced size 900,560 }",
     "set output png_file",
     "set datafile separator comma",
-    title and "set title " .. gp(title) or "unset title",
+    heading and "set title " .. heading or "unset title",
     body,
     "set terminal svg noenhanced size 900,560 background rgb 'white'",
     "set output svg_file",
@@ -113,7 +117,7 @@ local function render(kind, o, csv_text, body)
   local base = dir .. "/" .. name
   local result = {csv = base .. ".csv", script = base .. ".gp"}
   folder.write_atomic(result.csv, csv_text)
-  folder.write_atomic(result.script, script(name, o.title, body))
+  folder.write_atomic(result.script, script(name, o.title, body, o.note))
   local exe = M.gnuplot(o.gnuplot)
   if not exe then
     result.missing = string.format("gnuplot is not installed: apt-get install gnuplot-nox, then gnuplot %s.gp (in %s)",
@@ -199,30 +203,110 @@ function M.bars(o)
   return render("bars", o, csv(header, rows), table.concat(body, "\n"))
 end
 
--- Lines, each series its own x and y (a loss per epoch, a metric per eval).
+-- Lines. Each series has its own x and y (a loss per epoch, a metric per
+-- eval), written as one CSV row per point; or, with option x, every series
+-- is a y over the same x (a loss per step), written as one CSV row per x
+-- with a column per series, so a long run's file stays one line a step.
+-- A series may set color ('#rrggbb'), width, style ("lines", "points",
+-- "linespoints"), every (draw every k-th point; the CSV keeps them all) and
+-- key = false (not in the key). Options: logy (a log y axis), xmarks (light
+-- vertical lines at these x: epoch ends), key ("inside", the default, at top
+-- right; "below" or "right", outside the plot, where no line can be), and
+-- note (a line under the title).
+local series_keys = {name = true, x = true, y = true, color = true, width = true, style = true, every = true, key = true}
+local line_styles = {lines = "lines", points = "points pt 7 ps 0.6", linespoints = "linespoints pt 7 ps 0.6"}
+-- height 1: a key below keeps clear of the x label (pngcairo's fonts otherwise touch it)
+local key_places = {inside = "set key top right", below = "set key below Left reverse height 1",
+                    right = "set key outside right top"}
+
+local function series_style(i, s, default)
+  local what = "series[" .. i .. "]"
+  for k in pairs(s) do
+    if not series_keys[k] then fail("lines", "%s: unknown option '%s'", what, tostring(k)) end
+  end
+  local style = default
+  if s.style ~= nil then
+    style = line_styles[s.style] or fail("lines", "%s.style must be lines, points or linespoints", what)
+  end
+  if s.width ~= nil then
+    if type(s.width) ~= "number" or not (s.width > 0 and s.width < 100) then
+      fail("lines", "%s.width must be a number above 0", what)
+    end
+    style = style .. " lw " .. num(s.width)
+  else
+    style = style .. " lw 2"
+  end
+  if s.color ~= nil then
+    if type(s.color) ~= "string" or not s.color:match("^#%x%x%x%x%x%x$") then
+      fail("lines", "%s.color must be '#rrggbb', got %s", what, tostring(s.color))
+    end
+    style = style .. " lc rgb '" .. s.color .. "'"
+  end
+  if s.key ~= nil and type(s.key) ~= "boolean" then fail("lines", "%s.key must be true or false", what) end
+  if s.every ~= nil and (math.type(s.every) ~= "integer" or s.every < 1) then
+    fail("lines", "%s.every must be an integer >= 1", what)
+  end
+  local every = s.every and s.every > 1 and tostring(s.every) or ""
+  return style .. (s.key == false and " notitle" or " title " .. gp(s.name)), every
+end
+
 function M.lines(o)
-  check_options("lines", o, {xlabel = true, ylabel = true, series = true})
+  check_options("lines", o, {xlabel = true, ylabel = true, series = true, x = true, logy = true, xmarks = true, key = true,
+    note = true})
   if type(o.series) ~= "table" or #o.series == 0 then
     fail("lines", "option 'series' must be a non-empty list of {name=, x=, y=}")
   end
+  local shared = o.x ~= nil and numbers("lines", "x", o.x) or nil
   local longest = 0
   for i, s in ipairs(o.series) do
     if type(s) ~= "table" or type(s.name) ~= "string" then fail("lines", "series[%d] must be a table with name=", i) end
-    local x = numbers("lines", "series[" .. i .. "].x", s.x)
+    if shared and s.x ~= nil then fail("lines", "series[%d] has its own x, but option 'x' is shared by all", i) end
+    local x = shared or numbers("lines", "series[" .. i .. "].x", s.x)
     numbers("lines", "series[" .. i .. "].y", s.y, #x)
     longest = math.max(longest, #x)
   end
-  local style = longest <= 40 and "linespoints pt 7 ps 0.6" or "lines"
-  local rows, clauses = {}, {}
-  for i, s in ipairs(o.series) do
-    local first = #rows
-    for j = 1, #s.x do rows[#rows + 1] = {s.x[j], s.y[j], one_line(s.name)} end
-    -- every counts the data lines after the header: this series' block of rows
-    clauses[i] = string.format("'%s.csv' skip 1 every ::%d::%d using 1:2 with %s lw 2 title %s",
-                               o.name, first, #rows - 1, style, gp(s.name))
+  if o.logy ~= nil and type(o.logy) ~= "boolean" then fail("lines", "option 'logy' must be true or false") end
+  if o.key ~= nil and not key_places[o.key] then fail("lines", "option 'key' must be inside, below or right") end
+  local marks = {}
+  if o.xmarks ~= nil and not (type(o.xmarks) == "table" and #o.xmarks == 0) then
+    marks = numbers("lines", "xmarks", o.xmarks)
   end
-  local body = {labels(o), "set grid", "set key top right", "plot " .. table.concat(clauses, ", \\\n     ")}
-  return render("lines", o, csv({"x", "y", "series"}, rows), table.concat(body, "\n"))
+  local default = longest <= 40 and line_styles.linespoints or line_styles.lines
+  local header, rows, clauses = {"x", "y", "series"}, {}, {}
+  if shared then
+    header = {"x"}
+    for i, s in ipairs(o.series) do header[i + 1] = one_line(s.name) end
+    -- built as text directly: a run of 50,000 steps is 50,000 rows
+    local parts = {folder.csv_line(header)}
+    for j = 1, #shared do
+      local row = {num(shared[j])}
+      for i, s in ipairs(o.series) do row[i + 1] = num(s.y[j]) end
+      parts[j + 1] = table.concat(row, ",") .. "\n"
+    end
+    rows = table.concat(parts)
+    for i, s in ipairs(o.series) do
+      local style, every = series_style(i, s, default)
+      clauses[i] = string.format("'%s.csv' skip 1%s using 1:%d with %s", o.name, every ~= "" and " every " .. every or "",
+                                 i + 1, style)
+    end
+  else
+    for i, s in ipairs(o.series) do
+      local first = #rows
+      for j = 1, #s.x do rows[#rows + 1] = {s.x[j], s.y[j], one_line(s.name)} end
+      local style, every = series_style(i, s, default)
+      -- every counts the data lines after the header: this series' block of rows
+      clauses[i] = string.format("'%s.csv' skip 1 every %s::%d::%d using 1:2 with %s", o.name, every, first, #rows - 1, style)
+    end
+    rows = csv(header, rows)
+  end
+  local body = {labels(o), "set grid", key_places[o.key or "inside"]}
+  if o.logy then body[#body + 1] = "set logscale y" end
+  for _, x in ipairs(marks) do
+    body[#body + 1] = "set arrow from " .. num(x) .. ", graph 0 to " .. num(x)
+      .. ", graph 1 nohead back lc rgb '#b0b0b0' lw 1 dt 2"
+  end
+  body[#body + 1] = "plot " .. table.concat(clauses, ", \\\n     ")
+  return render("lines", o, rows, table.concat(body, "\n"))
 end
 
 -- A donut: slices clockwise from twelve o'clock, percentages on the ring and
@@ -271,6 +355,8 @@ function M.donut(o)
 end
 
 -- Predictions against MOS, with the least-squares line and a note (SRCC).
+-- The note is a second title line and the key sits under the plot, so
+-- neither can cover a point.
 function M.scatter(o)
   check_options("scatter", o, {x = true, y = true, xlabel = true, ylabel = true, fit = true, note = true})
   local x = numbers("scatter", "x", o.x)
@@ -278,8 +364,7 @@ function M.scatter(o)
   if o.fit ~= nil and type(o.fit) ~= "boolean" then fail("scatter", "option 'fit' must be true or false") end
   local rows = {}
   for i = 1, #x do rows[i] = {x[i], y[i]} end
-  local body = {labels(o), "set grid", "set key bottom right"}
-  if o.note then body[#body + 1] = "set label 1 " .. gp(o.note) .. " at graph 0.03, graph 0.94 left front" end
+  local body = {labels(o), "set grid", key_places.below}
   local clauses = {"'" .. o.name .. ".csv' skip 1 using 1:2 with points pt 7 ps 0.5 lc rgb '#1f77b4' notitle"}
   local fit
   if o.fit ~= false then
