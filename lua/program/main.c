@@ -53,6 +53,9 @@ static const command commands[] = {
     {"batch", "[DIR|FILE ...] [key=value ...]", "run experiment files in dependency order, skipping\n"
                                                 "what is up to date; writes runs/summary.md", NULL,
      "aapmt.commands.batch"},
+    {"check", "[DIR|FILE ...]", "say which inputs (databases, weights, vocabulary) the\n"
+                                "experiment files need, and which are missing", NULL,
+     "aapmt.commands.check"},
     {"demo-db", "--out DIR [...]", "write the built-in synthetic database: images and\n"
                                    "demo.csv with quality, alignment and authenticity MOS", NULL,
      "aapmt.commands.demo_db"},

@@ -2,26 +2,33 @@
 --                     [--threads N] [--resume] [--no-progress]
 local cli = require "aapmt.cli"
 local train = require "aapmt.train"
+local databases = require "aapmt.databases"
 
-local usage = [[
+-- The example and the layout come from databases.lua, so they name the
+-- paths that aapmt check and the experiments use.
+local layout = databases.layout
+local usage = string.format([[
 usage: aapmt train RUN.lua [--out DIR] [--epochs N] [--seed N] [--lr X]
                    [--batch-size N] [--threads N] [--resume] [--no-progress]
 
 Fine-tunes a model as RUN.lua describes: a Lua file that returns the options
 of train.run (see README, "Fine-tuning runs"), e.g.
 
-  return {model = "checkpoint/ImageReward/ImageReward.pt",
-          vocab = "checkpoint/ImageReward/vocab.txt",
-          data = aapmt.dataset{kind = "agiqa3k", csv = "assets/AGIQA-3K.csv",
-                               images = "assets/AGIQA-3K"},
+  return {model = "%s",
+          vocab = "%s",
+          data = aapmt.dataset{kind = "agiqa3k", csv = "%s",
+                               images = "%s"},
           split = {seed = 42}, metrics = {"quality"}, epochs = 10,
           out = "runs/agiqa3k-quality"}
 
-Relative paths are taken from the current directory. The options below
-replace the file's. Progress goes to stderr; at the end the held-out metrics
-are printed, one line each: METRIC SRCC PLCC KRCC RMSE N (and the paper_rows
-protocol's, when asked for). A killed run goes on from its last checkpoint
-with --resume.
+Relative paths in RUN.lua are taken from the current directory (not from
+RUN.lua's folder; the AAPMT_* variables of the experiments do not apply).
+AAPMT keeps its inputs here (aapmt check says which are there):
+%s
+The options below replace the file's. Progress goes to stderr; at the end
+the held-out metrics are printed, one line each: METRIC SRCC PLCC KRCC RMSE N
+(and the paper_rows protocol's, when asked for). A killed run goes on from
+its last checkpoint with --resume.
 
   --out DIR          the run folder
   --epochs N         epochs
@@ -31,7 +38,8 @@ with --resume.
   --threads N        threads (default: all the cores we may use)
   --resume           continue the run in the out folder
   --no-progress      no progress bar or lines
-]]
+]], layout.imagereward.file, layout.vocab.file, layout.agiqa3k.csv, (layout.agiqa3k.images:gsub("/$", "")),
+  databases.describe())
 
 local function load_options(path)
   local chunk, err = loadfile(path, "t")
