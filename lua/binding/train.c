@@ -40,13 +40,32 @@
  *       NaN, nil, the reason
  *   aapmt.metrics.all(y, yhat)  → {plcc=, srcc=, krcc=, rmse=, plcc_logistic=, n=}
  *       y and yhat: Lua lists of numbers or tensors of any dtype and shape
- *       (read in order), of the same length */
+ *       (read in order), of the same length
+ *   aapmt.metrics.bootstrap(y, yhat, groups [, {resamples=1000, seed=45063,
+ *                           level=0.95, paired=yhat_b}])
+ *       → {srcc = {value=, low=, high=, sd=, valid=}, plcc = {...}, krcc = {...},
+ *          resamples=, level=, seed=, groups=, n=, paired=}
+ *       percentile-bootstrap intervals resampling groups (core/train/bootstrap.h:
+ *       draws, percentiles, SD): groups is a list of integers or strings (e.g.
+ *       each row's prompt), one per row, numbered by first appearance; with
+ *       paired, every field is of metric(yhat) - metric(yhat_b) over the same
+ *       resamples. value: on all rows; valid: the resamples where the metric
+ *       is finite (only those make low, high and sd). 45063 is
+ *       AT_BOOTSTRAP_DEFAULT_SEED. Values must be finite; at least 2 rows and
+ *       2 groups
+ *   aapmt.metrics.bootstrap_sample(groups, seed, k)  → the rows (1-based) of
+ *       resample k (1 for the first; the engine's resample k - 1), as
+ *       aapmt.metrics.bootstrap with that seed draws them: recompute an
+ *       interval from these and aapmt.metrics.srcc etc. */
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "binding.h"
 #include "io/state_dict.h"
+#include "train/bootstrap.h"
 #include "train/metrics.h"
 #include "train/optim.h"
 #include "train/schedule.h"
@@ -358,8 +377,8 @@ static int m_schedule(lua_State *L) {
 /* ---- metrics ---- */
 
 /* The values at idx (a tensor or a list of numbers) as doubles in a block
- * owned by a new userdata pushed on the stack. */
-static double *check_values(lua_State *L, int idx, int64_t *n, const char *fname) {
+ * owned by a new userdata pushed on the stack; what names them in errors. */
+static double *read_values(lua_State *L, int idx, const char *what, int64_t *n, const char *fname) {
     at_tensor *t = lt_test(L, idx, fname);
     if (t) {
         lt_check_host(L, t, fname);
@@ -372,19 +391,23 @@ static double *check_values(lua_State *L, int idx, int64_t *n, const char *fname
         return block;
     }
     if (!lua_istable(L, idx))
-        luaL_error(L, "%s: argument #%d must be a tensor or a list of numbers, got a %s", fname, idx,
-                   luaL_typename(L, idx));
+        luaL_error(L, "%s: %s must be a tensor or a list of numbers, got a %s", fname, what, luaL_typename(L, idx));
     *n = (int64_t)lua_rawlen(L, idx);
     double *block = lua_newuserdatauv(L, sizeof *block * (size_t)(*n ? *n : 1), 0);
     for (int64_t i = 0; i < *n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)i + 1);
         int ok;
         block[i] = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: argument #%d[%d] is a %s, not a number", fname, idx, (int)i + 1,
-                            luaL_typename(L, -1));
+        if (!ok) luaL_error(L, "%s: %s[%d] is a %s, not a number", fname, what, (int)i + 1, luaL_typename(L, -1));
         lua_pop(L, 1);
     }
     return block;
+}
+
+static double *check_values(lua_State *L, int idx, int64_t *n, const char *fname) {
+    char what[32];
+    snprintf(what, sizeof what, "argument #%d", idx);
+    return read_values(L, idx, what, n, fname);
 }
 
 typedef double (*metric_fn)(const double *, const double *, int64_t);
@@ -454,6 +477,155 @@ static int m_metrics_all(lua_State *L) {
     return 1;
 }
 
+/* ---- bootstrap intervals ---- */
+
+/* The groups at idx, a list of integers or strings, as ids 0..G-1 numbered
+ * by first appearance, in a block owned by a new userdata pushed on the
+ * stack; *n gets the row count and *count G. Numbering by first appearance
+ * keeps the engine's cluster order, and makes strings (prompts) usable:
+ * both are Lua table keys, so a table maps them. */
+static int64_t *check_groups(lua_State *L, int idx, int64_t *n, int64_t *count, const char *fname) {
+    if (!lua_istable(L, idx))
+        luaL_error(L, "%s: groups must be a list of integers or strings, got a %s", fname, luaL_typename(L, idx));
+    *n = (int64_t)lua_rawlen(L, idx);
+    int64_t *ids = lua_newuserdatauv(L, sizeof *ids * (size_t)(*n ? *n : 1), 0);
+    lua_newtable(L);   /* group -> id */
+    int map = lua_gettop(L);
+    *count = 0;
+    for (int64_t i = 0; i < *n; i++) {
+        int type = lua_rawgeti(L, idx, (lua_Integer)i + 1);
+        int exact = type == LUA_TSTRING;
+        if (type == LUA_TNUMBER) lua_tointegerx(L, -1, &exact);
+        if (!exact && type == LUA_TNUMBER)
+            luaL_error(L, "%s: groups[%d] is %s, not an integer or a string", fname, (int)i + 1,
+                       luaL_tolstring(L, -1, NULL));
+        if (!exact) luaL_error(L, "%s: groups[%d] is a %s, not an integer or a string", fname, (int)i + 1,
+                               luaL_typename(L, -1));
+        lua_pushvalue(L, -1);
+        if (lua_rawget(L, map) == LUA_TNIL) {
+            lua_pop(L, 1);
+            lua_pushinteger(L, (lua_Integer)*count);
+            lua_rawset(L, map);   /* group -> the next id; pops both */
+            ids[i] = (*count)++;
+        } else {
+            ids[i] = (int64_t)lua_tointeger(L, -1);
+            lua_pop(L, 2);
+        }
+    }
+    lua_pop(L, 1);
+    return ids;
+}
+
+static void check_finite(lua_State *L, const double *v, int64_t n, const char *what, const char *fname) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            luaL_error(L, "%s: %s[%d] is %f: the bootstrap needs finite values", fname, what, (int)i + 1, v[i]);
+}
+
+static void push_interval(lua_State *L, const at_bootstrap_interval *b, const char *name) {
+    lua_createtable(L, 0, 5);
+    lua_pushnumber(L, b->value);
+    lua_setfield(L, -2, "value");
+    lua_pushnumber(L, b->low);
+    lua_setfield(L, -2, "low");
+    lua_pushnumber(L, b->high);
+    lua_setfield(L, -2, "high");
+    lua_pushnumber(L, b->sd);
+    lua_setfield(L, -2, "sd");
+    lua_pushinteger(L, (lua_Integer)b->valid);
+    lua_setfield(L, -2, "valid");
+    lua_setfield(L, -2, name);
+}
+
+typedef struct bootstrap_options {
+    int resamples;
+    uint64_t seed;
+    double level;
+    const double *yhat_b;   /* NULL: unpaired */
+} bootstrap_options;
+
+/* The options at idx; paired's values get a block pushed on the stack. */
+static bootstrap_options check_bootstrap_options(lua_State *L, int idx, int64_t n, const char *fname) {
+    static const char *const keys[] = {"resamples", "seed", "level", "paired", NULL};
+    bootstrap_options o = {1000, AT_BOOTSTRAP_DEFAULT_SEED, 0.95, NULL};
+    if (!have_options(L, idx, keys, fname)) return o;
+    lua_Integer resamples = opt_integer(L, idx, "resamples", o.resamples, fname);
+    if (resamples < 1 || resamples > INT_MAX)
+        luaL_error(L, "%s: option 'resamples' must be in 1..%d, got %I", fname, INT_MAX, resamples);
+    o.resamples = (int)resamples;
+    o.seed = (uint64_t)opt_integer(L, idx, "seed", (lua_Integer)o.seed, fname);
+    o.level = opt_number(L, idx, "level", o.level, fname);
+    if (!(o.level > 0 && o.level < 1)) luaL_error(L, "%s: option 'level' must be in (0, 1), got %f", fname, o.level);
+    if (lua_getfield(L, idx, "paired") != LUA_TNIL) {
+        int64_t m;
+        o.yhat_b = read_values(L, lua_gettop(L), "paired", &m, fname);
+        if (m != n) luaL_error(L, "%s: y has %d values and paired (model B's predictions) %d", fname, (int)n, (int)m);
+        check_finite(L, o.yhat_b, n, "paired", fname);
+    }
+    return o;   /* the field and its block stay on the stack */
+}
+
+static int m_bootstrap(lua_State *L) {
+    const char *fname = "aapmt.metrics.bootstrap";
+    int64_t n, m, ng, count;
+    lua_settop(L, 4);
+    double *y = read_values(L, 1, "y", &n, fname), *yhat = read_values(L, 2, "yhat", &m, fname);
+    if (n != m) return luaL_error(L, "%s: y has %d values and yhat %d", fname, (int)n, (int)m);
+    int64_t *groups = check_groups(L, 3, &ng, &count, fname);
+    if (ng != n) return luaL_error(L, "%s: y has %d values and groups %d", fname, (int)n, (int)ng);
+    if (n < 2) return luaL_error(L, "%s: y and yhat have %d values; a bootstrap needs at least 2", fname, (int)n);
+    check_finite(L, y, n, "y", fname);
+    check_finite(L, yhat, n, "yhat", fname);
+    if (count < 2)
+        return luaL_error(L, "%s: groups hold %d distinct value over %d rows; resampling groups needs at least 2",
+                          fname, (int)count, (int)n);
+    bootstrap_options o = check_bootstrap_options(L, 4, n, fname);
+    at_bootstrap_result r;
+    if (at_bootstrap_ci(y, yhat, o.yhat_b, groups, n, o.resamples, o.seed, o.level, &r))
+        return lt_engine_error(L, fname);
+    lua_createtable(L, 0, 9);
+    push_interval(L, &r.srcc, "srcc");
+    push_interval(L, &r.plcc, "plcc");
+    push_interval(L, &r.krcc, "krcc");
+    lua_pushinteger(L, r.resamples);
+    lua_setfield(L, -2, "resamples");
+    lua_pushnumber(L, r.level);
+    lua_setfield(L, -2, "level");
+    lua_pushinteger(L, (lua_Integer)r.seed);
+    lua_setfield(L, -2, "seed");
+    lua_pushinteger(L, (lua_Integer)r.groups);
+    lua_setfield(L, -2, "groups");
+    lua_pushinteger(L, (lua_Integer)r.n);
+    lua_setfield(L, -2, "n");
+    lua_pushboolean(L, r.paired);
+    lua_setfield(L, -2, "paired");
+    return 1;
+}
+
+static int m_bootstrap_sample(lua_State *L) {
+    const char *fname = "aapmt.metrics.bootstrap_sample";
+    lua_settop(L, 3);
+    int exact_seed, exact_k;
+    lua_Integer seed = lua_tointegerx(L, 2, &exact_seed), k = lua_tointegerx(L, 3, &exact_k);
+    if (!exact_seed || lua_type(L, 2) != LUA_TNUMBER)
+        return luaL_error(L, "%s: seed (argument #2) must be an integer, got %s", fname, luaL_tolstring(L, 2, NULL));
+    if (!exact_k || lua_type(L, 3) != LUA_TNUMBER || k < 1)
+        return luaL_error(L, "%s: k (argument #3) must be a resample number from 1, got %s", fname,
+                          luaL_tolstring(L, 3, NULL));
+    int64_t n, count, size;
+    int64_t *groups = check_groups(L, 1, &n, &count, fname);
+    if (n < 1) return luaL_error(L, "%s: groups is empty", fname);
+    int64_t *rows = at_bootstrap_sample(groups, n, (uint64_t)seed, (int64_t)k - 1, &size);
+    if (!rows) return lt_engine_error(L, fname);
+    lua_createtable(L, size < INT_MAX ? (int)size : INT_MAX, 0);
+    for (int64_t i = 0; i < size; i++) {
+        lua_pushinteger(L, (lua_Integer)rows[i] + 1);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    free(rows);
+    return 1;
+}
+
 void lt_train_register(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"step", o_step}, {"zero_grad", o_zero_grad}, {"lr", o_lr}, {"set_lr", o_set_lr}, {"steps", o_steps},
@@ -470,7 +642,9 @@ void lt_train_register(lua_State *L) {
         {"clip_grad_norm", m_clip_grad_norm}, {"schedule", m_schedule}, {NULL, NULL}};
     luaL_setfuncs(L, functions, 0);
     static const luaL_Reg metrics[] = {{"plcc", m_plcc}, {"srcc", m_srcc}, {"krcc", m_krcc}, {"rmse", m_rmse},
-                                       {"plcc_logistic", m_plcc_logistic}, {"all", m_metrics_all}, {NULL, NULL}};
+                                       {"plcc_logistic", m_plcc_logistic}, {"all", m_metrics_all},
+                                       {"bootstrap", m_bootstrap}, {"bootstrap_sample", m_bootstrap_sample},
+                                       {NULL, NULL}};
     luaL_newlib(L, metrics);
     lua_setfield(L, -2, "metrics");
 }
