@@ -4,7 +4,10 @@
 -- gets the parsed options and the positional arguments. cli.fail raises a
 -- user-facing error (bad option, missing file): it is printed as
 -- "aapmt NAME: message" with no traceback, with exit status 2 for usage
--- errors and 1 otherwise. Any other error is a bug and keeps its traceback.
+-- errors and 1 otherwise. Ctrl-C ends the command with status 130. Any
+-- other error is a bug and keeps its traceback.
+local interrupts = require "aapmt.interrupts"
+
 local cli = {}
 
 local failure = {}   -- metatable marking user-facing errors
@@ -72,6 +75,9 @@ function cli.command(name, usage, options, run)
       return run(opts, positional)
     end, function(e)
       if getmetatable(e) == failure then return e end
+      if interrupts.is(e) then   -- Ctrl-C: what was interrupted has said how to go on
+        return setmetatable({message = "interrupted", status = 130}, failure)
+      end
       return debug.traceback(tostring(e), 2)
     end)
     if ok then return err or 0 end

@@ -53,6 +53,8 @@ local config = require "aapmt.train_config"
 local evaluation = require "aapmt.train_eval"
 local lua_head = require "aapmt.train_head"
 local seeds = require "aapmt.seeds"
+local fingerprint = require "aapmt.fingerprint"
+local interrupts = require "aapmt.interrupts"
 
 local M = {task_prompts = config.task_prompts, score_columns = config.score_columns}
 local fail, target_of = config.fail, config.target_of
@@ -378,33 +380,218 @@ local function remove_leftovers(dir, state)
   end
 end
 
--- The run's state must describe the same run as this cfg, or the resume
--- would silently train something else.
-local function check_resume(state, rec)
-  for _, key in ipairs({"seed", "batch_size", "accumulate", "epochs", "loss", "train_size", "fix_rate", "freeze", "loss_weights"}) do
-    local was, now = folder.lua_value(state.config[key]), folder.lua_value(rec[key])
-    if was ~= now then
-      fail("cannot resume: the checkpoint has %s = %s, the options give %s", key, was, now)
+-- What may differ between a run and its resume: where it runs, how it
+-- reports, when it stops or checkpoints. Everything else (options, data,
+-- weights, version) must be the same, or the resume would silently train
+-- something else.
+M.free_on_resume = {threads = true, progress = true, resume = true, out = true, checkpoint_every = true,
+  eval_every = true, eval_batch_size = true, paper_rows = true, stop_after_steps = true, data = true, train = true,
+  test = true, stretches = true,
+  head = true}   -- a Lua head is compared by train_head.setup, which names both layer lists
+
+-- rec flattened to "key" → one-line text, nested string-keyed tables as
+-- "optimizer.lr", so a difference names the option.
+local function flat_options(rec, skip)
+  local out = {}
+  local function walk(t, prefix)
+    for k, v in pairs(t) do
+      local key = prefix .. tostring(k)
+      if type(v) == "table" and #v == 0 and next(v) ~= nil and type(k) == "string" then walk(v, key .. ".")
+      else out[key] = fingerprint.canonical(v) end
     end
   end
+  local top = {}
+  for k, v in pairs(rec) do
+    if not (M.free_on_resume[k] or skip and skip[k]) then top[k] = v end
+  end
+  walk(top, "")
+  return out
+end
+
+local function check_resume(state, rec, out, skip)
+  local changes = fingerprint.diff(flat_options(state.config, skip), flat_options(rec, skip))
+  if #changes == 0 then return end
+  -- The experiment layer's spec says in its own words what its fingerprint
+  -- covers: name those keys only when nothing else differs.
+  local own = {}
+  for _, c in ipairs(changes) do
+    if not (c.key == "fingerprint" or c.key:find("^spec%.")) then own[#own + 1] = c end
+  end
+  if #own == 0 then
+    for _, c in ipairs(changes) do
+      if c.key ~= "fingerprint" then own[#own + 1] = c end
+    end
+  end
+  local parts = {}
+  for _, c in ipairs(own) do
+    parts[#parts + 1] = string.format("%s: %s (the run) -> %s (now)", c.key, c.old or "(none)", c.new or "(none)")
+  end
+  fail("cannot resume %s: it was started with other options, and resuming would mix two runs:\n  %s\n"
+    .. "To start afresh, remove %s or give another out folder (aapmt train: --out DIR); to go on with the run, use "
+    .. "the options it records in %s/config.lua.", out, table.concat(parts, "\n  "), out, out)
+end
+
+-- What the run's data and weights are, by content where it is cheap: the
+-- rows (image path and size, prompt, targets) and the model and vocabulary
+-- files (SHA-256, cached).
+local function identity(r)
+  local function rows_hash(rows)
+    local lines = {}
+    for i, row in ipairs(rows) do
+      local facts = a.file_facts(row.image)
+      lines[i] = string.format("%s %d %s %s", row.image, facts and facts.size or -1, row.prompt,
+        fingerprint.canonical(row.targets))
+    end
+    return a.sha256(table.concat(lines, "\n"))
+  end
+  local function file(path) return path and (fingerprint.file(path) or "unreadable " .. path) or nil end
+  local spec = type(r.model) == "string" and {checkpoint = r.model} or r.model
+  return {train_rows = rows_hash(r.train_rows), test_rows = rows_hash(r.test_rows), vocab = file(r.vocab),
+    checkpoint = file(spec.checkpoint), config = file(spec.config)}
+end
+
+-- ---- the steps ----
+
+-- One optimizer step: up to `accumulate` micro-batches (interruptible:
+-- nothing is recorded until they are done), then the update and its
+-- bookkeeping with Ctrl-C held, so an interrupted run's state always
+-- describes its weights.
+local function train_step(run, r, state, source, sched, batches)
+  local epoch, first = state.epoch, state.batch
+  local last = math.min(first + r.accumulate - 1, batches)
+  local step = state.step + 1
+  local lr = sched and sched(step) or r.optimizer.lr
+  if sched then run.opt:set_lr(lr) end
+  local step_loss, per_metric, images = 0, {}, 0
+  run.weights = state.loss_weights
+  for k = first, last do
+    local pixels, rows = source:get(epoch, k)
+    local micro_number = (epoch - 1) * batches + k
+    local l, pm = micro_batch(run, pixels, rows, M.derive_seed(r.seed, TAG_DROPOUT, micro_number),
+      1 / (last - first + 1))
+    pixels:free()
+    step_loss = step_loss + l
+    for m, v in ipairs(pm) do per_metric[m] = (per_metric[m] or 0) + v end
+    images = images + #rows
+  end
+  interrupts.hold(function()
+    local grad_norm = r.clip and a.clip_grad_norm(run.params, r.clip) or ""
+    run.opt:step()
+    run.opt:zero_grad()
+    state.step, state.batch = step, last + 1
+    state.epoch_loss = state.epoch_loss + step_loss
+    state.epoch_steps, state.epoch_images = state.epoch_steps + 1, state.epoch_images + images
+    local fields = {step, epoch, images, lr, step_loss, grad_norm, table.unpack(per_metric)}
+    if run.weights_logged then
+      for _, w in ipairs(run.weights) do fields[#fields + 1] = w end
+    end
+    run.steps_file:write(folder.csv_line(fields))
+    run.steps_file:flush()
+    if r.loss_weights == "dynamic" then state.loss_weights = reweigh(run.weights, per_metric) end
+    run.dirty = true
+  end)
+  run.losses[#run.losses + 1] = step_loss
+  run.images_done = run.images_done + images
+  return step_loss
+end
+
+-- The end of an epoch whose steps are done: the held-out evaluation when
+-- due (interruptible), then its epochs.csv line and the move to the next
+-- epoch, together.
+local function finish_epoch(run, r, state)
+  local epoch = state.epoch
+  local tested = eval_due(r, epoch) and evaluate_test(run, epoch) or nil
+  interrupts.hold(function()
+    run.epochs_file:write(folder.csv_line({epoch, state.epoch_steps, state.epoch_images,
+      state.epoch_loss / state.epoch_steps, table.unpack(evaluation.epoch_fields(run, tested))}))
+    run.epochs_file:flush()
+    log(run, "epoch %d: mean loss %.6g over %d steps", epoch, state.epoch_loss / state.epoch_steps, state.epoch_steps)
+    state.epoch, state.batch = epoch + 1, 1
+    state.epoch_loss, state.epoch_steps, state.epoch_images = 0.0, 0, 0
+    run.dirty = true
+  end)
+end
+
+local function checkpoint_due(r, step, epoch_done, total_steps)
+  local ce = r.checkpoint_every
+  return ce == "epoch" and epoch_done or math.type(ce) == "integer" and step % ce == 0 or step == total_steps
+end
+
+local function save_checkpoint(run, state)
+  interrupts.hold(function()
+    write_checkpoint(run, state)
+    run.dirty = false
+    log(run, "checkpoint at step %d", state.step)
+  end)
+end
+
+-- ---- the run ----
+
+-- config.lua: the options the run was started with and its stretches (the
+-- step each started from, its threads, any reporting option it changed):
+-- a resume adds a stretch and never rewrites the options, so the file
+-- always says what produced the weights.
+local function record_stretch(run, state, rec)
+  local stretch = {from_step = state.step, threads = rec.threads, started = os.date("!%Y-%m-%dT%H:%M:%SZ")}
+  for _, key in ipairs({"eval_every", "eval_batch_size", "checkpoint_every", "paper_rows"}) do
+    if fingerprint.canonical(state.config[key]) ~= fingerprint.canonical(rec[key]) then stretch[key] = rec[key] end
+  end
+  state.stretches = state.stretches or {}
+  state.stretches[#state.stretches + 1] = stretch
+  local recorded = {}
+  for k, v in pairs(state.config) do recorded[k] = v end
+  recorded.stretches = state.stretches
+  folder.write_atomic(run.out .. "/config.lua", "return " .. folder.lua_value(recorded) .. "\n")
+end
+
+local function close_run(run)
+  for _, f in ipairs({run.steps_file, run.epochs_file, run.log_file}) do
+    if f and io.type(f) == "file" then f:close() end
+  end
+end
+
+local function free_run(run)
+  if run.opt then run.opt:free() end
+  if run.tokenizer then run.tokenizer:free() end
+  if run.net then run.net:free() end
+end
+
+-- Interrupted (Ctrl-C): the step in progress is dropped, the last
+-- completed one checkpointed if it is not yet, and the interruption goes on
+-- up, after saying how to go on.
+local function interrupted(run, state)
+  if run.dirty then write_checkpoint(run, state) end
+  local msg = state.step > 0 and string.format("interrupted after step %d of %d; the checkpoint of step %d is in %s "
+    .. "(resume = true goes on from it)", state.step, run.total_steps, state.step, run.out .. "/checkpoints")
+    or string.format("interrupted before the first step of %s; nothing to keep", run.out)
+  log(run, "%s", msg)
+  io.stderr:write("\ntrain.run: ", msg, "\n")
+  close_run(run)
+  free_run(run)
+  error(interrupts.ERROR, 0)
 end
 
 function M.run(cfg)
   local r = config.resolve(cfg)
   if r.threads then a.set_num_threads(r.threads) end
   local rec = config.recorded(r)
+  rec.identity = identity(r)
+  fingerprint.flush()
   folder.mkdir(r.out .. "/checkpoints")
   local run = {out = r.out, metrics = r.metrics, loss = r.loss, max_length = r.max_length,
-    weights_logged = r.loss_weights ~= nil,
+    weights_logged = r.loss_weights ~= nil, losses = {}, images_done = 0,
     eval_batch_size = r.eval_batch_size, state_path = r.out .. "/checkpoints/state.lua", test_rows = r.test_rows}
 
   local state = folder.read_lua(run.state_path)
   if state and not r.resume then
-    fail("%s already holds a run (checkpoints/state.lua): pass resume=true or choose another out folder", r.out)
+    fail("%s already holds a run (checkpoints/state.lua): pass resume = true (aapmt train: --resume) to go on with "
+      .. "it, give another out folder, or remove %s to start afresh", r.out, r.out)
   end
-  if state then check_resume(state, rec) end
+  -- The metrics' texts are checked once the head has set what it feeds.
+  if state then check_resume(state, rec, r.out, {metrics = true}) end
   remove_leftovers(run.out .. "/checkpoints", state)
-  local threads_before = state and state.config.threads
+  local threads_before = state and state.stretches and state.stretches[#state.stretches].threads
+    or state and state.config.threads
 
   local spec = model_spec(r.model)
   run.net = load_model(spec, state and state.model)
@@ -413,16 +600,19 @@ function M.run(cfg)
   run.image_size = run.net:image_size()
   local head_note = use_metric_head(run, r, state)
   head_note = lua_head.setup(run, r, state, rec, fail) or head_note
+  -- config.lua records the text each metric feeds (a Metric Transformer or
+  -- a shared Lua head feeds each image's own prompt, whatever was asked).
+  rec.metrics = config.recorded_metrics(run.metrics)
+  if state then check_resume(state, rec, r.out) end
   run.tokenizer = a.tokenizer(r.vocab)
   if run.tokenizer:size() > run.net:config().text.vocab_size then
     fail("%s has %d tokens but the model's text embedding has %d rows", r.vocab, run.tokenizer:size(),
       run.net:config().text.vocab_size)
   end
   local params, counts = set_trainable(run.net, r.fix_rate, r.freeze, run.lua_head)
+  run.params = params
   run.opt = make_optimizer(params, r.optimizer)
   if state then run.opt:load_state(a.load(state.optimizer)) end
-
-  folder.write_atomic(r.out .. "/config.lua", "return " .. folder.lua_value(rec) .. "\n")
   open_logs(run, state)
 
   local source = (r.source or M.sync_source)(r.train_rows,
@@ -430,6 +620,7 @@ function M.run(cfg)
   local batches = source:count()
   local steps_per_epoch = (batches + r.accumulate - 1) // r.accumulate
   local total_steps = steps_per_epoch * r.epochs
+  run.total_steps = total_steps
   local sched = r.schedule and a.schedule((function()
     local s = {base_lr = r.optimizer.lr, total = total_steps}
     for k, v in pairs(r.schedule) do s[k] = v end
@@ -442,7 +633,7 @@ function M.run(cfg)
     state.loss_weights = {}
     for m = 1, #run.metrics do state.loss_weights[m] = 1.0 end
   end
-  state.config = rec
+  record_stretch(run, state, rec)
   log(run, "%s: %d train rows, %d test rows, %d steps (%d per epoch), %d threads%s", state.step > 0 and "resume"
     or "start", #r.train_rows, #r.test_rows, total_steps, steps_per_epoch, a.get_num_threads(),
     state.step > 0 and string.format(", from step %d (epoch %d, batch %d)", state.step, state.epoch, state.batch) or "")
@@ -451,83 +642,43 @@ function M.run(cfg)
   log(run, "trainable: %d of %d parameter tensors, %d of %d values", counts.trainable_tensors, counts.tensors,
     counts.trainable_values, counts.values)
   if threads_before and threads_before ~= rec.threads then
-    log(run, "warning: the run started with %d threads and goes on with %d; losses may differ in the last bits "
-      .. "from an uninterrupted run", threads_before, rec.threads)
+    log(run, "warning: the run went on with %d threads after %d; losses may differ in the last bits "
+      .. "from an uninterrupted run", rec.threads, threads_before)
   end
 
-  local bar = r.progress and progress.new(total_steps, "steps", "train ") or nil
-  local started, images_done = a.clock(), 0
-  local losses, stopped = {}, false
-  while state.epoch <= r.epochs and not stopped do
-    local epoch = state.epoch
-    while state.batch <= batches do
-      -- One optimizer step: up to `accumulate` micro-batches.
-      local first = state.batch
-      local last = math.min(first + r.accumulate - 1, batches)
-      local step = state.step + 1
-      local lr = sched and sched(step) or r.optimizer.lr
-      if sched then run.opt:set_lr(lr) end
-      local step_loss, per_metric, images = 0, {}, 0
-      run.weights = state.loss_weights
-      for k = first, last do
-        local pixels, rows = source:get(epoch, k)
-        local micro_number = (epoch - 1) * batches + k
-        local l, pm = micro_batch(run, pixels, rows, M.derive_seed(r.seed, TAG_DROPOUT, micro_number),
-          1 / (last - first + 1))
-        pixels:free()
-        step_loss = step_loss + l
-        for m, v in ipairs(pm) do per_metric[m] = (per_metric[m] or 0) + v end
-        images = images + #rows
-      end
-      local grad_norm = r.clip and a.clip_grad_norm(params, r.clip) or ""
-      run.opt:step()
-      run.opt:zero_grad()
-      state.step, state.batch = step, last + 1
-      state.epoch_loss = state.epoch_loss + step_loss
-      state.epoch_steps, state.epoch_images = state.epoch_steps + 1, state.epoch_images + images
-      losses[#losses + 1] = step_loss
-      images_done = images_done + images
-      local fields = {step, epoch, images, lr, step_loss, grad_norm, table.unpack(per_metric)}
-      if run.weights_logged then
-        for _, w in ipairs(run.weights) do fields[#fields + 1] = w end
-      end
-      run.steps_file:write(folder.csv_line(fields))
-      if r.loss_weights == "dynamic" then state.loss_weights = reweigh(run.weights, per_metric) end
-      run.steps_file:flush()
+  local bar = r.progress and progress.new(total_steps, "steps", "train ", {done = state.step}) or nil
+  local started = a.clock()
+  local stopped = false
+  local ok, err = pcall(function()
+    while state.epoch <= r.epochs and not stopped do
+      local epoch, step_loss = state.epoch, nil
+      if state.batch <= batches then step_loss = train_step(run, r, state, source, sched, batches) end
       local epoch_done = state.batch > batches
-      if epoch_done then
-        local tested = eval_due(r, epoch) and evaluate_test(run, epoch) or nil
-        run.epochs_file:write(folder.csv_line({epoch, state.epoch_steps, state.epoch_images,
-          state.epoch_loss / state.epoch_steps, table.unpack(evaluation.epoch_fields(run, tested))}))
-        run.epochs_file:flush()
-        log(run, "epoch %d: mean loss %.6g over %d steps", epoch, state.epoch_loss / state.epoch_steps,
-          state.epoch_steps)
-        state.epoch, state.batch = epoch + 1, 1
-        state.epoch_loss, state.epoch_steps, state.epoch_images = 0.0, 0, 0
+      if epoch_done then finish_epoch(run, r, state) end
+      if checkpoint_due(r, state.step, epoch_done, total_steps) and run.dirty then
+        save_checkpoint(run, state)
       end
-      if r.checkpoint_every == "epoch" and epoch_done or
-         math.type(r.checkpoint_every) == "integer" and step % r.checkpoint_every == 0 or
-         step == total_steps then
-        write_checkpoint(run, state)
-        log(run, "checkpoint at step %d", step)
+      if step_loss then
+        if bar then
+          local elapsed = math.max(a.clock() - started, 1e-9)
+          bar:step(state.step, string.format("epoch %d/%d  %.1f img/s  loss %.4g", epoch, r.epochs,
+            run.images_done / elapsed, step_loss), epoch_done)
+        end
+        if r.on_step then r.on_step({step = state.step, epoch = epoch, loss = step_loss, out = r.out}) end
+        if r.stop_after_steps and state.step >= r.stop_after_steps then stopped = true end
       end
-      if bar then
-        local elapsed = math.max(a.clock() - started, 1e-9)
-        bar:step(step, string.format("epoch %d/%d  %.1f img/s  loss %.4g", epoch, r.epochs, images_done / elapsed,
-          step_loss))
-      end
-      if r.on_step then r.on_step({step = step, epoch = epoch, loss = step_loss, out = r.out}) end
-      if r.stop_after_steps and step >= r.stop_after_steps then
-        stopped = true
-        break
-      end
-      if epoch_done then break end
     end
-  end
+  end)
   if bar then bar:finish() end
   source:close()
+  if not ok then
+    if interrupts.is(err) then interrupted(run, state) end
+    close_run(run)
+    free_run(run)
+    error(err, 0)
+  end
 
-  local result = {steps = state.step, losses = losses, out = r.out, stopped = stopped}
+  local result = {steps = state.step, losses = run.losses, out = r.out, stopped = stopped}
   if stopped then
     log(run, "stopped after step %d (stop_after_steps)", state.step)
   else
@@ -554,12 +705,8 @@ function M.run(cfg)
     end
     log(run, "done after step %d", state.step)
   end
-  run.steps_file:close()
-  run.epochs_file:close()
-  run.log_file:close()
-  run.opt:free()
-  run.tokenizer:free()
-  run.net:free()
+  close_run(run)
+  free_run(run)
   return result
 end
 

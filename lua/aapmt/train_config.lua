@@ -24,7 +24,7 @@ M.known = {
   fix_rate = true, loss = true, seed = true, out = true, checkpoint_every = true, resume = true,
   stop_after_steps = true, eval_batch_size = true, progress = true, on_step = true, source = true,
   max_length = true, threads = true, freeze = true, eval_every = true, paper_rows = true, loss_weights = true,
-  head = true, device = true, precision = true,
+  head = true, device = true, precision = true, fingerprint = true, spec = true,
 }
 M.known_optimizer = {kind = true, lr = true, betas = true, eps = true, weight_decay = true}
 
@@ -236,6 +236,15 @@ end
 
 -- What the run folder's config.lua records: everything but rows, hooks and
 -- userdata (described instead).
+local function deep_copy(v)
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = deep_copy(x) end
+  return out
+end
+
+function M.recorded_metrics(metrics) return deep_copy(metrics) end
+
 function M.recorded(r)
   local rec = {}
   for k, v in pairs(r) do
@@ -246,7 +255,7 @@ function M.recorded(r)
     elseif k == "train" or k == "test" then
       rec[k] = string.format("<%d rows>", #v)
     else
-      rec[k] = v
+      rec[k] = deep_copy(v)   -- as asked: the run later sets metric texts its head feeds
     end
   end
   rec.train_size, rec.test_size = #r.train_rows, #r.test_rows

@@ -194,7 +194,7 @@ do
   check.truthy(not folder.exists(tmp .. "/stopped/model.safetensors"), "a stopped run writes no final model")
   local state = folder.read_lua(tmp .. "/stopped/checkpoints/state.lua")
   check.eq(state.step, 4, "the last checkpoint is at step 4")
-  check.raises(function() train.run(cfg("stopped", resume_opts)) end, "already holds a run", "resume=true")
+  check.raises(function() train.run(cfg("stopped", resume_opts)) end, "already holds a run", "resume = true")
   -- A checkpoint torn by a kill (files written, state.lua not yet) is ignored.
   local torn_model, torn_optim = tmp .. "/stopped/checkpoints/step-00000006.model.safetensors",
     tmp .. "/stopped/checkpoints/step-00000006.optim.safetensors"

@@ -2,6 +2,7 @@
 --                     [--threads N] [--resume] [--no-progress]
 local cli = require "aapmt.cli"
 local train = require "aapmt.train"
+local interrupts = require "aapmt.interrupts"
 local databases = require "aapmt.databases"
 
 -- The example and the layout come from databases.lua, so they name the
@@ -77,12 +78,19 @@ return cli.command("train", usage,
       cfg.optimizer = o
     end
     local ok, result = xpcall(train.run, function(e)
-      -- Bad options, files and data are the user's to fix; anything else is
-      -- a bug and keeps its traceback.
+      -- Ctrl-C goes up as it is (train.run has said where its checkpoint
+      -- is); bad options, files and data are the user's to fix; anything
+      -- else is a bug and keeps its traceback.
+      if interrupts.is(e) then return e end
       if type(e) == "string" and not e:find("attempt to ") then return {message = e} end
       return debug.traceback(tostring(e), 2)
     end, cfg)
     if not ok then
+      if interrupts.is(result) then
+        io.stderr:write(string.format("aapmt train: interrupted; rerun with --resume to go on from the last "
+          .. "checkpoint\n"))
+        return 130
+      end
       if type(result) == "table" then cli.fail(result.message) end
       error(result, 0)
     end
