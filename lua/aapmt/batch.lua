@@ -1,12 +1,21 @@
--- Running experiment files: in dependency order (an experiment that starts
--- from another's result runs after it), skipping variants whose result is
--- up to date (same fingerprint: file, resolved options, inputs), resuming
--- interrupted training, going on past a failure, and writing a summary of
--- every result against the paper (runs/summary.md, runs/summary.csv).
+-- Running experiment files: every file loaded and every variant planned
+-- and checked first (a mistake anywhere stops the batch before any work,
+-- naming the file and line); then in dependency order (an experiment that
+-- starts from or is compared with another runs after it), skipping variants
+-- whose result is up to date (the same result fingerprint), resuming
+-- interrupted training whose training fingerprint is unchanged, training
+-- afresh otherwise, going on past a failure, stopping at Ctrl-C; then the
+-- report of each sweep over seeds and runs/summary.md and summary.csv over
+-- every current result (experiment_summary.lua).
 local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
 local experiment = require "aapmt.experiment"
 local runner = require "aapmt.experiment_run"
+local planner = require "aapmt.experiment_plan"
+local report = require "aapmt.experiment_report"
+local summary = require "aapmt.experiment_summary"
+local fingerprint = require "aapmt.fingerprint"
+local interrupts = require "aapmt.interrupts"
 
 local M = {}
 
@@ -27,7 +36,7 @@ function M.files(paths)
         if lfs.attributes(child, "mode") == "directory" or name:find("%.lua$") then walk(child) end
       end
     elseif mode == "file" then
-      out[#out + 1] = p
+      out[#out + 1] = folder.absolute(p)
     else
       error(string.format("%s: no such file or folder", p), 0)
     end
@@ -36,25 +45,28 @@ function M.files(paths)
   return out
 end
 
--- Declarations in an order where each comes after the experiments it starts from.
-local function ordered(decls)
-  local by_name, order, state = {}, {}, {}
-  for _, d in ipairs(decls) do
-    if by_name[d.name] then
-      error(string.format("two experiments are named '%s' (%s and %s)", d.name, by_name[d.name].source, d.source), 0)
-    end
-    by_name[d.name] = d
+local function dependencies(d)
+  local deps = {}
+  if type(d.fields.start) == "table" then deps[1] = d.fields.start.experiment end
+  for _, n in ipairs(d.fields.needs or {}) do deps[#deps + 1] = n end
+  for _, c in ipairs(d.fields.compare or {}) do
+    local name = type(c) == "string" and c or c.experiment
+    if name and name ~= d.name then deps[#deps + 1] = name end
   end
+  return deps
+end
+
+-- Declarations in an order where each comes after the experiments it
+-- starts from, needs or is compared with.
+local function ordered(decls, by_name)
+  local order, state = {}, {}
   local function visit(d, chain)
     if state[d] == "done" then return end
     if state[d] == "visiting" then
-      error("experiments start from each other in a cycle: " .. table.concat(chain, " -> "), 0)
+      error("experiments depend on each other in a cycle: " .. table.concat(chain, " -> "), 0)
     end
     state[d] = "visiting"
-    local deps = {}
-    if type(d.fields.start) == "table" then deps[1] = d.fields.start.experiment end
-    for _, n in ipairs(d.fields.needs or {}) do deps[#deps + 1] = n end
-    for _, name in ipairs(deps) do
+    for _, name in ipairs(dependencies(d)) do
       local up = by_name[name]
       if up then
         local c = {table.unpack(chain)}
@@ -69,37 +81,196 @@ local function ordered(decls)
   return order
 end
 
--- Another experiment's finished result for a variant: the variant named,
--- else the one with the same sweep values, else its only one.
-local function upstream_finder(decls_by_name, overrides)
-  return function(name, variant, wanted_id)
-    local d = decls_by_name[name]
-    if not d then return nil end
-    local candidates = experiment.variants(d, overrides)
-    local pick = #candidates == 1 and candidates[1] or nil
-    for _, c in ipairs(candidates) do
-      if c.id == (wanted_id or variant.id) then pick = c end
-    end
-    if not pick then return nil end
-    return folder.read_lua(runner.out_dir(d, pick) .. "/result.lua")
-  end
+local function log(fmt, ...) io.stderr:write(string.format(fmt, ...), "\n") end
+
+local function label(name, variant) return name .. (variant ~= "" and (" [" .. variant .. "]") or "") end
+
+-- ---- what other experiments are: planned in this batch, or results on disk ----
+
+local function read_result(dir)
+  local ok, r = pcall(folder.read_lua, dir .. "/result.lua")
+  return ok and r or nil
 end
 
--- Every finished variant of an experiment: {{variant=, result=}, ...}.
-local function results_lister(decls_by_name, overrides)
-  return function(name)
-    local d = decls_by_name[name]
-    if not d then error(string.format("report: no experiment named '%s' in this batch", tostring(name)), 2) end
+-- The planning context (experiment_plan.lua): another experiment's variant
+-- from this batch's plans (plans_of(name): its list of plans), else its
+-- result under runs/.
+function M.context(by_name, plans_of, runs_dir)
+  local ctx = {}
+  local function from_plan(name, p)
+    return {name = name, variant = p.variant.id, train_fingerprint = p.train_fingerprint, fingerprint = p.fingerprint,
+      vocab = p.vocab, plan = p, read = function() return read_result(p.out) end}
+  end
+  local function from_result(r, dir)
+    return {name = r.name, variant = r.variant or "", train_fingerprint = r.train_fingerprint,
+      fingerprint = r.fingerprint, vocab = r.vocab, model = r.model, read = function() return read_result(dir) end}
+  end
+  function ctx.find(name, variant, wanted)
+    local d = by_name[name]
+    if d then
+      local candidates = plans_of(name) or {}
+      if #candidates == 0 then return nil, string.format("experiment '%s' has no plan (see its own error)", name) end
+      local pick = #candidates == 1 and candidates[1] or nil
+      for _, c in ipairs(candidates) do
+        if c.variant.id == (wanted or variant.id) then pick = c end
+      end
+      if not pick then
+        local ids = {}
+        for i, c in ipairs(candidates) do ids[i] = c.variant.id end
+        return nil, nil, string.format("experiment '%s' has no variant '%s' (its variants: %s)", name,
+          tostring(wanted or variant.id), table.concat(ids, "; "))
+      end
+      if pick.missing and #pick.missing > 0 then return nil, pick.missing[1] end
+      return from_plan(name, pick)
+    end
+    for _, id in ipairs({wanted or variant.id, ""}) do
+      local dir = runs_dir .. "/" .. name .. (id ~= "" and ("/" .. id:gsub("[^%w=,._-]", "_")) or "")
+      local r = read_result(dir)
+      if r and r.train_fingerprint then return from_result(r, dir) end
+    end
+    if folder.exists(runs_dir .. "/" .. name) then
+      return nil, string.format("the result of experiment '%s'%s is missing: run it first (aapmt batch runs it "
+        .. "first when given both files)", name, wanted and (" [" .. wanted .. "]") or "")
+    end
+    return nil
+  end
+  function ctx.names()
+    local names = {}
+    for name in pairs(by_name) do names[#names + 1] = name end
+    if lfs.attributes(runs_dir, "mode") == "directory" then
+      for name in lfs.dir(runs_dir) do
+        if name:sub(1, 1) ~= "." and not by_name[name] then names[#names + 1] = name end
+      end
+    end
+    table.sort(names)
+    return names
+  end
+  -- The fingerprints of an experiment's results as they are on disk now
+  -- (a report over them is redone when any changes), nil for no such
+  -- experiment.
+  function ctx.fingerprints(name)
     local out = {}
-    for _, v in ipairs(experiment.variants(d, overrides)) do
-      local ok, r = pcall(folder.read_lua, runner.out_dir(d, v) .. "/result.lua")
-      if ok and r then out[#out + 1] = {variant = v.id, result = r} end
+    if by_name[name] then
+      for _, p in ipairs(plans_of(name) or {}) do
+        local r = read_result(p.out)
+        out[#out + 1] = p.variant.id .. " " .. (r and r.fingerprint or "absent")
+      end
+      return out
+    end
+    for _, r in ipairs(summary.results_of(runs_dir, name)) do out[#out + 1] = r.variant .. " " .. r.fingerprint end
+    return #out > 0 and out or (folder.exists(runs_dir .. "/" .. name) and out or nil)
+  end
+  return ctx
+end
+
+-- Every finished variant of an experiment, for report(): {{variant=, result=}, ...}.
+local function results_lister(by_name, plans, runs_dir)
+  return function(name)
+    if not by_name[name] then
+      local out = {}
+      for _, r in ipairs(summary.results_of(runs_dir, name)) do out[#out + 1] = {variant = r.variant, result = r} end
+      if #out == 0 then error(string.format("report: no experiment named '%s' in this batch", tostring(name)), 2) end
+      return out
+    end
+    local out = {}
+    for _, p in ipairs(plans[name] or {}) do
+      local r = read_result(p.out)
+      if r and r.fingerprint == p.fingerprint then out[#out + 1] = {variant = p.variant.id, result = r} end
     end
     return out
   end
 end
 
-local function log(fmt, ...) io.stderr:write(string.format(fmt, ...), "\n") end
+-- ---- the two phases ----
+
+-- The user-facing part of an error about a missing database, checkpoint,
+-- vocabulary or upstream result, or nil for any other error.
+function M.missing_reason(err)
+  local why = tostring(err):gsub("^.-experiment '[^']*': ", "")
+  if why:find(" is missing: ") then return why end
+  return nil
+end
+
+-- The variants in the order they are planned: those that others of the
+-- same sweep are compared with first, each group in sweep order.
+local function planning_order(decl, variants)
+  local first = {}
+  for _, c in ipairs(decl.fields.compare or {}) do
+    if type(c) == "table" and (c.experiment or decl.name) == decl.name and c.variant then first[c.variant] = true end
+  end
+  local out = {}
+  for _, v in ipairs(variants) do
+    if first[v.id] then out[#out + 1] = v end
+  end
+  for _, v in ipairs(variants) do
+    if not first[v.id] then out[#out + 1] = v end
+  end
+  return out
+end
+
+-- Loads and plans everything. Returns the declarations in order, the plans
+-- by experiment name, and the mistakes ({name=, variant=, error=}).
+local function plan_all(paths, overrides, opts)
+  local decls, mistakes = {}, {}
+  local by_name = {}
+  for _, file in ipairs(M.files(paths)) do
+    local ok, decl = pcall(experiment.load, file)
+    if not ok then
+      mistakes[#mistakes + 1] = {name = file, variant = "", error = decl}
+    elseif by_name[decl.name] then
+      mistakes[#mistakes + 1] = {name = decl.name, variant = "", error = string.format(
+        "two experiments are named '%s' (%s and %s)", decl.name, by_name[decl.name].source, decl.source)}
+    else
+      by_name[decl.name] = decl
+      decls[#decls + 1] = decl
+    end
+  end
+  local ok, order = pcall(ordered, decls, by_name)
+  if not ok then
+    mistakes[#mistakes + 1] = {name = "batch", variant = "", error = order}
+    return {}, {}, mistakes, by_name
+  end
+  local runs_dir = opts.runs_dir or (decls[1] and planner.runs_dir(decls[1], decls[1].fields))
+    or require("aapmt.databases").runs_dir()
+  local plans = {}
+  local function plans_of(name) return plans[name] end
+  local ctx = M.context(by_name, plans_of, runs_dir)
+  for _, decl in ipairs(order) do
+    local vok, variants = pcall(experiment.variants, decl, overrides)
+    plans[decl.name] = {}
+    if not vok then
+      mistakes[#mistakes + 1] = {name = decl.name, variant = "", error = variants}
+    else
+      for _, v in ipairs(planning_order(decl, variants)) do
+        local pok, p = pcall(planner.plan, decl, v, ctx)
+        if pok then
+          p.overrides = overrides
+          table.insert(plans[decl.name], p)
+        else
+          mistakes[#mistakes + 1] = {name = decl.name, variant = v.id, error = p}
+        end
+      end
+    end
+  end
+  fingerprint.flush()
+  return order, plans, mistakes, by_name, runs_dir, ctx
+end
+
+-- The state of what a plan depends on: nil when it can run, else why not.
+local function blocked_by(p, status_of)
+  local deps = {}
+  if p.upstream then deps[#deps + 1] = p.upstream end
+  for _, c in ipairs(p.compare or {}) do deps[#deps + 1] = c.found end
+  for _, d in ipairs(deps) do
+    if d.plan then
+      local s = status_of[d.plan]
+      if s ~= "done" and s ~= "up to date" then
+        return string.format("waiting for %s (%s)", label(d.name, d.variant), s or "not run")
+      end
+    end
+  end
+  return nil
+end
 
 local function summary_line(r)
   local parts = {}
@@ -115,138 +286,152 @@ local function summary_line(r)
   return table.concat(parts, "  ")
 end
 
-local function write_summary(dir, entries)
-  local md = {"# Results", "", "PLCC / SRCC per task; `test` = held-out rows of the content-isolated split, "
-    .. "`paper_rows` = the first N CSV rows AAPMT evaluated (spec §5.3).", "",
-    "| experiment | variant | status | task | test | paper_rows | paper |", "| --- | --- | --- | --- | --- | --- | --- |"}
-  local csv = {folder.csv_line({"experiment", "variant", "status", "task", "protocol", "plcc", "srcc", "krcc", "rmse",
-    "n", "paper_plcc", "paper_srcc"})}
-  local function pair(s) return s and s.plcc and string.format("%.4f / %.4f", s.plcc, s.srcc) or "—" end
-  for _, e in ipairs(entries) do
-    local r = e.result
-    if not r then
-      md[#md + 1] = string.format("| %s | %s | %s | | | | |", e.name, e.variant, e.status)
-      csv[#csv + 1] = folder.csv_line({e.name, e.variant, e.status})
-    else
-      local published = {}
-      for _, row in ipairs(r.paper or {}) do published[row.task] = row end
-      for _, task in ipairs(r.scored or {}) do
-        local test = r.results.test and r.results.test[task]
-        local paper_rows = r.results.paper_rows and r.results.paper_rows[task]
-        local pub = published[task]
-        md[#md + 1] = string.format("| %s | %s | %s | %s | %s | %s | %s |", e.name, e.variant, e.status, task,
-          pair(test), pair(paper_rows), pub and string.format("%.4f / %.4f", pub.paper_plcc, pub.paper_srcc) or "")
-        for protocol, s in pairs({test = test, paper_rows = paper_rows}) do
-          csv[#csv + 1] = folder.csv_line({e.name, e.variant, e.status, task, protocol, s.plcc, s.srcc, s.krcc, s.rmse,
-            s.n, pub and pub.paper_plcc or "", pub and pub.paper_srcc or ""})
-        end
-      end
-    end
+local function run_one(p, entry, opts, lookup)
+  p.lookup = lookup
+  local ran, result = xpcall(runner.run, function(e)
+    if type(e) == "string" and e:find("attempt to ") then return debug.traceback(e, 2) end
+    return e
+  end, p, opts)
+  if ran then
+    entry.status, entry.result = "done", result
+  elseif interrupts.is(result) then
+    entry.status = "interrupted"
+  else
+    entry.status, entry.error = "failed", experiment.user_message(result)
   end
-  folder.mkdir(dir)
-  folder.write_atomic(dir .. "/summary.md", table.concat(md, "\n") .. "\n")
-  folder.write_atomic(dir .. "/summary.csv", table.concat(csv))
-end
-
--- The user-facing part of an error about a missing database, checkpoint or
--- vocabulary (databases.lua's messages), or nil for any other error.
-function M.missing_reason(err)
-  local why = tostring(err):gsub("^.-experiment '[^']*': ", "")
-  if why:find(" missing: ") then return why end
-  return nil
 end
 
 -- Runs every variant of every experiment file under paths; overrides
--- (key=value) apply to all. Returns the entries {name, variant, status,
--- result, error} and the number of failures.
+-- (key=value) apply to all. opts: force (train afresh), clean (remove
+-- superseded folders), runs_dir. Returns the entries {name, variant,
+-- status, result, error, missing}, the number of failures, and whether
+-- Ctrl-C stopped the batch.
 function M.run(paths, overrides, opts)
   opts = opts or {}
-  local decls, entries, failures = {}, {}, 0
-  for _, file in ipairs(M.files(paths)) do
-    local ok, decl = pcall(experiment.load, file)
-    if ok then
-      decls[#decls + 1] = decl
-    else
-      failures = failures + 1
-      entries[#entries + 1] = {name = file, variant = "", status = "failed", error = decl}
-      log("FAILED %s: %s", file, decl)
+  local order, plans, mistakes, by_name, runs_dir = plan_all(paths, overrides, opts)
+  local entries, failures = {}, 0
+  if #mistakes > 0 then
+    for _, m in ipairs(mistakes) do
+      m.error = experiment.user_message(m.error)
+      entries[#entries + 1] = {name = m.name, variant = m.variant, status = "mistake", error = m.error}
     end
+    log("nothing was run: %s found before any work", #mistakes == 1 and "a mistake was" or (#mistakes .. " mistakes were"))
+    return entries, #mistakes, false
   end
-  local by_name = {}
-  for _, d in ipairs(decls) do by_name[d.name] = d end
-  local upstream = upstream_finder(by_name, overrides)
-  local said = {}   -- missing inputs already reported
-  local lookup = results_lister(by_name, overrides)
-  local runs_dir
-  for _, decl in ipairs(ordered(decls)) do
-    local ok, variants = pcall(experiment.variants, decl, overrides)
-    if not ok then variants = {{id = "", error = variants}} end
-    for _, v in ipairs(variants) do
-      local entry = {name = decl.name, variant = v.id}
+  local lookup = results_lister(by_name, plans, runs_dir)
+  local ctx = M.context(by_name, function(name) return plans[name] end, runs_dir)
+  local status_of, said, ran_any, stopped = {}, {}, false, false
+  for _, decl in ipairs(order) do
+    local list = plans[decl.name]
+    for _, p in ipairs(list) do
+      local entry = {name = decl.name, variant = p.variant.id}
       entries[#entries + 1] = entry
-      local plan
-      if v.error then
-        ok, plan = false, v.error
+      if stopped then
+        entry.status = "not run"
+      elseif #p.missing > 0 then
+        entry.status, entry.missing = "missing input", table.concat(p.missing, "\n")
       else
-        ok, plan = pcall(runner.plan, decl, v, upstream)
-        if ok then plan.lookup = lookup end
-      end
-      if not ok then
-        entry.status, entry.error = "failed", plan
-      else
-        runs_dir = runs_dir or plan.out:match("^(.*)/" .. decl.name:gsub("%p", "%%%0"))
-        local done = not opts.force and runner.up_to_date(plan)
-        if done then
-          entry.status, entry.result = "up to date", done
+        local waiting = blocked_by(p, status_of)
+        if waiting then
+          entry.status, entry.error = "waiting", waiting
         else
-          log("run %s%s", decl.name, v.id ~= "" and (" [" .. v.id .. "]") or "")
-          local ran, result = xpcall(runner.run, function(e)
-            if type(e) == "string" and e:find("attempt to ") then return debug.traceback(e, 2) end
-            return e
-          end, plan)
-          if ran then entry.status, entry.result = "done", result
-          else entry.status, entry.error = "failed", result end
+          if p.report_only then   -- over results as they are now, after what ran before it
+            local rok, fresh = pcall(planner.plan, decl, p.variant, ctx)
+            if rok then fresh.overrides = overrides; p = fresh end
+          end
+          local done = not opts.force and runner.up_to_date(p)
+          if done then
+            entry.status, entry.result = "up to date", done
+          else
+            log("run %s", label(decl.name, p.variant.id))
+            run_one(p, entry, opts, lookup)
+            ran_any = ran_any or entry.status == "done"
+          end
         end
       end
-      local reason = entry.error and M.missing_reason(entry.error)
-      if reason then
-        entry.status, entry.missing = "missing input", reason
+      status_of[p] = entry.status
+      if entry.missing then
         failures = failures + 1
-        for line in reason:gmatch("[^\n]+") do
+        for line in entry.missing:gmatch("[^\n]+") do
           if not said[line] then log("missing: %s", line) end
           said[line] = true
         end
-      elseif entry.status == "failed" then
+      elseif entry.status == "interrupted" then
+        stopped = true
+        log("interrupted: %s; the batch stops here. Rerun the same command to go on: its training resumes from "
+          .. "its last checkpoint", label(decl.name, p.variant.id))
+      elseif entry.status == "failed" or entry.status == "waiting" then
         failures = failures + 1
-        log("FAILED %s%s: %s", decl.name, v.id ~= "" and (" [" .. v.id .. "]") or "", tostring(entry.error))
-      else
-        log("%s %s%s  %s", entry.status, decl.name, v.id ~= "" and (" [" .. v.id .. "]") or "",
-          summary_line(entry.result))
+        log("%s %s: %s", entry.status == "failed" and "FAILED" or "waiting:", label(decl.name, p.variant.id),
+          tostring(entry.error))
+      elseif entry.result then
+        log("%s %s  %s", entry.status, label(decl.name, p.variant.id), summary_line(entry.result))
+      end
+    end
+    -- A sweep's own report, over its variants' current results.
+    if #list > 1 and not list[1].report_only then
+      local current = {}
+      for _, p in ipairs(list) do
+        local r = read_result(p.out)
+        if r and r.fingerprint == p.fingerprint then current[#current + 1] = {result = r} end
+      end
+      if #current > 1 then
+        pcall(report.write_sweep, runs_dir .. "/" .. decl.name, decl.name, decl.fields.description, current,
+          decl.fields.replicate or "seed")
       end
     end
   end
-  write_summary(opts.summary_dir or runs_dir or os.getenv("AAPMT_RUNS") or "runs", entries)
-  return entries, failures
+  if ran_any then summary.write(opts.summary_dir or runs_dir, plans) end
+  fingerprint.flush()
+  return entries, failures, stopped
 end
 
--- `aapmt run FILE [key=value ...]` for a file that returns an experiment:
--- its variants (experiments it starts from must have results already), the
--- report of each printed. Returns the exit status.
-function M.run_script(path, ...)
-  local overrides = {}
-  for _, arg in ipairs({...}) do
-    if not arg:find("^[%a_][%w_%.]*=") then
-      io.stderr:write(string.format("aapmt: %s: experiment arguments are key=value, got '%s'\n", path, arg))
-      return 2
+-- A planning context over experiment files not run now, planned when
+-- first asked for (with the overrides given), for checking whether results
+-- on disk are still what their files say (experiment_summary.lua).
+function M.lazy_context(by_name, overrides, runs_dir)
+  local plans, ctx = {}, nil
+  local function plans_of(name)
+    if plans[name] == nil and by_name[name] then
+      plans[name] = false   -- a cycle plans nothing
+      local list = {}
+      local ok, variants = pcall(experiment.variants, by_name[name], overrides)
+      for _, v in ipairs(ok and planning_order(by_name[name], variants) or {}) do
+        local pok, p = pcall(planner.plan, by_name[name], v, ctx)
+        if pok then list[#list + 1] = p end
+      end
+      plans[name] = list
     end
-    overrides[#overrides + 1] = arg
+    return plans[name] or nil
   end
-  local entries, failures = M.run({path}, overrides)
+  ctx = M.context(by_name, plans_of, runs_dir)
+  return ctx, plans_of
+end
+
+-- `aapmt run FILE [--force] [--clean] [key=value ...]` for a file that
+-- returns an experiment: its variants (experiments it starts from must have
+-- results already), the report of each printed. Returns the exit status.
+function M.run_script(path, ...)
+  local overrides, opts = {}, {}
+  for _, arg in ipairs({...}) do
+    if arg == "--force" or arg == "--clean" then
+      opts[arg:sub(3)] = true
+    elseif not arg:find("^[%a_][%w_%.]*=") then
+      io.stderr:write(string.format("aapmt: %s: experiment arguments are key=value, --force or --clean, got '%s'\n",
+        path, arg))
+      return 2
+    else
+      overrides[#overrides + 1] = arg
+    end
+  end
+  local entries, failures, stopped = M.run({path}, overrides, opts)
   for _, e in ipairs(entries) do
+    if e.status == "mistake" then io.stderr:write("aapmt: ", tostring(e.error), "\n") end
     if e.result then
       io.write(folder.read(e.result.out .. "/report.md") or "", "\n")
     end
   end
+  if stopped then return 130 end
   return failures > 0 and 1 or 0
 end
 

@@ -47,6 +47,7 @@ M.schema = {
   start = {"string", "table"}, model_config = "string", vocab = "string", head = {"string", "table", "function"},
   train = {"table", "boolean"}, evaluate = "table", seed = "integer", sweep = "table", paper = {"table", "boolean"},
   plot = {"boolean", "table"}, runs = "string", quality_prompt = "string", needs = "table", report = "function",
+  compare = "table", replicate = "string",
 }
 M.train_schema = {
   metrics = {"table", "string"}, epochs = "integer", batch_size = "integer", lr = "number",
@@ -61,6 +62,7 @@ M.split_schema = {seed = "integer", train_fraction = "number", file = "string"}
 M.demo_schema = {images = "integer", size = "integer", seed = "integer", per_prompt = "integer"}
 M.metric_schema = {name = "string", text = any_text, target = "string"}
 M.prompt_schema = {name = "string", text = "string", target = "string"}
+M.compare_schema = {experiment = "string", variant = "string"}
 
 -- Command-line keys that mean a nested one.
 M.shortcuts = {epochs = "train.epochs", lr = "train.lr", batch_size = "train.batch_size",
@@ -69,7 +71,7 @@ M.shortcuts = {epochs = "train.epochs", lr = "train.lr", batch_size = "train.bat
 
 -- ---- errors with the file and line ----
 
--- The line of the first `key =` in the file's text, or of the declaration.
+-- The line of the first `key =` in the file's text, or nil.
 local function line_of(decl, key)
   if decl.source_text and key then
     local n = 1
@@ -78,10 +80,10 @@ local function line_of(decl, key)
       n = n + 1
     end
   end
-  return decl.source_line or 0
+  return nil
 end
 
-local function distance(s, t)   -- Levenshtein, for "did you mean"
+function M.distance(s, t)   -- Levenshtein, for "did you mean"
   local prev = {}
   for j = 0, #t do prev[j] = j end
   for i = 1, #s do
@@ -97,15 +99,37 @@ end
 local function suggestion(key, schema)
   local best, best_d = nil, 3
   for k in pairs(schema) do
-    local d = distance(key, k)
+    local d = M.distance(key, k)
     if d < best_d then best, best_d = k, d end
   end
   return best and string.format(" (did you mean '%s'?)", best) or ""
 end
 
+-- Raises "FILE:LINE: experiment 'NAME': message" (the line of `key =`, or
+-- the file alone when the key is not written in it). A mistake in a key an
+-- override set (with_overrides) names the command line instead.
 function M.fail_at(decl, key, fmt, ...)
-  error(string.format("%s:%d: experiment '%s': %s", decl.source or "?", line_of(decl, key),
-    tostring(decl.name or "?"), string.format(fmt, ...)), 0)
+  local message = string.format(fmt, ...)
+  local override = key and decl.overridden and decl.overridden[key]
+  if override then error(string.format("command line: '%s': %s", override, message), 0) end
+  local line = line_of(decl, key)
+  error(string.format("%s%s: experiment '%s': %s", decl.source or "?", line and (":" .. line) or "",
+    tostring(decl.name or "?"), message), 0)
+end
+
+-- An error as the user should read it: positions inside aapmt's own Lua
+-- files ("/usr/share/aapmt/lua/aapmt/train.lua:152: ") say nothing to a
+-- user and go; a traceback (a bug) is kept whole.
+local own_dir = (package.searchpath("aapmt.experiment", package.path) or ""):match("^(.*)/aapmt/[^/]*$")
+function M.user_message(err)
+  local text = tostring(err)
+  if text:find("\nstack traceback:", 1, true) then return text end
+  text = text:gsub("^[^\n:]*aapmt/[%w_/]+%.lua:%d+: ", "")
+  if own_dir then
+    local prefix = own_dir:gsub("%p", "%%%0")
+    text = text:gsub("^" .. prefix .. "/[^\n:]+%.lua:%d+: ", "")
+  end
+  return text
 end
 
 local function type_ok(v, want)
@@ -233,6 +257,12 @@ function M.check(decl, f)
     if not f.start.experiment then M.fail_at(decl, "start", "'start' as a table needs experiment = \"name\"") end
   end
   if f.database == true then M.fail_at(decl, "database", "'database' must be a name, a table or false") end
+  for i, c in ipairs(f.compare or {}) do
+    if type(c) == "table" then check_table(decl, c, M.compare_schema, "compare[" .. i .. "]")
+    elseif type(c) ~= "string" then
+      M.fail_at(decl, "compare", "compare[%d] must be an experiment name or {experiment=, variant=}", i)
+    end
+  end
   for i, n in ipairs(f.needs or {}) do
     if type(n) ~= "string" then M.fail_at(decl, "needs", "needs[%d] must be an experiment name", i) end
   end
@@ -276,12 +306,56 @@ local function set_path(t, path, value)
   t[path[#path]] = value
 end
 
--- The declaration's fields with overrides ({"seed=100", ...}) applied and checked.
+-- The keys a dotted override may reach below the top level.
+M.nested_schema = {
+  train = M.train_schema, evaluate = M.evaluate_schema, split = M.split_schema,
+  start = {experiment = "string", variant = "string"},
+  database = {kind = "string", csv = "string", images = "string", targets = "table", skip_missing = "boolean",
+    title = "string", demo = "table"},
+  ["database.demo"] = M.demo_schema,
+}
+
+-- An override's key path and value checked against the schema; a mistake
+-- names the command line, never a line of the file.
+local function check_override(text, path, value)
+  local schema = M.schema
+  for i, part in ipairs(path) do
+    local key = table.concat(path, ".", 1, i)
+    local want = schema[part]
+    if not want then
+      local choices = schema
+      if i == 1 then   -- the top level also takes the shortcuts (epochs=, lr=, ...)
+        choices = {}
+        for k in pairs(M.schema) do choices[k] = true end
+        for k in pairs(M.shortcuts) do choices[k] = true end
+      end
+      error(string.format("command line: '%s': unknown key '%s'%s", text, key, suggestion(part, choices)), 0)
+    end
+    if i < #path then
+      schema = M.nested_schema[key]
+      if not schema then
+        -- a free-form table (train.schedule): its keys are checked where it is used
+        if type_ok({}, want) then return end
+        error(string.format("command line: '%s': '%s' has no keys below it", text, key), 0)
+      end
+    elseif not type_ok(value, want) then
+      error(string.format("command line: '%s': '%s' must be %s, got %s", text, key, want_str(want), type(value)), 0)
+    end
+  end
+end
+
+-- The declaration's fields with overrides ({"seed=100", ...}) applied and
+-- checked. Later errors about an overridden key (an unknown metric from
+-- metrics=qualty) name the command line too: decl.overridden maps the key
+-- to the override.
 function M.with_overrides(decl, overrides)
   local f = copy(decl.fields)
+  decl.overridden = {}
   for _, o in ipairs(overrides or {}) do
     local ok, path, value = pcall(M.parse_override, o)
-    if not ok then M.fail_at(decl, nil, "override %s", path) end
+    if not ok then error("command line: " .. tostring(path), 0) end
+    check_override(o, path, value)
+    decl.overridden[path[#path]] = o
     -- A nested value (epochs=, database.demo.images=) changes only an
     -- experiment that has the block: a batch-wide epochs=1 must not make a
     -- scoring-only experiment train.
@@ -296,8 +370,8 @@ function M.with_overrides(decl, overrides)
   return f
 end
 
--- The runs a declaration stands for: {id=, overrides=, fields=} per
--- combination of sweep values (id "" without a sweep).
+-- The runs a declaration stands for: {id=, fields=, values=} per
+-- combination of sweep values (id "" without a sweep; values: key → value).
 function M.variants(decl, overrides)
   local base = M.with_overrides(decl, overrides)
   local keys = {}
@@ -328,7 +402,9 @@ function M.variants(decl, overrides)
     end
     fields.sweep = nil
     M.check(decl, fields)
-    out[#out + 1] = {id = table.concat(id, ","), fields = fields}
+    local values = {}
+    for _, kv in ipairs(c) do values[kv[1]] = type(kv[2]) == "table" and "table" or kv[2] end
+    out[#out + 1] = {id = table.concat(id, ","), fields = fields, values = values}
   end
   return out
 end

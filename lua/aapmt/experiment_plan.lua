@@ -1,13 +1,27 @@
--- Planning one variant of an experiment (experiment.lua): its database,
--- split, start weights, model config, vocabulary, training and evaluation
--- resolved, every missing input named, and the fingerprint of everything
--- the result depends on, before any work (experiment_run.lua does the work).
+-- Planning one variant of an experiment (experiment.lua), before any work:
+-- its database, split, start weights, model config, vocabulary, training
+-- and evaluation resolved and checked, every missing input named, and two
+-- fingerprints (fingerprint.lua):
+--
+--  - the training fingerprint: everything that can change the trained
+--    weights (training options with their defaults filled in, metric
+--    texts, model config and head, start weights by content or the
+--    upstream experiment's training fingerprint, the database by content,
+--    the split, the seed, the aapmt version). A run resumes only when it
+--    is the same; otherwise it trains afresh.
+--  - the result fingerprint: the training one plus what only scoring and
+--    reporting read (evaluation tasks and prompts, protocols, paper,
+--    report, plots, comparisons). A changed one rescores without training.
+--
+-- Thread count, progress, comments and the description change neither.
+-- Planning reads and hashes files but writes nothing and draws nothing:
+-- prepare() does that right before the run (experiment_run.lua).
 local a = aapmt
-local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
 local databases = require "aapmt.databases"
 local experiment = require "aapmt.experiment"
 local config = require "aapmt.train_config"
+local fingerprint = require "aapmt.fingerprint"
 
 local M = {}
 
@@ -21,6 +35,8 @@ M.tasks = {
   authenticity = {target = "mos_authenticity", column = "authenticity_score",
     text = config.task_prompts.authenticity},
 }
+-- How every held-out correlation's 95% interval is drawn (experiment_stats.lua).
+M.bootstrap = {resamples = 1000, seed = 20231207, level = 0.95}
 
 -- ImageReward-v1.0's sizes, for configs that add a Metric Transformer.
 M.imagereward_v1 = {
@@ -29,30 +45,39 @@ M.imagereward_v1 = {
     vocab_size = 30524, max_position_embeddings = 512, layer_norm_eps = 1e-12},
 }
 
--- ---- small helpers ----
+local canonical = fingerprint.canonical
+local fail_at = experiment.fail_at
 
--- FNV-1a, 64 bits: a fingerprint of what a result depends on.
-local function fnv1a(s)
+-- ---- where things go ----
+
+local function fnv1a(s)   -- a short, stable tag for the demo database's folder name
   local h = -3750763034362895579   -- 0xcbf29ce484222325
   for i = 1, #s do h = (h ~ s:byte(i)) * 1099511628211 end
   return string.format("%016x", h)
 end
 
-local function stat(path)
-  local attr = path and lfs.attributes(path)
-  return attr and string.format("%s:%d:%d", path, attr.size, attr.modification) or tostring(path)
+-- The project folder of an experiment file, and paths relative to it.
+function M.project(decl) return databases.project_dir(decl.path) end
+
+local function in_project(project, path)
+  if path:sub(1, 1) == "/" then return path end
+  return project .. "/" .. path
 end
 
-local function runs_dir(fields) return fields.runs or os.getenv("AAPMT_RUNS") or "runs" end
+function M.runs_dir(decl, fields)
+  local project = M.project(decl)
+  if fields.runs then return in_project(project, fields.runs) end
+  return databases.runs_dir(project)
+end
 
 function M.out_dir(decl, variant)
-  local base = runs_dir(variant.fields) .. "/" .. decl.name
+  local base = M.runs_dir(decl, variant.fields) .. "/" .. decl.name
   return variant.id == "" and base or base .. "/" .. variant.id:gsub("[^%w=,._-]", "_")
 end
 
 -- ---- the database ----
 
-local function demo_database(decl, opts, fields)
+local function demo_database(opts, runs)
   opts = opts == true and {} or opts
   local o = {images = opts.images or 400, size = opts.size or 32, seed = opts.seed or 42,
     per_prompt = opts.per_prompt or 4}
@@ -65,36 +90,90 @@ local function demo_database(decl, opts, fields)
     local r = db:row(i)
     drawn[#drawn + 1] = string.format("%s|%.17g|%.17g|%.17g", r.prompt, r.mos_quality, r.mos_align, r.mos_authenticity)
   end
-  local dir = string.format("%s/.databases/demo-%d-%dpx-seed%d-%dpp-%s", runs_dir(fields), o.images, o.size, o.seed,
-    o.per_prompt, fnv1a(table.concat(drawn, "\n")):sub(1, 8))
-  if not folder.exists(dir .. "/demo.csv") then
-    folder.mkdir(dir)
-    db:write(dir)
-  end
   db:free()
+  local key = fnv1a(table.concat(drawn, "\n"))
+  local dir = string.format("%s/.databases/demo-%d-%dpx-seed%d-%dpp-%s", runs, o.images, o.size, o.seed,
+    o.per_prompt, key:sub(1, 8))
   return {kind = "csv", csv = dir .. "/demo.csv", images = dir .. "/images", title = "demo",
-    targets = {"mos_quality", "mos_align", "mos_authenticity"}, vocab = dir .. "/vocab.txt", demo = true}
+    targets = {"mos_quality", "mos_align", "mos_authenticity"}, vocab = dir .. "/vocab.txt", demo = o,
+    dir = dir, identity = string.format("demo images=%d size=%d seed=%d per_prompt=%d generator=%s", o.images,
+      o.size, o.seed, o.per_prompt, key)}
 end
 
--- {kind=, csv=, images=, targets=, title=, ...} or an error naming what is missing.
-function M.database(decl, fields)
-  local d = fields.database or experiment.fail_at(decl, "database", "'database' is required")
-  if d == "demo" then return demo_database(decl, {}, fields) end
-  if type(d) == "table" and d.demo then return demo_database(decl, d.demo, fields) end
+local function is_demo(f)
+  return f.database == "demo" or type(f.database) == "table" and f.database.demo ~= nil
+end
+
+-- Column names, as a list: {"mos_quality", "mos_align"}.
+local function check_targets(decl, targets)
+  if targets == nil then return end
+  local ok = type(targets) == "table"
+  local n = 0
+  for k, v in pairs(ok and targets or {}) do
+    n = n + 1
+    if math.type(k) ~= "integer" or type(v) ~= "string" then
+      fail_at(decl, "targets", "database.targets must be a list of column names, e.g. {\"mos_quality\", "
+        .. "\"mos_align\"}; found %s = %s", tostring(k), canonical(v))
+    end
+  end
+  if not ok or n == 0 or n ~= #targets then
+    fail_at(decl, "targets", "database.targets must be a non-empty list of column names, e.g. {\"mos_quality\"}")
+  end
+end
+
+-- {kind=, csv=, images=, targets=, title=, ...}, or nil and what is missing.
+local function database(decl, f, p)
+  local d = f.database
+  if d == nil then fail_at(decl, "database", "'database' is required") end
+  if is_demo(f) then return demo_database(d == "demo" and {} or d.demo, p.runs) end
   if type(d) == "string" then
-    local found, why = databases.locate(d)
-    if not found then experiment.fail_at(decl, "database", "%s", why) end
-    return found
+    local found, why = databases.locate(d, p.project)
+    if not found and not databases.known[d] then fail_at(decl, "database", "%s", why) end
+    return found, why
   end
   for _, key in ipairs({"csv", "images"}) do
-    if type(d[key]) ~= "string" then experiment.fail_at(decl, "database", "database.%s (a path) is required", key) end
+    if type(d[key]) ~= "string" then fail_at(decl, "database", "database.%s (a path) is required", key) end
+  end
+  check_targets(decl, d.targets)
+  for key, kind in pairs({csv = "file", images = "directory"}) do
+    local facts = a.file_facts(d[key])
+    if not facts or facts.kind ~= kind then
+      fail_at(decl, key, "database.%s: %s is not a %s", key, d[key], kind == "file" and "readable file" or "folder")
+    end
   end
   local known = databases.known[d.kind or ""]
-  return {kind = d.kind or "csv", csv = d.csv, images = d.images, skip_missing = d.skip_missing,
-    title = d.title or d.csv, targets = d.targets or (known and known.targets) or {}}
+  local db = {kind = d.kind or "csv", csv = d.csv, images = d.images, skip_missing = d.skip_missing,
+    title = d.title or d.csv:match("[^/]*$"), targets = d.targets or (known and known.targets) or {}}
+  -- Opening it checks the columns and every row's image now, not after hours of work.
+  local ok, ds = pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
+    skip_missing = db.skip_missing})
+  if not ok then fail_at(decl, d.targets and "targets" or "database", "%s", tostring(ds)) end
+  ds:free()
+  return db
 end
 
--- ---- the plan: everything resolved before any work ----
+-- The database by content: its CSV's bytes, and each row's image by name,
+-- size and content (hashes are cached, so this reads the images once).
+-- Opening it also checks every target column and image before any work.
+local function database_identity(decl, db)
+  if db.identity then return db.identity end
+  local ok, ds = pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
+    skip_missing = db.skip_missing})
+  if not ok then fail_at(decl, "database", "%s", tostring(ds)) end
+  local lines = {"csv " .. assert(fingerprint.file(db.csv))}
+  for i = 1, ds:size() do
+    local r = ds:row(i)
+    local hash, why = fingerprint.file(r.image)
+    if not hash then ds:free(); fail_at(decl, "database", "%s", why) end
+    lines[#lines + 1] = string.format("%s %d %s", r.name, a.file_facts(r.image).size, hash)
+  end
+  local skipped = ds:skipped()
+  db.rows = ds:size()
+  ds:free()
+  return string.format("%s rows=%d skipped=%d %s", db.kind, db.rows, skipped, a.sha256(table.concat(lines, "\n")))
+end
+
+-- ---- metrics and tasks ----
 
 function M.task_text(name, trained, quality_prompt)
   for _, m in ipairs(trained) do
@@ -104,146 +183,355 @@ function M.task_text(name, trained, quality_prompt)
   return M.tasks[name] and M.tasks[name].text or false
 end
 
-local function train_metrics(t, quality_prompt)
+local function suggestion(word, choices)
+  local best, best_d = nil, 3
+  for _, c in ipairs(choices) do
+    local d = experiment.distance(word, c)
+    if d < best_d then best, best_d = c, d end
+  end
+  return best and string.format(" (did you mean '%s'?)", best) or ""
+end
+
+-- The trained metrics, each with its target and text resolved, checked
+-- against the database's columns.
+local function train_metrics(decl, t, quality_prompt, targets)
   local list = type(t.metrics) == "string" and {t.metrics} or t.metrics or {"quality"}
+  local has, offered = {}, {}
+  for _, target in ipairs(targets) do
+    has[target] = true
+    offered[#offered + 1] = target:gsub("^mos_", "")
+  end
   local out = {}
   for i, m in ipairs(list) do
-    out[i] = type(m) == "string" and {name = m} or m
-    if out[i].name == "quality" and out[i].text == nil then out[i].text = quality_prompt end
+    m = type(m) == "string" and {name = m} or m
+    local target = m.target or ("mos_" .. m.name)
+    if not has[target] then
+      if m.target then
+        fail_at(decl, "metrics", "train.metrics[%d] (%s): the database has no column %s (it has %s)", i, m.name,
+          target, table.concat(targets, ", "))
+      end
+      fail_at(decl, "metrics", "train.metrics[%d]: unknown metric '%s'%s; the database rates %s", i, m.name,
+        suggestion(m.name, offered), table.concat(offered, ", "))
+    end
+    local text = m.text
+    if text == nil then text = m.name == "quality" and quality_prompt or config.task_prompts[m.name] or false end
+    out[i] = {name = m.name, target = m.target, text = text}
   end
   return out
 end
 
--- The model config file for this variant: the base one, or ImageReward-v1.0,
--- with the Metric Transformer block when the head asks for one.
-local function model_config(decl, fields, out, metric_names)
-  local head = fields.head or "mlp"
-  if head == "mlp" or experiment.lua_head(fields) then return fields.model_config end
+-- The outputs of a Metric Transformer head, or nil for the MLP or a Lua head.
+local function head_outputs(f, trained_names)
+  local head = f.head or "mlp"
+  if head == "mlp" or experiment.lua_head(f) then return nil end
+  local block = type(head) == "table" and head or {kind = head}
+  if block.metrics then return block.metrics end
+  if block.kind == "coded" then return {"align", "quality", "authenticity"} end
+  return trained_names
+end
+
+-- ---- the model config ----
+
+-- The model config text for this variant: the base file, or ImageReward-
+-- v1.0, with the Metric Transformer block when the head asks for one; nil
+-- when the base file is used as it is.
+local function model_config_text(decl, f, metric_names)
+  local head = f.head or "mlp"
+  if f.model_config then
+    local text = folder.read(f.model_config)
+    if not text then fail_at(decl, "model_config", "model_config %s does not exist or cannot be read", f.model_config) end
+    local ok, err = pcall(a.read_model_config, f.model_config)
+    if not ok then fail_at(decl, "model_config", "%s", tostring(err)) end
+  end
+  if head == "mlp" or experiment.lua_head(f) then return nil end
   local block = type(head) == "table" and head or {kind = head}
   if block.kind == "metric_attention" and not block.metrics then block.metrics = metric_names end
-  local text
-  if fields.model_config then
-    text = folder.read(fields.model_config) or experiment.fail_at(decl, "model_config", "cannot read %s",
-      fields.model_config)
-    text = text:gsub("}%s*$", "") .. ', "metric_head": ' .. folder.json(block):gsub("\n%s*", " ") .. "}\n"
-  else
-    local cfg = {vision = M.imagereward_v1.vision, text = M.imagereward_v1.text, metric_head = block}
-    text = folder.json(cfg) .. "\n"
+  if f.model_config then
+    return folder.read(f.model_config):gsub("}%s*$", "") .. ', "metric_head": '
+      .. folder.json(block):gsub("\n%s*", " ") .. "}\n"
   end
-  folder.mkdir(out)
-  local path = out .. "/model_config.json"
-  folder.write_atomic(path, text)
-  return path
+  local cfg = {vision = M.imagereward_v1.vision, text = M.imagereward_v1.text, metric_head = block}
+  return folder.json(cfg) .. "\n"
 end
 
--- What the fingerprint reads of the fields: a Lua head by its layers (the
--- file's text, also fingerprinted, covers how it is built).
-local function fingerprinted(f)
-  if not experiment.lua_head(f) then return folder.lua_value(f) end
-  local shallow = {}
-  for k, v in pairs(f) do shallow[k] = v end
-  shallow.head = type(f.head) == "function" and "<Lua head function>" or f.head:describe()
-  return folder.lua_value(shallow)
-end
+-- ---- the start ----
 
--- Resolves a variant: database, split, start weights, model, training and
--- evaluation. upstream(name, variant) gives another experiment's result.
-function M.plan(decl, variant, upstream)
-  local f = variant.fields
-  local p = {decl = decl, variant = variant, fields = f, out = M.out_dir(decl, variant),
-    seed = f.seed or M.recipe.seed}
-  if f.database == false then   -- a report over other experiments' results
-    if not f.report then experiment.fail_at(decl, "database", "database = false needs a report function") end
-    p.report_only = true
-    p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", fingerprinted(f)}, "\n"))
-    for _, name in ipairs(f.needs or {}) do
-      local r = upstream and upstream(name, variant)
-      p.fingerprint = fnv1a(p.fingerprint .. (r and r.fingerprint or "none"))
-    end
-    return p
-  end
-  -- Missing inputs are gathered, so one run names all it waits for.
-  local missing = {}
-  local function need(ok, value, why)
-    if ok then return value end
-    missing[#missing + 1] = tostring(why):gsub("^.-experiment '[^']*': ", "")
-    if not tostring(why):find(" missing: ") then error(why, 0) end
-  end
-  do
-    local ok, db = pcall(M.database, decl, f)
-    p.db = need(ok, db, db)
-  end
-
-  local start = f.start or (f.database == "demo" or type(f.database) == "table" and f.database.demo) and "random"
-    or "imagereward"
+-- Where the weights come from: sets p.start, p.checkpoint or p.upstream,
+-- and returns the spec's start line (nil while an input is missing).
+local function resolve_start(decl, f, p, ctx, missing)
+  local start = f.start or (is_demo(f) and "random" or "imagereward")
   p.start = start
   if start == "imagereward" then
-    local path, why = databases.imagereward()
-    p.checkpoint = need(path ~= nil, path, why)
+    local path, why = databases.imagereward(p.project)
+    if not path then missing[#missing + 1] = why; return nil end
+    p.checkpoint = path
+    return "ImageReward-v1.0 " .. assert(fingerprint.file(path))
   elseif start == "random" then
-    if not f.model_config then experiment.fail_at(decl, "model_config", "start = \"random\" needs model_config") end
+    if not f.model_config then fail_at(decl, "model_config", "start = \"random\" needs model_config") end
+    return "random weights (from_scratch init, from the seed)"
   elseif type(start) == "table" then
-    local up = upstream and upstream(start.experiment, variant, start.variant)
-    if up then
-      p.checkpoint, p.upstream_fingerprint = up.model, up.fingerprint
-    else
-      need(false, nil, string.format("the result of experiment '%s'%s is missing: run it first (aapmt batch "
-        .. "runs it first when given both files)", start.experiment,
-        start.variant and (" [" .. start.variant .. "]") or ""))
+    local found, why, mistake = ctx.find(start.experiment, p.variant, start.variant)
+    if mistake then fail_at(decl, "start", "start: %s", mistake) end
+    if not found then
+      if why then missing[#missing + 1] = why; return nil end
+      fail_at(decl, "start", "start: no experiment named '%s' in this batch or under %s%s", start.experiment, p.runs,
+        suggestion(start.experiment, ctx.names()))
     end
-  else
-    if not folder.exists(start) then experiment.fail_at(decl, "start", "checkpoint %s does not exist", start) end
-    p.checkpoint = start
+    p.upstream = found
+    return string.format("experiment %s%s, trained %s", start.experiment,
+      found.variant ~= "" and (" [" .. found.variant .. "]") or "", found.train_fingerprint)
   end
-  if not p.db then experiment.fail_at(decl, "database", "%s", table.concat(missing, "\n")) end
-  local t = f.train or false
-  p.trained = t and train_metrics(t, f.quality_prompt) or {}
+  local path = in_project(p.project, start)
+  if not folder.exists(path) then fail_at(decl, "start", "checkpoint %s does not exist", path) end
+  p.checkpoint = path
+  return "checkpoint " .. assert(fingerprint.file(path))
+end
+
+-- ---- the two specs ----
+
+local function resolved_training(decl, f, t, p)
+  local o = {}
+  local optimizer = t.optimizer or M.recipe.optimizer
+  o.optimizer = optimizer
+  o.lr = t.lr or M.recipe.lr
+  o.betas = t.betas or M.recipe.betas
+  o.eps = t.eps or M.recipe.eps
+  o.weight_decay = t.weight_decay or (optimizer == "adamw" and 1e-2 or 0)
+  o.schedule = t.schedule or false
+  o.batch_size = t.batch_size or M.recipe.batch_size
+  o.accumulate = t.accumulate or 1
+  o.epochs = p.epochs
+  o.clip = t.clip or false
+  o.fix_rate = t.fix_rate or 0
+  o.freeze = t.freeze or false
+  o.loss = t.loss or M.recipe.loss
+  o.loss_weights = t.loss_weights or "equal"
+  o.max_length = t.max_length or config.defaults.max_length
+  -- the background loader draws its own order (train.lua)
+  o.batch_order = t.workers and "background loader" or "(seed, epoch)"
+  o.device = t.device or "cpu"
+  if o.device == "cuda" then o.precision = t.precision or "f32" end   -- the CPU computes in f32 whatever it says
+  o.metrics = p.trained
+  return o
+end
+
+local function training_spec(decl, f, p, start_line, db_line)
+  local s = {["aapmt.version"] = a.version, seed = tostring(p.seed), start = start_line, database = db_line}
+  local split = f.split or {}
+  s.split = split.file and ("file " .. assert(fingerprint.file(split.file)))
+    or string.format("seed=%d train_fraction=%s", split.seed or p.seed, canonical(split.train_fraction or 0.8))
+  s.model_config = p.model_config_text and ("generated " .. a.sha256(p.model_config_text))
+    or f.model_config and assert(fingerprint.file(f.model_config)) or "ImageReward-v1.0"
+  if experiment.lua_head(f) then
+    s.head = canonical(f.head)
+    if p.start_head then s.start_head = assert(fingerprint.file(p.start_head)) end
+  else
+    s.head = canonical(f.head or "mlp")
+  end
+  s.vocab = p.db.vocab and p.db.identity and ("demo vocabulary, " .. p.db.identity) or assert(fingerprint.file(p.vocab))
+  if p.trains then
+    for k, v in pairs(resolved_training(decl, f, f.train, p)) do s["train." .. k] = canonical(v) end
+  else
+    s.train = "false"
+  end
+  return s
+end
+
+local function result_spec(f, p, ctx)
+  local s = {train = p.train_fingerprint, bootstrap = canonical(M.bootstrap)}
+  local texts = {}
+  for i, name in ipairs(p.tasks) do texts[i] = {name, M.task_text(name, p.trained, f.quality_prompt)} end
+  local eval = f.evaluate or {}
+  s["evaluate.tasks"] = canonical(texts)
+  s["evaluate.prompts"] = canonical(p.prompts)
+  s["evaluate.protocols"] = canonical(p.protocols)
+  s["evaluate.batch_size"] = canonical(eval.batch_size or 16)
+  s.paper = canonical(f.paper or false)
+  s.report = canonical(f.report or false)
+  s.plot = canonical(f.plot == nil and true or f.plot)
+  s.replicate = canonical(f.replicate or "seed")
+  for i, c in ipairs(p.compare or {}) do
+    s["compare." .. i] = string.format("%s [%s] %s", c.name, c.variant, c.fingerprint)
+  end
+  for _, name in ipairs(f.needs or {}) do s["needs." .. name] = canonical(ctx.fingerprints(name) or "none") end
+  return s
+end
+
+-- ---- the plan ----
+
+-- The runs this one is compared with: {{experiment=, variant=}, ...};
+-- `experiment` defaults to this one (another variant of a sweep).
+local function resolve_compare(decl, f, p, ctx, missing)
+  local out = {}
+  for i, c in ipairs(f.compare or {}) do
+    if type(c) == "string" then c = {experiment = c} end
+    local name = c.experiment or decl.name
+    local found, why, mistake = ctx.find(name, p.variant, c.variant)
+    if mistake then fail_at(decl, "compare", "compare[%d]: %s", i, mistake) end
+    if not found then
+      if why then missing[#missing + 1] = why
+      else
+        fail_at(decl, "compare", "compare[%d]: no experiment named '%s' in this batch or under %s%s", i, name, p.runs,
+          suggestion(name, ctx.names()))
+      end
+    elseif not (found.name == decl.name and found.variant == p.variant.id) then
+      out[#out + 1] = {name = found.name, variant = found.variant, fingerprint = found.fingerprint, found = found}
+    end
+  end
+  return out
+end
+
+-- A context for planning one variant alone: other experiments' results
+-- are read from disk (batch.lua gives a richer one).
+local function lone_context()
+  return {find = function() return nil end, names = function() return {} end, fingerprints = function() return nil end}
+end
+
+-- Resolves and checks a variant; raises an error naming the file and line
+-- for a mistake. p.missing lists inputs that are not there (the variant
+-- waits for them); otherwise p.train_fingerprint and p.fingerprint are set.
+function M.plan(decl, variant, ctx)
+  ctx = ctx or lone_context()
+  local f = variant.fields
+  local p = {decl = decl, variant = variant, fields = f, project = M.project(decl), seed = f.seed or M.recipe.seed,
+    missing = {}}
+  p.runs = M.runs_dir(decl, f)
+  p.out = M.out_dir(decl, variant)
+  if f.database == false then   -- a report over other experiments' results
+    if not f.report then fail_at(decl, "database", "database = false needs a report function") end
+    p.report_only = true
+    local s = {["aapmt.version"] = a.version, report = canonical(f.report), paper = canonical(f.paper or false)}
+    for _, name in ipairs(f.needs or {}) do
+      if not ctx.fingerprints(name) then
+        fail_at(decl, "needs", "needs: no experiment named '%s' in this batch or under %s%s", name, p.runs,
+          suggestion(name, ctx.names()))
+      end
+      s["needs." .. name] = canonical(ctx.fingerprints(name))
+    end
+    p.spec, p.fingerprint = s, fingerprint.of(s)
+    p.train_fingerprint = p.fingerprint
+    return p
+  end
+  local missing = p.missing
+  local db, why = database(decl, f, p)
+  if not db then
+    missing[#missing + 1] = why
+    db = {targets = databases.known[f.database].targets, title = databases.known[f.database].title}
+  end
+  p.db = db
+  local start_line = resolve_start(decl, f, p, ctx, missing)
+  p.trains = f.train and true or false
+  p.trained = p.trains and train_metrics(decl, f.train, f.quality_prompt, db.targets) or {}
+
   local eval = f.evaluate or {}
   p.tasks = {}
   for _, name in ipairs(eval.tasks or {}) do p.tasks[#p.tasks + 1] = name end
   if #p.tasks == 0 then
-    for _, target in ipairs(p.db.targets) do p.tasks[#p.tasks + 1] = target:gsub("^mos_", "") end
+    for _, target in ipairs(db.targets) do p.tasks[#p.tasks + 1] = target:gsub("^mos_", "") end
   end
   local has = {}
-  for _, target in ipairs(p.db.targets) do has[target] = true end
-  for _, name in ipairs(p.tasks) do
-    if not M.tasks[name] then experiment.fail_at(decl, "tasks", "unknown task '%s' (align, quality, authenticity)", name) end
-    if not has[M.tasks[name].target] then
-      experiment.fail_at(decl, "tasks", "task '%s' needs the column %s, which %s does not have", name,
-        M.tasks[name].target, p.db.title)
-    end
-  end
-  p.prompts = eval.prompts or {}
-  p.protocols = eval.protocols or {"test", "paper_rows"}
-
+  for _, target in ipairs(db.targets) do has[target] = true end
   local names = {}
   for _, m in ipairs(p.trained) do names[#names + 1] = m.name end
   if #names == 0 then names = p.tasks end
-  p.model_config = model_config(decl, f, p.out, names)
-  local vocab, why
-  if f.vocab then vocab = f.vocab
-  elseif p.db.vocab then vocab = p.db.vocab
-  elseif p.checkpoint then vocab, why = databases.vocab(nil, p.checkpoint) end
-  if p.checkpoint and (not vocab or not folder.exists(vocab)) then
-    need(false, nil, why or ("vocabulary " .. tostring(vocab) .. " is missing: the tokenizer's vocab.txt"))
-  elseif not p.checkpoint and not vocab then
-    experiment.fail_at(decl, "vocab", "a model with random weights needs vocab = \"vocab.txt\"")
+  local outputs = head_outputs(f, names)
+  local is_output = {}
+  for _, o in ipairs(outputs or {}) do is_output[o] = true end
+  for _, name in ipairs(p.tasks) do
+    if not M.tasks[name] then
+      fail_at(decl, "tasks", "unknown task '%s'%s; the tasks are align, quality and authenticity", name,
+        suggestion(name, {"align", "quality", "authenticity"}))
+    end
+    if not has[M.tasks[name].target] then
+      fail_at(decl, "tasks", "task '%s' needs the column %s, which %s does not have", name, M.tasks[name].target,
+        db.title)
+    end
+    if outputs and not is_output[name] then
+      fail_at(decl, "tasks", "task '%s' is not an output of the Metric Transformer (%s)", name,
+        table.concat(outputs, ", "))
+    end
   end
-  if #missing > 0 then experiment.fail_at(decl, "start", "%s", table.concat(missing, "\n")) end
-  p.vocab = vocab
-  p.epochs = t and (t.epochs or (databases.known[f.database] or {}).epochs or 10)
-  p.fingerprint = fnv1a(table.concat({a.version, decl.source_text or "", fingerprinted(f), stat(p.db.csv),
-    stat(p.checkpoint), tostring(p.upstream_fingerprint), stat(f.model_config), stat(vocab)}, "\n"))
+  for _, m in ipairs(p.trained) do
+    if outputs and not is_output[m.name] then
+      fail_at(decl, "metrics", "metric '%s' is not an output of the Metric Transformer (%s)", m.name,
+        table.concat(outputs, ", "))
+    end
+  end
+  p.prompts = eval.prompts or {}
+  for i, pr in ipairs(p.prompts) do
+    if pr.target and not has[pr.target] then
+      fail_at(decl, "prompts", "evaluate.prompts[%d] (%s): the database has no column %s", i, pr.name, pr.target)
+    end
+  end
+  p.protocols = eval.protocols or {"test", "paper_rows"}
+  p.head_outputs = names
+  p.model_config_text = model_config_text(decl, f, names)
+  p.model_config = p.model_config_text and (p.out .. "/model_config.json") or f.model_config
+  p.epochs = p.trains and (f.train.epochs or (databases.known[f.database] or {}).epochs or 10) or nil
+
+  if f.vocab then
+    p.vocab = f.vocab
+    if not folder.exists(p.vocab) then fail_at(decl, "vocab", "vocab %s does not exist", p.vocab) end
+  elseif db.vocab then
+    p.vocab = db.vocab
+  elseif p.checkpoint then
+    local vocab, vwhy = databases.vocab(nil, p.checkpoint)
+    if vocab and folder.exists(vocab) then p.vocab = vocab
+    else missing[#missing + 1] = vwhy or ("vocabulary " .. tostring(vocab) .. " is missing: the tokenizer's vocab.txt") end
+  elseif p.upstream then
+    p.vocab = p.upstream.vocab
+  elseif not missing[1] then
+    fail_at(decl, "vocab", "a model with random weights needs vocab = \"vocab.txt\"")
+  end
+  if f.split and f.split.file and not folder.exists(f.split.file) then
+    fail_at(decl, "file", "split.file %s does not exist", f.split.file)
+  end
+  if type(f.paper) == "table" then   -- the filter of published numbers, checked now
+    local ok, err = pcall(require("aapmt.paper").find, f.paper)
+    if not ok then fail_at(decl, "paper", "%s", experiment.user_message(err)) end
+  end
+  p.compare = resolve_compare(decl, f, p, ctx, missing)
+  if #missing > 0 then return p end
+
   -- A Lua head starts from the trained head beside the start checkpoint
   -- (an upstream experiment's head.safetensors) when there is one.
-  p.head_outputs = names
-  local beside = experiment.lua_head(f) and p.checkpoint
-    and (p.checkpoint:match("^(.*)/") or ".") .. "/head.safetensors"
-  if beside and folder.exists(beside) then
-    p.start_head = beside
-    p.fingerprint = fnv1a(p.fingerprint .. stat(beside))
-  end
+  local weights = p.checkpoint or (p.upstream and p.upstream.model)
+  local beside = experiment.lua_head(f) and weights and (weights:match("^(.*)/") or ".") .. "/head.safetensors"
+  if beside and folder.exists(beside) then p.start_head = beside end
+
+  local db_line = database_identity(decl, db)
+  p.train_spec = training_spec(decl, f, p, start_line, db_line)
+  p.train_fingerprint = fingerprint.of(p.train_spec)
+  p.spec = result_spec(f, p, ctx)
+  p.fingerprint = fingerprint.of(p.spec)
   return p
+end
+
+-- ---- before the run ----
+
+-- Draws the demo database when it is not there yet, writes the generated
+-- model config, and finds the upstream experiment's trained model (which
+-- must be the one planned: same training fingerprint).
+function M.prepare(p)
+  if p.report_only then return end
+  if p.db.demo and not folder.exists(p.db.csv) then
+    folder.mkdir(p.db.dir)
+    local db = a.demo_db(p.db.demo)
+    db:write(p.db.dir)
+    db:free()
+  end
+  if p.model_config_text then
+    folder.mkdir(p.out)
+    folder.write_atomic(p.model_config, p.model_config_text)
+  end
+  if p.upstream then
+    local r = p.upstream.read()
+    if not (r and r.train_fingerprint == p.upstream.train_fingerprint) then
+      fail_at(p.decl, "start", "the result of experiment '%s' is not the one planned (it did not finish, or changed); "
+        .. "rerun the batch", p.upstream.name)
+    end
+    p.checkpoint = r.model
+  end
 end
 
 return M

@@ -24,6 +24,28 @@ function M.exists(path)
   return lfs.attributes(path, "mode") ~= nil
 end
 
+-- Removes a file or a folder with everything in it (links are removed, not
+-- followed). Returns the bytes freed.
+function M.remove_tree(path)
+  local freed = 0
+  local attr = lfs.symlinkattributes(path)
+  if attr and attr.mode == "directory" then
+    for name in lfs.dir(path) do
+      if name ~= "." and name ~= ".." then freed = freed + M.remove_tree(path .. "/" .. name) end
+    end
+    lfs.rmdir(path)
+  elseif attr then
+    freed = attr.mode == "file" and attr.size or 0
+    os.remove(path)
+  end
+  return freed
+end
+
+-- An absolute path (against the current directory).
+function M.absolute(path)
+  return path:sub(1, 1) == "/" and path or lfs.currentdir() .. "/" .. path
+end
+
 -- Writes text to path through a temporary file and a rename, so a reader
 -- (or a resumed run) sees the old file or the new one, never half of one.
 function M.write_atomic(path, text)

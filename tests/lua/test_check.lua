@@ -11,9 +11,6 @@ local databases = require "aapmt.databases"
 local plan = require "aapmt.experiment_plan"
 local a = aapmt
 
--- README.md's data paragraphs are being rewritten to the layout; switch this
--- on once they name exactly databases.layout's paths.
-local CHECK_MAIN_README = false
 
 local here = files.absolute(arg[0]:match("^(.*)/") or ".")
 local root = here:gsub("/tests/lua$", "")
@@ -246,7 +243,7 @@ local function readme_paths(path, want_prefix)
 end
 readme_paths(root .. "/assets/README.md", "assets/")
 readme_paths(root .. "/checkpoint/README.md", "checkpoint/")
-if CHECK_MAIN_README then readme_paths(root .. "/README.md", "") end
+readme_paths(root .. "/README.md", "")
 
 files.remove_tree(tmp)
 print("test_check: ok")

@@ -92,9 +92,17 @@ check.truthy(folder.read(runs .. "/a_quality/report.md"):find("| quality |", 1, 
 status, out = run(string.format("batch %q", tmp .. "/exp"))
 check.eq(status, 0, "second batch")
 check.truthy(out:find("4 experiment runs: 0 done, 4 up to date, 0 failed, 0 waiting for inputs", 1, true), "all up to date: " .. out)
+-- the description changes no number: nothing reruns
 write_exp("raw", [[
   start = "random", train = false, sweep = {seed = {1, 2}}, description = "changed",
   evaluate = {prompts = {{name = "vivid", text = "with vivid details"}}},
+]])
+status, out = run(string.format("batch %q", tmp .. "/exp"))
+check.truthy(out:find("4 experiment runs: 0 done, 4 up to date", 1, true), "a description edit reruns nothing: " .. out)
+-- an evaluation prompt changes raw's scores only
+write_exp("raw", [[
+  start = "random", train = false, sweep = {seed = {1, 2}}, description = "changed",
+  evaluate = {prompts = {{name = "vivid", text = "with very vivid details"}}},
 ]])
 status, out = run(string.format("batch %q", tmp .. "/exp"))
 check.truthy(out:find("4 experiment runs: 2 done, 2 up to date, 0 failed, 0 waiting for inputs", 1, true), "only raw reruns: " .. out)
