@@ -37,6 +37,8 @@ int at_file_facts_of(const char *op, const char *path, at_file_facts *out) {
     }
     out->size = (int64_t)st.st_size;
     out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + (int64_t)st.st_mtim.tv_nsec;
+    out->ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + (int64_t)st.st_ctim.tv_nsec;
+    out->inode = (int64_t)st.st_ino;
     out->is_file = S_ISREG(st.st_mode);
     out->is_dir = S_ISDIR(st.st_mode);
     return 0;

@@ -27,6 +27,9 @@ int at_sha256_file(const char *op, const char *path, char hex[AT_SHA256_HEX]);
 typedef struct at_file_facts {
     int64_t size;
     int64_t mtime_ns;   /* modification time, nanoseconds since the epoch */
+    int64_t ctime_ns;   /* status change time: moves on every write, even when
+                           a copy (cp -p, rsync -t) restores the mtime */
+    int64_t inode;
     int is_file, is_dir;
 } at_file_facts;
 

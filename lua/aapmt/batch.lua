@@ -63,7 +63,8 @@ local function ordered(decls, by_name)
   local function visit(d, chain)
     if state[d] == "done" then return end
     if state[d] == "visiting" then
-      error("experiments depend on each other in a cycle: " .. table.concat(chain, " -> "), 0)
+      error(string.format("%s: experiments depend on each other in a cycle: %s", d.source,
+        table.concat(chain, " -> ")), 0)
     end
     state[d] = "visiting"
     for _, name in ipairs(dependencies(d)) do
@@ -87,39 +88,48 @@ local function label(name, variant) return name .. (variant ~= "" and (" [" .. v
 
 -- ---- what other experiments are: planned in this batch, or results on disk ----
 
-local function read_result(dir)
-  local ok, r = pcall(folder.read_lua, dir .. "/result.lua")
-  return ok and r or nil
-end
+local read_result_file = folder.try_read_lua
+local function read_result(dir) return read_result_file(dir .. "/result.lua") end
 
 -- The planning context (experiment_plan.lua): another experiment's variant
 -- from this batch's plans (plans_of(name): its list of plans), else its
 -- result under runs/.
-function M.context(by_name, plans_of, runs_dir)
+function M.context(by_name, plans_of, runs_dir, overrides)
   local ctx = {}
+  -- The variant ids an experiment of the batch has, planned or not yet.
+  local function variant_ids(d)
+    local ok, variants = interrupts.pcall(experiment.variants, d, overrides)
+    local ids = {}
+    for _, v in ipairs(ok and variants or {}) do ids[#ids + 1] = v.id end
+    return ids
+  end
   local function from_plan(name, p)
     return {name = name, variant = p.variant.id, train_fingerprint = p.train_fingerprint, fingerprint = p.fingerprint,
-      vocab = p.vocab, plan = p, read = function() return read_result(p.out) end}
+      vocab = p.vocab, plan = p, read = function() return read_result(p.out) end,
+      trains_lua_head = p.trains and experiment.lua_head(p.fields)}
   end
   local function from_result(r, dir)
     return {name = r.name, variant = r.variant or "", train_fingerprint = r.train_fingerprint,
-      fingerprint = r.fingerprint, vocab = r.vocab, model = r.model, read = function() return read_result(dir) end}
+      fingerprint = r.fingerprint, vocab = r.vocab, model = r.model, read = function() return read_result(dir) end,
+      trains_lua_head = r.trained and r.model and folder.exists((r.model:match("^(.*)/") or ".") .. "/head.safetensors")}
   end
   function ctx.find(name, variant, wanted)
     local d = by_name[name]
     if d then
-      local candidates = plans_of(name) or {}
-      if #candidates == 0 then return nil, string.format("experiment '%s' has no plan (see its own error)", name) end
-      local pick = #candidates == 1 and candidates[1] or nil
-      for _, c in ipairs(candidates) do
-        if c.variant.id == (wanted or variant.id) then pick = c end
+      local ids = variant_ids(d)
+      local id = #ids == 1 and ids[1] or nil
+      for _, i in ipairs(ids) do
+        if i == (wanted or variant.id) then id = i end
       end
-      if not pick then
-        local ids = {}
-        for i, c in ipairs(candidates) do ids[i] = c.variant.id end
+      if not id then
         return nil, nil, string.format("experiment '%s' has no variant '%s' (its variants: %s)", name,
           tostring(wanted or variant.id), table.concat(ids, "; "))
       end
+      local pick
+      for _, c in ipairs(plans_of(name) or {}) do
+        if c.variant.id == id then pick = c end
+      end
+      if not pick then return nil, string.format("experiment '%s' [%s] could not be planned (see its error)", name, id) end
       if pick.missing and #pick.missing > 0 then return nil, pick.missing[1] end
       return from_plan(name, pick)
     end
@@ -214,7 +224,7 @@ local function plan_all(paths, overrides, opts)
   local decls, mistakes = {}, {}
   local by_name = {}
   for _, file in ipairs(M.files(paths)) do
-    local ok, decl = pcall(experiment.load, file)
+    local ok, decl = interrupts.pcall(experiment.load, file)
     if not ok then
       mistakes[#mistakes + 1] = {name = file, variant = "", error = decl}
     elseif by_name[decl.name] then
@@ -234,15 +244,15 @@ local function plan_all(paths, overrides, opts)
     or require("aapmt.databases").runs_dir()
   local plans = {}
   local function plans_of(name) return plans[name] end
-  local ctx = M.context(by_name, plans_of, runs_dir)
+  local ctx = M.context(by_name, plans_of, runs_dir, overrides)
   for _, decl in ipairs(order) do
-    local vok, variants = pcall(experiment.variants, decl, overrides)
+    local vok, variants = interrupts.pcall(experiment.variants, decl, overrides)
     plans[decl.name] = {}
     if not vok then
       mistakes[#mistakes + 1] = {name = decl.name, variant = "", error = variants}
     else
       for _, v in ipairs(planning_order(decl, variants)) do
-        local pok, p = pcall(planner.plan, decl, v, ctx)
+        local pok, p = interrupts.pcall(planner.plan, decl, v, ctx)
         if pok then
           p.overrides = overrides
           table.insert(plans[decl.name], p)
@@ -308,7 +318,12 @@ end
 -- Ctrl-C stopped the batch.
 function M.run(paths, overrides, opts)
   opts = opts or {}
-  local order, plans, mistakes, by_name, runs_dir = plan_all(paths, overrides, opts)
+  local planned = table.pack(pcall(plan_all, paths, overrides, opts))
+  if not planned[1] then
+    fingerprint.flush()   -- the hashes computed so far are kept (Ctrl-C while hashing a database)
+    error(planned[2], 0)
+  end
+  local order, plans, mistakes, by_name, runs_dir = table.unpack(planned, 2, planned.n)
   local entries, failures = {}, 0
   if #mistakes > 0 then
     for _, m in ipairs(mistakes) do
@@ -319,11 +334,11 @@ function M.run(paths, overrides, opts)
     return entries, #mistakes, false
   end
   local lookup = results_lister(by_name, plans, runs_dir)
-  local ctx = M.context(by_name, function(name) return plans[name] end, runs_dir)
+  local ctx = M.context(by_name, function(name) return plans[name] end, runs_dir, overrides)
   local status_of, said, ran_any, stopped = {}, {}, false, false
   for _, decl in ipairs(order) do
     local list = plans[decl.name]
-    for _, p in ipairs(list) do
+    for i, p in ipairs(list) do
       local entry = {name = decl.name, variant = p.variant.id}
       entries[#entries + 1] = entry
       if stopped then
@@ -336,8 +351,11 @@ function M.run(paths, overrides, opts)
           entry.status, entry.error = "waiting", waiting
         else
           if p.report_only then   -- over results as they are now, after what ran before it
-            local rok, fresh = pcall(planner.plan, decl, p.variant, ctx)
-            if rok then fresh.overrides = overrides; p = fresh end
+            local rok, fresh = interrupts.pcall(planner.plan, decl, p.variant, ctx)
+            if rok then
+              fresh.overrides = overrides
+              list[i], p = fresh, fresh
+            end
           end
           local done = not opts.force and runner.up_to_date(p)
           if done then
@@ -345,7 +363,8 @@ function M.run(paths, overrides, opts)
           else
             log("run %s", label(decl.name, p.variant.id))
             run_one(p, entry, opts, lookup)
-            ran_any = ran_any or entry.status == "done"
+            -- a folder moved aside changes what is current, even if the run then failed
+            ran_any = ran_any or entry.status == "done" or p.superseded
           end
         end
       end
@@ -358,8 +377,10 @@ function M.run(paths, overrides, opts)
         end
       elseif entry.status == "interrupted" then
         stopped = true
-        log("interrupted: %s; the batch stops here. Rerun the same command to go on: its training resumes from "
-          .. "its last checkpoint", label(decl.name, p.variant.id))
+        local state = read_result_file(p.out .. "/train/checkpoints/state.lua")
+        log("interrupted: %s; the batch stops here. Rerun the same command%s to go on: %s", label(decl.name,
+          p.variant.id), opts.force and " without --force" or "", state and string.format("its training resumes "
+          .. "from step %d", state.step) or "it starts again (no training step was done)")
       elseif entry.status == "failed" or entry.status == "waiting" then
         failures = failures + 1
         log("%s %s: %s", entry.status == "failed" and "FAILED" or "waiting:", label(decl.name, p.variant.id),
@@ -376,7 +397,7 @@ function M.run(paths, overrides, opts)
         if r and r.fingerprint == p.fingerprint then current[#current + 1] = {result = r} end
       end
       if #current > 1 then
-        pcall(report.write_sweep, runs_dir .. "/" .. decl.name, decl.name, decl.fields.description, current,
+        interrupts.pcall(report.write_sweep, runs_dir .. "/" .. decl.name, decl.name, decl.fields.description, current,
           decl.fields.replicate or "seed")
       end
     end
@@ -395,16 +416,16 @@ function M.lazy_context(by_name, overrides, runs_dir)
     if plans[name] == nil and by_name[name] then
       plans[name] = false   -- a cycle plans nothing
       local list = {}
-      local ok, variants = pcall(experiment.variants, by_name[name], overrides)
+      local ok, variants = interrupts.pcall(experiment.variants, by_name[name], overrides)
       for _, v in ipairs(ok and planning_order(by_name[name], variants) or {}) do
-        local pok, p = pcall(planner.plan, by_name[name], v, ctx)
+        local pok, p = interrupts.pcall(planner.plan, by_name[name], v, ctx)
         if pok then list[#list + 1] = p end
       end
       plans[name] = list
     end
     return plans[name] or nil
   end
-  ctx = M.context(by_name, plans_of, runs_dir)
+  ctx = M.context(by_name, plans_of, runs_dir, overrides)
   return ctx, plans_of
 end
 
@@ -424,7 +445,12 @@ function M.run_script(path, ...)
       overrides[#overrides + 1] = arg
     end
   end
-  local entries, failures, stopped = M.run({path}, overrides, opts)
+  local ok, entries, failures, stopped = pcall(M.run, {path}, overrides, opts)
+  if not ok then
+    if not interrupts.is(entries) then error(entries, 0) end
+    io.stderr:write("aapmt: interrupted before any experiment ran\n")
+    return 130
+  end
   for _, e in ipairs(entries) do
     if e.status == "mistake" then io.stderr:write("aapmt: ", tostring(e.error), "\n") end
     if e.result then

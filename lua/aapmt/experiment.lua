@@ -34,6 +34,7 @@
 -- missing file is reported with the file and line of the declaration.
 local folder = require "aapmt.run_folder"
 local nn = require "aapmt.nn"
+local interrupts = require "aapmt.interrupts"
 
 local M = {}
 local Declaration = {__name = "aapmt.experiment"}
@@ -96,14 +97,21 @@ function M.distance(s, t)   -- Levenshtein, for "did you mean"
   return prev[#t]
 end
 
-local function suggestion(key, schema)
+-- " (did you mean 'epochs'?)" for the closest of choices (a list, or the
+-- keys of a table), or "".
+function M.suggestion(word, choices)
   local best, best_d = nil, 3
-  for k in pairs(schema) do
-    local d = M.distance(key, k)
-    if d < best_d then best, best_d = k, d end
+  local list = {}
+  if #choices > 0 then table.move(choices, 1, #choices, 1, list)
+  else for k in pairs(choices) do list[#list + 1] = k end end
+  table.sort(list)   -- ties go to the first in order, whatever pairs() gives
+  for _, c in ipairs(list) do
+    local d = M.distance(word, c)
+    if d < best_d then best, best_d = c, d end
   end
   return best and string.format(" (did you mean '%s'?)", best) or ""
 end
+local suggestion = M.suggestion
 
 -- Raises "FILE:LINE: experiment 'NAME': message" (the line of `key =`, or
 -- the file alone when the key is not written in it). A mistake in a key an
@@ -200,8 +208,11 @@ end
 function M.load(path)
   local chunk, err = loadfile(path, "t")
   if not chunk then error(err, 0) end
-  local ok, decl = pcall(chunk)
-  if not ok then error(tostring(decl), 0) end
+  local ok, decl = interrupts.pcall(chunk)
+  if not ok then   -- the file's own error (an nn layer's, say): named after the file
+    local msg = M.user_message(decl)
+    error(msg:find(path, 1, true) and msg or (path .. ": " .. msg), 0)
+  end
   if not M.is_declaration(decl) then
     error(string.format("%s: an experiment file must return aapmt.experiment{...}, it returned a %s", path,
       type(decl)), 0)
@@ -221,7 +232,9 @@ function M.check(decl, f)
     check_table(decl, f.train, M.train_schema, "train")
     local metrics = type(f.train.metrics) == "string" and {f.train.metrics} or f.train.metrics or {}
     for i, m in ipairs(metrics) do
-      if type(m) == "table" then check_table(decl, m, M.metric_schema, "train.metrics[" .. i .. "]")
+      if type(m) == "table" then
+        check_table(decl, m, M.metric_schema, "train.metrics[" .. i .. "]")
+        if type(m.name) ~= "string" then M.fail_at(decl, "metrics", "train.metrics[%d] needs name = \"...\"", i) end
       elseif type(m) ~= "string" then M.fail_at(decl, "metrics", "train.metrics[%d] must be a name or a table", i) end
     end
   end
@@ -252,13 +265,20 @@ function M.check(decl, f)
     M.fail_at(decl, "head", "'head' as a table must be an aapmt.nn module (a head written in Lua) or a Metric "
       .. "Transformer block with kind = \"coded\" or \"metric_attention\", got kind = %s", tostring(f.head.kind))
   end
+  if type(f.head) == "table" and not nn.is_module(f.head) and f.head.metrics ~= nil then
+    local ok = type(f.head.metrics) == "table" and #f.head.metrics > 0
+    for _, name in ipairs(ok and f.head.metrics or {}) do ok = ok and type(name) == "string" end
+    if not ok then M.fail_at(decl, "head", "head.metrics must be a list of metric names, e.g. {\"quality\", \"align\"}") end
+  end
   if type(f.start) == "table" then
     check_table(decl, f.start, {experiment = "string", variant = "string"}, "start")
     if not f.start.experiment then M.fail_at(decl, "start", "'start' as a table needs experiment = \"name\"") end
   end
   if f.database == true then M.fail_at(decl, "database", "'database' must be a name, a table or false") end
   for i, c in ipairs(f.compare or {}) do
-    if type(c) == "table" then check_table(decl, c, M.compare_schema, "compare[" .. i .. "]")
+    if type(c) == "table" then
+      check_table(decl, c, M.compare_schema, "compare[" .. i .. "]")
+      if not (c.experiment or c.variant) then M.fail_at(decl, "compare", "compare[%d] needs experiment= or variant=", i) end
     elseif type(c) ~= "string" then
       M.fail_at(decl, "compare", "compare[%d] must be an experiment name or {experiment=, variant=}", i)
     end

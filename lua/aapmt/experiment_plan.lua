@@ -22,6 +22,7 @@ local databases = require "aapmt.databases"
 local experiment = require "aapmt.experiment"
 local config = require "aapmt.train_config"
 local fingerprint = require "aapmt.fingerprint"
+local interrupts = require "aapmt.interrupts"
 
 local M = {}
 
@@ -145,7 +146,7 @@ local function database(decl, f, p)
   local db = {kind = d.kind or "csv", csv = d.csv, images = d.images, skip_missing = d.skip_missing,
     title = d.title or d.csv:match("[^/]*$"), targets = d.targets or (known and known.targets) or {}}
   -- Opening it checks the columns and every row's image now, not after hours of work.
-  local ok, ds = pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
+  local ok, ds = interrupts.pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
     skip_missing = db.skip_missing})
   if not ok then fail_at(decl, d.targets and "targets" or "database", "%s", tostring(ds)) end
   ds:free()
@@ -157,7 +158,7 @@ end
 -- Opening it also checks every target column and image before any work.
 local function database_identity(decl, db)
   if db.identity then return db.identity end
-  local ok, ds = pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
+  local ok, ds = interrupts.pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
     skip_missing = db.skip_missing})
   if not ok then fail_at(decl, "database", "%s", tostring(ds)) end
   local lines = {"csv " .. assert(fingerprint.file(db.csv))}
@@ -183,19 +184,13 @@ function M.task_text(name, trained, quality_prompt)
   return M.tasks[name] and M.tasks[name].text or false
 end
 
-local function suggestion(word, choices)
-  local best, best_d = nil, 3
-  for _, c in ipairs(choices) do
-    local d = experiment.distance(word, c)
-    if d < best_d then best, best_d = c, d end
-  end
-  return best and string.format(" (did you mean '%s'?)", best) or ""
-end
+local suggestion = experiment.suggestion
 
 -- The trained metrics, each with its target and text resolved, checked
 -- against the database's columns.
 local function train_metrics(decl, t, quality_prompt, targets)
   local list = type(t.metrics) == "string" and {t.metrics} or t.metrics or {"quality"}
+  if #list == 0 then fail_at(decl, "metrics", "train.metrics must name at least one metric") end
   local has, offered = {}, {}
   for _, target in ipairs(targets) do
     has[target] = true
@@ -240,11 +235,12 @@ local function model_config_text(decl, f, metric_names)
   if f.model_config then
     local text = folder.read(f.model_config)
     if not text then fail_at(decl, "model_config", "model_config %s does not exist or cannot be read", f.model_config) end
-    local ok, err = pcall(a.read_model_config, f.model_config)
+    local ok, err = interrupts.pcall(a.read_model_config, f.model_config)
     if not ok then fail_at(decl, "model_config", "%s", tostring(err)) end
   end
   if head == "mlp" or experiment.lua_head(f) then return nil end
-  local block = type(head) == "table" and head or {kind = head}
+  local block = {}
+  for k, v in pairs(type(head) == "table" and head or {kind = head}) do block[k] = v end
   if block.kind == "metric_attention" and not block.metrics then block.metrics = metric_names end
   if f.model_config then
     return folder.read(f.model_config):gsub("}%s*$", "") .. ', "metric_head": '
@@ -289,30 +285,45 @@ end
 
 -- ---- the two specs ----
 
-local function resolved_training(decl, f, t, p)
-  local o = {}
-  local optimizer = t.optimizer or M.recipe.optimizer
-  o.optimizer = optimizer
-  o.lr = t.lr or M.recipe.lr
-  o.betas = t.betas or M.recipe.betas
-  o.eps = t.eps or M.recipe.eps
-  o.weight_decay = t.weight_decay or (optimizer == "adamw" and 1e-2 or 0)
-  o.schedule = t.schedule or false
-  o.batch_size = t.batch_size or M.recipe.batch_size
-  o.accumulate = t.accumulate or 1
-  o.epochs = p.epochs
-  o.clip = t.clip or false
-  o.fix_rate = t.fix_rate or 0
-  o.freeze = t.freeze or false
-  o.loss = t.loss or M.recipe.loss
-  o.loss_weights = t.loss_weights or "equal"
-  o.max_length = t.max_length or config.defaults.max_length
-  -- the background loader draws its own order (train.lua)
-  o.batch_order = t.workers and "background loader" or "(seed, epoch)"
-  o.device = t.device or "cpu"
-  if o.device == "cuda" then o.precision = t.precision or "f32" end   -- the CPU computes in f32 whatever it says
-  o.metrics = p.trained
+-- The options train.run gets for this variant, checked now (so a bad value
+-- stops the batch before any work); experiment_run.lua passes them on as
+-- they are, and the training fingerprint is made of them, so what is
+-- fingerprinted is what trains.
+local function training_options(decl, f, p)
+  local t = f.train
+  local function fail_key(key, fmt, ...) fail_at(decl, key, fmt, ...) end
+  local o = {metrics = p.trained, epochs = p.epochs, seed = p.seed, schedule = t.schedule,
+    batch_size = t.batch_size or M.recipe.batch_size, accumulate = t.accumulate or 1, clip = t.clip,
+    fix_rate = t.fix_rate or 0, loss = t.loss or M.recipe.loss, loss_weights = t.loss_weights,
+    max_length = t.max_length or config.defaults.max_length, device = t.device, precision = t.precision}
+  o.optimizer = config.resolve_optimizer({kind = t.optimizer or M.recipe.optimizer, lr = t.lr or M.recipe.lr,
+    betas = t.betas or M.recipe.betas, eps = t.eps or M.recipe.eps, weight_decay = t.weight_decay}, fail_key)
+  o.freeze = t.freeze and config.resolve_patterns(t.freeze, fail_key) or nil
+  config.check_values({metrics = o.metrics, optimizer = o.optimizer, schedule = o.schedule, epochs = o.epochs,
+    batch_size = o.batch_size, accumulate = o.accumulate, seed = o.seed, max_length = o.max_length, loss = o.loss,
+    clip = o.clip, fix_rate = o.fix_rate, eval_every = t.eval_every, device = o.device, precision = o.precision,
+    loss_weights = o.loss_weights, head = experiment.lua_head(f) or nil}, fail_key)
   return o
+end
+
+-- The training options as fingerprinted: defaults written out, the batch
+-- order, the precision where it changes the arithmetic (on the GPU).
+local function fingerprinted_training(o, t)
+  local out = {}
+  for _, k in ipairs({"metrics", "epochs", "schedule", "batch_size", "accumulate", "clip", "fix_rate", "loss",
+    "loss_weights", "max_length", "freeze"}) do
+    out[k] = o[k]
+  end
+  for k, v in pairs(o.optimizer) do out[k == "kind" and "optimizer" or k] = v end
+  out.schedule = o.schedule or false
+  out.clip = o.clip or false
+  out.freeze = o.freeze or false
+  out.loss_weights = o.loss_weights or "equal"
+  -- the background loader draws its own order (train.lua)
+  out.batch_order = t.workers and "background loader" or "(seed, epoch)"
+  out.device = o.device or "cpu"
+  if out.device == "cuda" then out.precision = o.precision or "f32" end   -- the CPU computes in f32 whatever it says
+  return out
 end
 
 local function training_spec(decl, f, p, start_line, db_line)
@@ -324,13 +335,15 @@ local function training_spec(decl, f, p, start_line, db_line)
     or f.model_config and assert(fingerprint.file(f.model_config)) or "ImageReward-v1.0"
   if experiment.lua_head(f) then
     s.head = canonical(f.head)
-    if p.start_head then s.start_head = assert(fingerprint.file(p.start_head)) end
+    if p.start_head == "upstream" then s.start_head = "the start experiment's trained head"
+    elseif p.start_head then s.start_head = assert(fingerprint.file(p.start_head)) end
   else
     s.head = canonical(f.head or "mlp")
   end
-  s.vocab = p.db.vocab and p.db.identity and ("demo vocabulary, " .. p.db.identity) or assert(fingerprint.file(p.vocab))
+  s.vocab = p.vocab == p.db.vocab and p.db.identity and ("demo vocabulary, " .. p.db.identity)
+    or assert(fingerprint.file(p.vocab))
   if p.trains then
-    for k, v in pairs(resolved_training(decl, f, f.train, p)) do s["train." .. k] = canonical(v) end
+    for k, v in pairs(fingerprinted_training(p.train_options, f.train)) do s["train." .. k] = canonical(v) end
   else
     s.train = "false"
   end
@@ -366,15 +379,19 @@ local function resolve_compare(decl, f, p, ctx, missing)
   for i, c in ipairs(f.compare or {}) do
     if type(c) == "string" then c = {experiment = c} end
     local name = c.experiment or decl.name
-    local found, why, mistake = ctx.find(name, p.variant, c.variant)
+    local self = name == decl.name and (c.variant or p.variant.id) == p.variant.id
+    local found, why, mistake
+    if not self then found, why, mistake = ctx.find(name, p.variant, c.variant) end
     if mistake then fail_at(decl, "compare", "compare[%d]: %s", i, mistake) end
-    if not found then
+    if self then
+      -- a sweep's reference variant, compared with itself: nothing to do
+    elseif not found then
       if why then missing[#missing + 1] = why
       else
         fail_at(decl, "compare", "compare[%d]: no experiment named '%s' in this batch or under %s%s", i, name, p.runs,
           suggestion(name, ctx.names()))
       end
-    elseif not (found.name == decl.name and found.variant == p.variant.id) then
+    else
       out[#out + 1] = {name = found.name, variant = found.variant, fingerprint = found.fingerprint, found = found}
     end
   end
@@ -468,6 +485,7 @@ function M.plan(decl, variant, ctx)
   p.model_config_text = model_config_text(decl, f, names)
   p.model_config = p.model_config_text and (p.out .. "/model_config.json") or f.model_config
   p.epochs = p.trains and (f.train.epochs or (databases.known[f.database] or {}).epochs or 10) or nil
+  if p.trains then p.train_options = training_options(decl, f, p) end
 
   if f.vocab then
     p.vocab = f.vocab
@@ -487,17 +505,23 @@ function M.plan(decl, variant, ctx)
     fail_at(decl, "file", "split.file %s does not exist", f.split.file)
   end
   if type(f.paper) == "table" then   -- the filter of published numbers, checked now
-    local ok, err = pcall(require("aapmt.paper").find, f.paper)
+    local ok, err = interrupts.pcall(require("aapmt.paper").find, f.paper)
     if not ok then fail_at(decl, "paper", "%s", experiment.user_message(err)) end
   end
   p.compare = resolve_compare(decl, f, p, ctx, missing)
   if #missing > 0 then return p end
 
-  -- A Lua head starts from the trained head beside the start checkpoint
-  -- (an upstream experiment's head.safetensors) when there is one.
-  local weights = p.checkpoint or (p.upstream and p.upstream.model)
-  local beside = experiment.lua_head(f) and weights and (weights:match("^(.*)/") or ".") .. "/head.safetensors"
-  if beside and folder.exists(beside) then p.start_head = beside end
+  -- A Lua head starts from the trained head of its start: the file beside
+  -- a start checkpoint, or what the upstream experiment trains (known from
+  -- its plan, or its result, before it has run: prepare() finds the file).
+  if experiment.lua_head(f) then
+    local beside = p.checkpoint and (p.checkpoint:match("^(.*)/") or ".") .. "/head.safetensors"
+    if beside and folder.exists(beside) then
+      p.start_head = beside
+    elseif p.upstream and p.upstream.trains_lua_head then
+      p.start_head = "upstream"
+    end
+  end
 
   local db_line = database_identity(decl, db)
   p.train_spec = training_spec(decl, f, p, start_line, db_line)
@@ -509,9 +533,9 @@ end
 
 -- ---- before the run ----
 
--- Draws the demo database when it is not there yet, writes the generated
--- model config, and finds the upstream experiment's trained model (which
--- must be the one planned: same training fingerprint).
+-- Draws the demo database when it is not there yet and finds the upstream
+-- experiment's trained model (which must be the one planned: the same
+-- training fingerprint) and its trained Lua head, if any.
 function M.prepare(p)
   if p.report_only then return end
   if p.db.demo and not folder.exists(p.db.csv) then
@@ -520,10 +544,6 @@ function M.prepare(p)
     db:write(p.db.dir)
     db:free()
   end
-  if p.model_config_text then
-    folder.mkdir(p.out)
-    folder.write_atomic(p.model_config, p.model_config_text)
-  end
   if p.upstream then
     local r = p.upstream.read()
     if not (r and r.train_fingerprint == p.upstream.train_fingerprint) then
@@ -531,7 +551,16 @@ function M.prepare(p)
         .. "rerun the batch", p.upstream.name)
     end
     p.checkpoint = r.model
+    if p.start_head == "upstream" then p.start_head = (r.model:match("^(.*)/") or ".") .. "/head.safetensors" end
   end
+end
+
+-- The generated model config (a Metric Transformer block added), into the
+-- variant's folder once it is the plan's.
+function M.write_model_config(p)
+  if not p.model_config_text then return end
+  folder.mkdir(p.out)
+  folder.write_atomic(p.model_config, p.model_config_text)
 end
 
 return M

@@ -35,10 +35,7 @@ end
 
 -- ---- what the folder holds ----
 
-local function read_lua(path)
-  local ok, v = pcall(folder.read_lua, path)
-  return ok and v or nil
-end
+local read_lua = folder.try_read_lua
 
 -- What the variant's folder was made with: the training fingerprint and
 -- spec of its finished training, its checkpoint or its result.
@@ -49,7 +46,9 @@ local function folder_holds(p)
   held.train_fingerprint = held.trained and held.trained.train_fingerprint or cfg.fingerprint
     or held.result and held.result.train_fingerprint
   held.train_spec = held.trained and held.trained.train_spec or cfg.spec or held.result and held.result.train_spec
-  held.anything = held.result or held.trained or held.state or folder.exists(p.out .. "/train")
+  -- A train/ folder without a state (a run stopped before its first
+  -- checkpoint) identifies nothing: train.run starts it over.
+  held.anything = held.result or held.trained or held.state
   return held
 end
 
@@ -57,6 +56,7 @@ end
 -- in one line. A moved folder keeps its reports, scores and final model;
 -- its intermediate checkpoints go (gigabytes for the full model).
 local function supersede(p, why, opts)
+  p.superseded = true
   if opts.clean then
     local freed = folder.remove_tree(p.out)
     log("%s: %s; the earlier run was removed (--clean, %.1f MB)", label(p), why, freed / 2^20)
@@ -133,18 +133,14 @@ local function train_stage(p, ds, train_idx, test_idx, status)
     log("%s: reusing its trained model (the training is unchanged; rescoring)", label(p))
     return out .. "/model.safetensors", read_lua(out .. "/trained.lua")
   end
-  local spec = p.checkpoint and {checkpoint = p.checkpoint, config = p.model_config}
-    or {config = p.model_config, seed = p.seed, init = "from_scratch"}
-  local r = train.run{model = spec, vocab = p.vocab, data = ds, split = {train = train_idx, test = test_idx},
-    metrics = p.trained, optimizer = {kind = t.optimizer or plan.recipe.optimizer, lr = t.lr or plan.recipe.lr,
-      betas = t.betas or plan.recipe.betas, eps = t.eps or plan.recipe.eps, weight_decay = t.weight_decay},
-    schedule = t.schedule, epochs = p.epochs, batch_size = t.batch_size or plan.recipe.batch_size,
-    accumulate = t.accumulate, clip = t.clip, fix_rate = t.fix_rate, freeze = t.freeze, loss = t.loss or plan.recipe.loss,
-    loss_weights = t.loss_weights,
-    eval_every = t.eval_every, threads = t.threads, eval_batch_size = t.eval_batch_size, max_length = t.max_length,
-    device = t.device, precision = t.precision, seed = p.seed, out = out, resume = status == "resume",
+  local cfg = {model = p.checkpoint and {checkpoint = p.checkpoint, config = p.model_config}
+      or {config = p.model_config, seed = p.seed, init = "from_scratch"},
+    vocab = p.vocab, data = ds, split = {train = train_idx, test = test_idx}, out = out, resume = status == "resume",
     head = head_builder(p), fingerprint = p.train_fingerprint, spec = p.train_spec,
-    source = t.workers and train.loader_source{workers = t.workers} or nil}
+    source = t.workers and train.loader_source{workers = t.workers} or nil,
+    eval_every = t.eval_every, threads = t.threads, eval_batch_size = t.eval_batch_size}
+  for k, v in pairs(p.train_options) do cfg[k] = v end   -- what the training fingerprint was made of
+  local r = train.run(cfg)
   local trained = {train_fingerprint = p.train_fingerprint, train_spec = p.train_spec, steps = r.steps, out = r.out}
   folder.write_atomic(out .. "/trained.lua", "return " .. folder.lua_value(trained) .. "\n")
   return out .. "/model.safetensors", trained
@@ -169,7 +165,7 @@ local function score_stage(p, model_path, rows)
   local net = model_path and a.imagereward_load(model_path, p.model_config)
     or a.imagereward_random(p.model_config, p.seed, {init = "from_scratch"})
   local t = type(p.fields.train) == "table" and p.fields.train or {}
-  if t.precision then a.set_matmul_precision(t.precision) end
+  a.set_matmul_precision(t.precision or "f32")   -- as training ran; never an earlier experiment's
   if t.device == "cuda" then net:to("cuda") end   -- scoring runs where training ran
   local run = {net = net, tokenizer = a.tokenizer(p.vocab), metrics = scoring_metrics(p),
     max_length = t.max_length or config.defaults.max_length,
@@ -329,8 +325,9 @@ function M.run(p, opts)
   opts = opts or {}
   if p.report_only then return report.report_only(p) end
   local started = a.clock()
+  plan.prepare(p)   -- inputs first: nothing is moved aside for a run that cannot start
   local status = claim_folder(p, opts)
-  plan.prepare(p)
+  plan.write_model_config(p)
   folder.mkdir(p.out)
   local ds, train_idx, test_idx = open_dataset(p)
   local n = ds:size()

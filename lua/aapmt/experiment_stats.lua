@@ -9,6 +9,7 @@
 -- is a percentile interval of 1000 resamples with a fixed seed
 -- (experiment_plan.lua's M.bootstrap), so a rerun gives the same bounds.
 local a = aapmt
+local interrupts = require "aapmt.interrupts"
 
 local M = {MEASURES = {"srcc", "plcc", "krcc"}}
 
@@ -21,7 +22,7 @@ function M.interval(settings, y, yhat, prompts, paired)
   local n = 0
   for _ in pairs(groups) do n = n + 1 end
   if #y < 3 or n < 2 then return nil end
-  local ok, r = pcall(a.metrics.bootstrap, y, yhat, prompts, {resamples = settings.resamples, seed = settings.seed,
+  local ok, r = interrupts.pcall(a.metrics.bootstrap, y, yhat, prompts, {resamples = settings.resamples, seed = settings.seed,
     level = settings.level, paired = paired})
   if not ok then return nil end
   return r

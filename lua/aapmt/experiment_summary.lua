@@ -8,12 +8,13 @@
 local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
 local stats = require "aapmt.experiment_stats"
+local interrupts = require "aapmt.interrupts"
 
 local M = {}
 
 local function read_result(dir)
-  local ok, r = pcall(folder.read_lua, dir .. "/result.lua")
-  return ok and type(r) == "table" and r.name and r or nil
+  local r = folder.try_read_lua(dir .. "/result.lua")
+  return type(r) == "table" and r.name and r or nil
 end
 
 local function is_dir(p) return lfs.attributes(p, "mode") == "directory" end
@@ -66,7 +67,7 @@ local function current_checker(plans, runs_dir, results)
   local decls = {}   -- every experiment file the results name, by experiment name
   for _, r in ipairs(results) do
     if r.source and not decls[r.name] then
-      local ok, decl = pcall(experiment.load, r.source)
+      local ok, decl = interrupts.pcall(experiment.load, r.source)
       if ok and decl.name == r.name then decls[r.name] = decl end
     end
   end
@@ -122,8 +123,9 @@ function M.write(dir, plans)
       md[#md + 1] = string.format("| %s | %s | %s | %s | %s | %s | %s |", r.name, r.variant or "", task,
         test and stats.with_interval(test.srcc, ci.srcc) or "—", test and stats.with_interval(test.plcc, ci.plcc) or "—",
         pair(rows), p and string.format("%s / %s", stats.fmt(p.paper_plcc), stats.fmt(p.paper_srcc)) or "")
-      for protocol, s in pairs({test = test, paper_rows = rows}) do
-        for _, measure in ipairs({"srcc", "plcc", "krcc", "rmse"}) do
+      for _, protocol in ipairs({"test", "paper_rows"}) do
+        local s = protocol == "test" and test or rows
+        for _, measure in ipairs(s and {"srcc", "plcc", "krcc", "rmse"} or {}) do
           local interval = protocol == "test" and s.ci and s.ci[measure] or {}
           local paper_value = protocol == "paper_rows" and p and p["paper_" .. measure] or ""
           csv[#csv + 1] = folder.csv_line({r.name, r.variant or "", task, protocol, measure, s[measure] or "",

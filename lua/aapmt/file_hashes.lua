@@ -1,15 +1,19 @@
 -- Content hashes of files, computed once: SHA-256 (aapmt.sha256_file, in
--- C) cached by path, size and modification time in nanoseconds, so a 1.7 GB
--- checkpoint or a database of thousands of images is read the first time
--- only, and a file rewritten in place (new size or mtime) is hashed again.
+-- C) cached by path, size, inode and the modification and status-change
+-- times in nanoseconds, so a 1.7 GB checkpoint or a database of thousands of
+-- images is read the first time only, and a file written again is hashed
+-- again: a write moves the change time even when a copy (cp -p, rsync -t)
+-- puts the old mtime back.
 --
--- The cache is one text file, a line per file: "sha256 size mtime_ns path",
+-- The cache is one text file, a line per file:
+-- "sha256 size mtime_ns ctime_ns inode path",
 -- at $AAPMT_CACHE/file_hashes.txt (default $XDG_CACHE_HOME/aapmt, else
 -- ~/.cache/aapmt). It is only an accelerator: when it cannot be read or
 -- written the hashes are simply computed again.
 local a = aapmt
 local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
+local interrupts = require "aapmt.interrupts"
 
 local M = {}
 
@@ -31,8 +35,9 @@ local function load()
   cache = {}
   local path = M.cache_path()
   local text = path and folder.read(path) or ""
-  for hash, size, mtime, file in text:gmatch("(%x+) (%d+) (%-?%d+) ([^\n]+)\n") do
-    cache[file] = {hash = hash, size = math.tointeger(tonumber(size)), mtime_ns = math.tointeger(tonumber(mtime))}
+  for line in text:gmatch("([^\n]+)\n") do
+    local hash, key, file = line:match("^(%x+) (%-?%d+ %-?%d+ %-?%d+ %-?%d+) (.+)$")
+    if hash then cache[file] = {hash = hash, key = key} end
   end
 end
 
@@ -42,11 +47,12 @@ function M.get(path)
   if path:sub(1, 1) ~= "/" then path = lfs.currentdir() .. "/" .. path end
   local facts, err = a.file_facts(path)
   if not facts then return nil, err end
+  local key = string.format("%d %d %d %d", facts.size, facts.mtime_ns, facts.ctime_ns, facts.inode)
   local known = cache[path]
-  if known and known.size == facts.size and known.mtime_ns == facts.mtime_ns then return known.hash end
+  if known and known.key == key then return known.hash end
   local hash, why = a.sha256_file(path)
   if not hash then return nil, why end
-  cache[path] = {hash = hash, size = facts.size, mtime_ns = facts.mtime_ns}
+  cache[path] = {hash = hash, key = key}
   dirty = true
   return hash
 end
@@ -66,9 +72,9 @@ function M.flush()
   local lines = {}
   for i, file in ipairs(files) do
     local e = cache[file]
-    lines[i] = string.format("%s %d %d %s\n", e.hash, e.size, e.mtime_ns, file)
+    lines[i] = string.format("%s %s %s\n", e.hash, e.key, file)
   end
-  pcall(function()
+  interrupts.pcall(function()
     folder.mkdir(path:match("^(.*)/"))
     folder.write_atomic(path, table.concat(lines))
   end)

@@ -53,7 +53,19 @@ local function index_modules()
   end
 end
 
-local function module_name(v) return module_names[v] end
+-- A module by its name, and a user's own module (not aapmt's, whose code
+-- the version stands for, nor Lua's) by its file's content too, so editing
+-- a prompt list kept in a module of one's own is seen.
+local builtin = {_G = true, string = true, table = true, math = true, io = true, os = true, coroutine = true,
+  utf8 = true, debug = true, package = true, lfs = true, aapmt = true}
+
+local function module_text(v)
+  local name = module_names[v]
+  if not name then return nil end
+  if builtin[name] or name:find("^aapmt%.") then return "<module " .. name .. ">" end
+  local path = package.searchpath(name, package.path)
+  return string.format("<module %s %s>", name, path and (M.file(path) or path) or "(no file)")
+end
 
 -- Canonical text of any value: a function by its source and the values it
 -- closes over (a module by its name: its code is aapmt's, covered by the
@@ -78,9 +90,9 @@ function M.canonical(v, seen)
     seen[v] = nil
     return table.concat(parts, "\n")
   elseif t == "table" then
-    if nn.is_module(v) then return "nn " .. v:describe() end
-    local m = module_name(v)
-    if m then return "<module " .. m .. ">" end
+    if nn.is_module(v) then return "nn " .. v:describe() .. " weights " .. M.module_weights(v) end
+    local m = module_text(v)
+    if m then return m end
     if seen[v] then return "<recursive table>" end
     seen[v] = true
     -- Lua's own notation, list items first, then the keys in order, so it
@@ -102,6 +114,21 @@ function M.canonical(v, seen)
     return "{" .. table.concat(parts, ", ") .. "}"
   end
   return "<" .. t .. ">"
+end
+
+-- An aapmt.nn module's starting weights (its layers say only their sizes,
+-- not the seed they were drawn from): the SHA-256 of every parameter's
+-- name, shape and exact values.
+function M.module_weights(m)
+  local params = m:named_parameters()
+  table.sort(params, function(x, y) return x.name < y.name end)
+  local parts = {}
+  for i, p in ipairs(params) do
+    local flat, values = p.tensor:detach():contiguous():view(-1):totable(), {}
+    for j, x in ipairs(flat) do values[j] = string.format("%a", x) end
+    parts[i] = string.format("%s %s %s", p.name, table.concat(p.tensor:size(), "x"), a.sha256(table.concat(values, " ")))
+  end
+  return a.sha256(table.concat(parts, "\n"))
 end
 
 -- ---- files ----

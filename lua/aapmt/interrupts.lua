@@ -12,6 +12,15 @@ function M.is(err)
   return err == M.ERROR or type(err) == "string" and err:sub(1, #M.ERROR + 1) == M.ERROR .. "\n"
 end
 
+-- pcall, except that an interruption goes on up: code that turns errors
+-- into messages (a missing file, a failed experiment) must not turn Ctrl-C
+-- into one and carry on.
+function M.pcall(fn, ...)
+  local result = table.pack(pcall(fn, ...))
+  if not result[1] and M.is(result[2]) then error(result[2], 0) end
+  return table.unpack(result, 1, result.n)
+end
+
 function M.hold(fn, ...)
   if a.hold_interrupts then return a.hold_interrupts(fn, ...) end
   return fn(...)

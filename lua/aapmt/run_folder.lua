@@ -191,6 +191,13 @@ function M.lua_value(v, indent)
   return string.format("%q", "<" .. t .. ">")   -- functions, userdata: described, not kept
 end
 
+-- read_lua, or nil when the file is missing or unreadable (a result or a
+-- state that may not be there yet); Ctrl-C still goes on up.
+function M.try_read_lua(path)
+  local ok, value = require("aapmt.interrupts").pcall(M.read_lua, path)
+  return ok and value or nil
+end
+
 -- Reads a file written as "return <lua_value>" in an empty environment.
 function M.read_lua(path)
   local text = M.read(path)

@@ -108,9 +108,13 @@ end
 -- A factory over aapmt.loader (background decoding). The loader's order is
 -- its own function of (seed, epoch), so runs with it are reproducible among
 -- themselves, not bit-identical to sync_source runs.
+-- What a batch source is, for the run's record: the order it gives
+-- is part of what the run trained on.
+M.source_kinds = setmetatable({}, {__mode = "k"})
+
 function M.loader_source(loader_opts)
   loader_opts = loader_opts or {}
-  return function(rows, opts)
+  local source = function(rows, opts)
     if not a.loader then fail("option 'source': this build has no aapmt.loader") end
     local paths = {}
     for i, r in ipairs(rows) do paths[i] = r.image end
@@ -132,6 +136,8 @@ function M.loader_source(loader_opts)
     function src:close() ld:close() end
     return src
   end
+  M.source_kinds[source] = "background loader"
+  return source
 end
 
 -- ---- model, optimizer, checkpoints ----
@@ -381,49 +387,60 @@ local function remove_leftovers(dir, state)
 end
 
 -- What may differ between a run and its resume: where it runs, how it
--- reports, when it stops or checkpoints. Everything else (options, data,
--- weights, version) must be the same, or the resume would silently train
--- something else.
+-- reports, when it stops or checkpoints, and where its files are (paths:
+-- their contents are compared through rec.identity). Everything else
+-- (options, data, weights, version) must be the same, or the resume would
+-- silently train something else.
 M.free_on_resume = {threads = true, progress = true, resume = true, out = true, checkpoint_every = true,
   eval_every = true, eval_batch_size = true, paper_rows = true, stop_after_steps = true, data = true, train = true,
-  test = true, stretches = true,
+  test = true, stretches = true, vocab = true, ["model.checkpoint"] = true, ["model.config"] = true,
   head = true}   -- a Lua head is compared by train_head.setup, which names both layer lists
 
--- rec flattened to "key" → one-line text, nested string-keyed tables as
--- "optimizer.lr", so a difference names the option.
-local function flat_options(rec, skip)
+-- rec flattened to "key" → one-line canonical text (a metric's text
+-- function as its source), nested string-keyed tables as "optimizer.lr",
+-- so a difference names the option. Stored in the state when the run
+-- starts: strings compare with strings whatever the state file can hold.
+local function flat_options(rec)
   local out = {}
   local function walk(t, prefix)
     for k, v in pairs(t) do
       local key = prefix .. tostring(k)
-      if type(v) == "table" and #v == 0 and next(v) ~= nil and type(k) == "string" then walk(v, key .. ".")
+      if M.free_on_resume[key] then
+        -- not compared
+      elseif type(v) == "table" and #v == 0 and next(v) ~= nil and type(k) == "string" then walk(v, key .. ".")
       else out[key] = fingerprint.canonical(v) end
     end
   end
-  local top = {}
-  for k, v in pairs(rec) do
-    if not (M.free_on_resume[k] or skip and skip[k]) then top[k] = v end
-  end
-  walk(top, "")
+  walk(rec, "")
   return out
 end
 
-local function check_resume(state, rec, out, skip)
-  local changes = fingerprint.diff(flat_options(state.config, skip), flat_options(rec, skip))
-  if #changes == 0 then return end
-  -- The experiment layer's spec says in its own words what its fingerprint
-  -- covers: name those keys only when nothing else differs.
-  local own = {}
-  for _, c in ipairs(changes) do
-    if not (c.key == "fingerprint" or c.key:find("^spec%.")) then own[#own + 1] = c end
+local function without(flat, skip)
+  if not skip then return flat end
+  local out = {}
+  for k, v in pairs(flat) do
+    if not skip[k:match("^[^.]+")] then out[k] = v end
   end
-  if #own == 0 then
-    for _, c in ipairs(changes) do
-      if c.key ~= "fingerprint" then own[#own + 1] = c end
-    end
+  return out
+end
+
+-- The state must describe this run. A run given a fingerprint (by the
+-- experiment layer) is the same run exactly when the fingerprint is;
+-- otherwise every option that is not free must be. skip: top-level keys
+-- left for a later check (the metrics' texts, known once the head is set).
+local function check_resume(state, rec, out, skip)
+  local changes
+  if state.config.fingerprint or rec.fingerprint then
+    if state.config.fingerprint == rec.fingerprint then return end
+    changes = fingerprint.diff(state.config.spec, rec.spec)
+    if #changes == 0 then changes = {{key = "fingerprint", old = state.config.fingerprint, new = rec.fingerprint}} end
+  else
+    changes = fingerprint.diff(without(state.options or flat_options(state.config), skip),
+      without(flat_options(rec), skip))
+    if #changes == 0 then return end
   end
   local parts = {}
-  for _, c in ipairs(own) do
+  for _, c in ipairs(changes) do
     parts[#parts + 1] = string.format("%s: %s (the run) -> %s (now)", c.key, c.old or "(none)", c.new or "(none)")
   end
   fail("cannot resume %s: it was started with other options, and resuming would mix two runs:\n  %s\n"
@@ -432,14 +449,14 @@ local function check_resume(state, rec, out, skip)
 end
 
 -- What the run's data and weights are, by content where it is cheap: the
--- rows (image path and size, prompt, targets) and the model and vocabulary
--- files (SHA-256, cached).
+-- rows (image name and size, prompt, targets) and the model and vocabulary
+-- files (SHA-256, cached), so a moved folder is the same run.
 local function identity(r)
   local function rows_hash(rows)
     local lines = {}
     for i, row in ipairs(rows) do
       local facts = a.file_facts(row.image)
-      lines[i] = string.format("%s %d %s %s", row.image, facts and facts.size or -1, row.prompt,
+      lines[i] = string.format("%s %d %s %s", row.image:match("[^/]*$"), facts and facts.size or -1, row.prompt,
         fingerprint.canonical(row.targets))
     end
     return a.sha256(table.concat(lines, "\n"))
@@ -531,6 +548,16 @@ end
 -- step each started from, its threads, any reporting option it changed):
 -- a resume adds a stretch and never rewrites the options, so the file
 -- always says what produced the weights.
+-- The options as a state file can hold them: a function (a metric's text)
+-- as its source.
+local function printable(v)
+  if type(v) == "function" then return "<function> " .. fingerprint.function_source(v) end
+  if type(v) ~= "table" then return v end
+  local out = {}
+  for k, x in pairs(v) do out[k] = printable(x) end
+  return out
+end
+
 local function record_stretch(run, state, rec)
   local stretch = {from_step = state.step, threads = rec.threads, started = os.date("!%Y-%m-%dT%H:%M:%SZ")}
   for _, key in ipairs({"eval_every", "eval_batch_size", "checkpoint_every", "paper_rows"}) do
@@ -576,6 +603,7 @@ function M.run(cfg)
   if r.threads then a.set_num_threads(r.threads) end
   local rec = config.recorded(r)
   rec.identity = identity(r)
+  rec.batch_order = r.source and (M.source_kinds[r.source] or "a custom batch source") or "(seed, epoch)"
   fingerprint.flush()
   folder.mkdir(r.out .. "/checkpoints")
   local run = {out = r.out, metrics = r.metrics, loss = r.loss, max_length = r.max_length,
@@ -595,7 +623,8 @@ function M.run(cfg)
 
   local spec = model_spec(r.model)
   run.net = load_model(spec, state and state.model)
-  if r.precision then a.set_matmul_precision(r.precision) end
+  -- Set every run, so an earlier run's precision never carries over.
+  a.set_matmul_precision(r.precision or "f32")
   if r.device == "cuda" then run.net:to("cuda") end   -- before the optimizer takes the parameters
   run.image_size = run.net:image_size()
   local head_note = use_metric_head(run, r, state)
@@ -628,7 +657,7 @@ function M.run(cfg)
   end)())
 
   state = state or {epoch = 1, batch = 1, step = 0, epoch_loss = 0.0, epoch_steps = 0, epoch_images = 0,
-    config = rec, loss_weights = type(r.loss_weights) == "table" and r.loss_weights or nil}
+    config = printable(rec), options = flat_options(rec), loss_weights = type(r.loss_weights) == "table" and r.loss_weights or nil}
   if not state.loss_weights then
     state.loss_weights = {}
     for m = 1, #run.metrics do state.loss_weights[m] = 1.0 end

@@ -54,29 +54,94 @@ local function resolve_metrics(list)
 end
 
 -- freeze: Lua patterns matched against parameter names (a string is one).
-local function resolve_patterns(p)
+-- fail(key, fmt, ...) reports a bad value of option `key`.
+function M.resolve_patterns(p, fail_key)
   if p == nil then return {} end
   if type(p) == "string" then p = {p} end
-  if type(p) ~= "table" then fail("option 'freeze' must be a Lua pattern or a list of them") end
+  if type(p) ~= "table" then fail_key("freeze", "option 'freeze' must be a Lua pattern or a list of them") end
   for i, pat in ipairs(p) do
-    if type(pat) ~= "string" then fail("freeze[%d] must be a string (a Lua pattern)", i) end
+    if type(pat) ~= "string" then fail_key("freeze", "freeze[%d] must be a string (a Lua pattern)", i) end
     local ok, err = pcall(string.find, "", pat)
-    if not ok then fail("freeze[%d]: bad Lua pattern '%s': %s", i, pat, (tostring(err):gsub("^.-: ", ""))) end
+    if not ok then
+      fail_key("freeze", "freeze[%d]: bad Lua pattern '%s': %s", i, pat, (tostring(err):gsub("^.-: ", "")))
+    end
   end
   return p
 end
 
-local function resolve_optimizer(o)
+function M.resolve_optimizer(o, fail_key)
   if o == nil then o = {} end
   if type(o) == "string" then o = {kind = o} end
-  if type(o) ~= "table" then fail("option 'optimizer' must be a kind name or a table") end
+  if type(o) ~= "table" then fail_key("optimizer", "option 'optimizer' must be a kind name or a table") end
   for k in pairs(o) do
-    if not M.known_optimizer[k] then fail("optimizer: unknown option '%s'", tostring(k)) end
+    if not M.known_optimizer[k] then fail_key("optimizer", "optimizer: unknown option '%s'", tostring(k)) end
   end
   local kind = o.kind or "adam"
-  if kind ~= "adam" and kind ~= "adamw" then fail("optimizer kind must be 'adam' or 'adamw', got '%s'", tostring(kind)) end
+  if kind ~= "adam" and kind ~= "adamw" then
+    fail_key("optimizer", "optimizer kind must be 'adam' or 'adamw', got '%s'", tostring(kind))
+  end
+  if o.lr ~= nil and not (type(o.lr) == "number" and o.lr > 0) then
+    fail_key("lr", "the learning rate must be a positive number, got %s", tostring(o.lr))
+  end
   return {kind = kind, lr = o.lr or 5e-6, betas = o.betas or {0.9, 0.999}, eps = o.eps or 1e-8,
     weight_decay = o.weight_decay or (kind == "adamw" and 1e-2 or 0)}
+end
+
+-- The values of the options that need no data: counts, names, the
+-- schedule. Shared by train.run and the experiment planner, which checks
+-- them before any work (fail_key names the option, for the file's line).
+-- r.metrics must be resolved (a list).
+function M.check_values(r, fail_key)
+  for _, key in ipairs({"epochs", "batch_size", "accumulate", "seed", "max_length"}) do
+    if math.type(r[key]) ~= "integer" or (key ~= "seed" and r[key] < 1) then
+      fail_key(key, "option '%s' must be a positive integer, got %s", key, tostring(r[key]))
+    end
+  end
+  if r.loss ~= "sse" and r.loss ~= "mse" then
+    fail_key("loss", "option 'loss' must be 'sse' or 'mse', got '%s'", tostring(r.loss))
+  end
+  local ce = r.checkpoint_every
+  if ce ~= nil and ce ~= "epoch" and ce ~= false and not (math.type(ce) == "integer" and ce >= 1) then
+    fail_key("checkpoint_every", "option 'checkpoint_every' must be a step count, 'epoch' or false, got %s", tostring(ce))
+  end
+  if r.clip ~= nil and not (type(r.clip) == "number" and r.clip > 0) then
+    fail_key("clip", "option 'clip' must be a positive number")
+  end
+  if type(r.fix_rate) ~= "number" or r.fix_rate < 0 or r.fix_rate > 1 then
+    fail_key("fix_rate", "option 'fix_rate' must be in [0, 1]")
+  end
+  local ee = r.eval_every
+  if ee ~= nil and ee ~= "epoch" and ee ~= false and not (math.type(ee) == "integer" and ee >= 1) then
+    fail_key("eval_every", "option 'eval_every' must be 'epoch', a number of epochs or false, got %s", tostring(ee))
+  end
+  if r.device ~= nil and r.device ~= "cpu" and r.device ~= "cuda" then
+    fail_key("device", "option 'device' must be 'cpu' or 'cuda', got %s", tostring(r.device))
+  end
+  if r.precision ~= nil and r.precision ~= "f32" and r.precision ~= "tf32" and r.precision ~= "bf16" then
+    fail_key("precision", "option 'precision' (matmuls on the GPU) must be 'f32', 'tf32' or 'bf16', got %s",
+      tostring(r.precision))
+  end
+  if r.device == "cuda" and r.head ~= nil then
+    fail_key("device", "option 'head' (a head written in Lua) runs on the CPU only; leave 'device' unset or use the "
+      .. "model's own head")
+  end
+  local lw = r.loss_weights
+  if lw ~= nil and lw ~= "dynamic" then
+    if type(lw) ~= "table" or #lw ~= #r.metrics then
+      fail_key("loss_weights", "option 'loss_weights' must be \"dynamic\" or a list of %d positive numbers (one per "
+        .. "metric)", #r.metrics)
+    end
+    for i, w in ipairs(lw) do
+      if type(w) ~= "number" or not (w > 0) then fail_key("loss_weights", "loss_weights[%d] must be a positive number", i) end
+    end
+  end
+  if r.schedule ~= nil then
+    if type(r.schedule) ~= "table" then fail_key("schedule", "option 'schedule' must be a table, e.g. {kind = \"cosine\"}") end
+    local s = {base_lr = r.optimizer.lr, total = 100}
+    for k, v in pairs(r.schedule) do s[k] = v end
+    local ok, err = pcall(a.schedule, s)
+    if not ok then fail_key("schedule", "%s", (tostring(err):gsub("^[^\n:]*%.lua:%d+: ", ""))) end
+  end
 end
 
 -- Rows as {image=, prompt=, name=, targets={name = value}}; a dataset's
@@ -180,44 +245,12 @@ function M.resolve(cfg)
   if not vf then fail("vocab file %s does not exist", r.vocab) end
   vf:close()
   if type(r.out) ~= "string" then fail("option 'out' (the run folder) is required") end
+  local function fail_key(_, ...) fail(...) end
   r.metrics = resolve_metrics(r.metrics or {"quality"})
-  r.optimizer = resolve_optimizer(r.optimizer)
-  for _, key in ipairs({"epochs", "batch_size", "accumulate", "seed", "max_length"}) do
-    if math.type(r[key]) ~= "integer" or (key ~= "seed" and r[key] < 1) then
-      fail("option '%s' must be a positive integer, got %s", key, tostring(r[key]))
-    end
-  end
-  if r.loss ~= "sse" and r.loss ~= "mse" then fail("option 'loss' must be 'sse' or 'mse', got '%s'", tostring(r.loss)) end
-  local ce = r.checkpoint_every
-  if ce ~= "epoch" and ce ~= false and not (math.type(ce) == "integer" and ce >= 1) then
-    fail("option 'checkpoint_every' must be a step count, 'epoch' or false, got %s", tostring(ce))
-  end
-  if r.clip ~= nil and not (type(r.clip) == "number" and r.clip > 0) then fail("option 'clip' must be a positive number") end
-  if type(r.fix_rate) ~= "number" or r.fix_rate < 0 or r.fix_rate > 1 then fail("option 'fix_rate' must be in [0, 1]") end
+  r.optimizer = M.resolve_optimizer(r.optimizer, fail_key)
+  M.check_values(r, fail_key)
   r.eval_batch_size = r.eval_batch_size or r.batch_size
-  local ee = r.eval_every
-  if ee ~= "epoch" and ee ~= false and not (math.type(ee) == "integer" and ee >= 1) then
-    fail("option 'eval_every' must be 'epoch', a number of epochs or false, got %s", tostring(ee))
-  end
-  if r.device ~= nil and r.device ~= "cpu" and r.device ~= "cuda" then
-    fail("option 'device' must be 'cpu' or 'cuda', got %s", tostring(r.device))
-  end
-  if r.precision ~= nil and r.precision ~= "f32" and r.precision ~= "tf32" and r.precision ~= "bf16" then
-    fail("option 'precision' (matmuls on the GPU) must be 'f32', 'tf32' or 'bf16', got %s", tostring(r.precision))
-  end
-  if r.device == "cuda" and r.head ~= nil then
-    fail("option 'head' (a head written in Lua) runs on the CPU only; leave 'device' unset or use the model's own head")
-  end
-  r.freeze = resolve_patterns(r.freeze)
-  local lw = r.loss_weights
-  if lw ~= nil and lw ~= "dynamic" then
-    if type(lw) ~= "table" or #lw ~= #r.metrics then
-      fail("option 'loss_weights' must be \"dynamic\" or a list of %d positive numbers (one per metric)", #r.metrics)
-    end
-    for i, w in ipairs(lw) do
-      if type(w) ~= "number" or not (w > 0) then fail("loss_weights[%d] must be a positive number", i) end
-    end
-  end
+  r.freeze = M.resolve_patterns(r.freeze, fail_key)
   local paper_rows
   r.train_rows, r.test_rows, paper_rows = resolve_rows(cfg)
   if r.paper_rows then

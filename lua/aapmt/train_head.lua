@@ -22,6 +22,7 @@
 -- head from the checkpoint, after checking it describes the same layers.
 local a = aapmt
 local nn = require "aapmt.nn"
+local interrupts = require "aapmt.interrupts"
 
 local M = {FILE = "head.safetensors", PREFIX = "head."}
 
@@ -29,7 +30,7 @@ local M = {FILE = "head.safetensors", PREFIX = "head."}
 function M.build(spec, info, fail)
   local module = spec
   if type(spec) == "function" then
-    local ok, built = pcall(spec, info)
+    local ok, built = interrupts.pcall(spec, info)
     if not ok then fail("option 'head': the head function failed: %s", tostring(built)) end
     module = built
   end
@@ -44,7 +45,7 @@ end
 -- {module=, width=, shared=, columns=, desc=}; a shared head makes every
 -- metric read the image's own prompt (metric.text = false).
 function M.bind(module, hidden, metrics, outputs, fail)
-  local ok, probe = pcall(a.no_grad, function() return module:forward(a.zeros(1, hidden)) end)
+  local ok, probe = interrupts.pcall(a.no_grad, function() return module:forward(a.zeros(1, hidden)) end)
   if not ok then
     fail("option 'head': %s cannot take the model's (B, %d) f32 features: %s", module:describe(), hidden,
       tostring(probe))
@@ -94,7 +95,7 @@ function M.save(bound, path)
 end
 
 function M.load(bound, path, fail)
-  local ok, err = pcall(function() bound.module:load_state_dict((a.load(path))) end)
+  local ok, err = interrupts.pcall(function() bound.module:load_state_dict((a.load(path))) end)
   if not ok then fail("cannot load the head weights %s into %s: %s", path, bound.desc, tostring(err)) end
 end
 

@@ -3,8 +3,8 @@
  *   aapmt.sha256(text)          SHA-256 of a string, 64 hex digits
  *   aapmt.sha256_file(path)     SHA-256 of a regular file's bytes, or nil and
  *                               a message naming the file (it is read in chunks)
- *   aapmt.file_facts(path)      {size=, mtime_ns=, kind = "file"|"directory"|"other"},
- *                               or nil and a message; mtime in nanoseconds,
+ *   aapmt.file_facts(path)      {size=, mtime_ns=, ctime_ns=, inode=, kind = "file"|"directory"|"other"},
+ *                               or nil and a message; times in nanoseconds,
  *                               which LuaFileSystem's whole seconds cannot give */
 #include "binding.h"
 #include "io/file_hash.h"
@@ -36,11 +36,15 @@ static int f_file_facts(lua_State *L) {
         lua_pushstring(L, at_last_error());
         return 2;
     }
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 5);
     lua_pushinteger(L, facts.size);
     lua_setfield(L, -2, "size");
     lua_pushinteger(L, facts.mtime_ns);
     lua_setfield(L, -2, "mtime_ns");
+    lua_pushinteger(L, facts.ctime_ns);
+    lua_setfield(L, -2, "ctime_ns");
+    lua_pushinteger(L, facts.inode);
+    lua_setfield(L, -2, "inode");
     lua_pushstring(L, facts.is_file ? "file" : facts.is_dir ? "directory" : "other");
     lua_setfield(L, -2, "kind");
     return 1;

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 
@@ -31,6 +32,11 @@ static volatile sig_atomic_t interrupt_pending = 0;
 
 static void on_interrupt(int sig) {
     signal(sig, SIG_DFL);   /* a second Ctrl-C ends the program */
+    /* Long C work (a forward pass) may run for a while before Lua code
+     * sees the interruption; say that it is coming. write(2) is safe here. */
+    static const char note[] = "\naapmt: interrupting when the current operation ends (Ctrl-C again quits at once)\n";
+    ssize_t unused = write(STDERR_FILENO, note, sizeof note - 1);
+    (void)unused;
     if (interrupts_held) {
         interrupt_pending = 1;
         return;
@@ -45,12 +51,13 @@ static int hold_interrupts(lua_State *L) {
     interrupts_held++;
     int status = lua_pcall(L, lua_gettop(L) - 1, LUA_MULTRET, 0);
     interrupts_held--;
-    if (status != LUA_OK) return lua_error(L);
+    /* A Ctrl-C during the hold wins over fn's own error: the work stops. */
     if (!interrupts_held && interrupt_pending) {
         interrupt_pending = 0;
         lua_pushliteral(L, "interrupted");
         return lua_error(L);
     }
+    if (status != LUA_OK) return lua_error(L);
     return lua_gettop(L);
 }
 

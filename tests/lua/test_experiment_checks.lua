@@ -29,8 +29,9 @@ end
 
 local csv = tmp .. "/ratings.csv"
 local lines = {"name,prompt,mos_quality,mos_align\n"}
-for i, f in ipairs({"rgb_224x224.jpg", "rgb_32x33.png", "grey.jpg", "palette_50x40.png"}) do
-  lines[#lines + 1] = string.format("%s,prompt %d,%d,%d\n", f, (i + 1) // 2, i, 5 - i)
+for i, f in ipairs({"rgb_224x224.jpg", "rgb_32x33.png", "grey.jpg", "palette_50x40.png", "rgb_37x23.png",
+  "rgba_45x67.png", "rgb_35x32.png", "la_40x52.png"}) do
+  lines[#lines + 1] = string.format("%s,prompt %d,%d,%d\n", f, (i + 1) // 2, i * 37 % 8, (i * 5) % 8)
 end
 folder.write_atomic(csv, table.concat(lines))
 local function database(targets)
@@ -69,6 +70,28 @@ local mistakes = {
     {"upstream.lua:4: experiment 'upstream': start: no experiment named 'goood'", "(did you mean 'good'?)"}},
   {"paper", database() .. common .. random .. "  train = false,\n  paper = {tabel = \"table2\"},\n",
     {"paper.lua:6: experiment 'paper': paper.find: unknown field 'tabel'"}},
+  {"optimizer", database() .. common .. random .. "  train = {optimizer = \"sgd\"},\n",
+    {"optimizer.lua:5: experiment 'optimizer': optimizer kind must be 'adam' or 'adamw', got 'sgd'"}},
+  {"loss", database() .. common .. random .. "  train = {loss = \"l1\"},\n",
+    {"loss.lua:5: experiment 'loss': option 'loss' must be 'sse' or 'mse', got 'l1'"}},
+  {"schedule", database() .. common .. random .. "  train = {schedule = {kind = \"cosin\"}},\n",
+    {"schedule.lua:5: experiment 'schedule':", "cosin"}},
+  {"weights", database() .. common .. random .. "  train = {metrics = {\"quality\", \"align\"}, loss_weights = {1}},\n",
+    {"weights.lua:5: experiment 'weights': option 'loss_weights' must be \"dynamic\" or a list of 2 positive numbers"}},
+  {"nometric", database() .. common .. random .. "  train = {metrics = {}},\n",
+    {"nometric.lua:5: experiment 'nometric': train.metrics must name at least one metric"}},
+  {"unnamed", database() .. common .. random .. "  train = {metrics = {{text = \"x\"}}},\n",
+    {"unnamed.lua:5: experiment 'unnamed': train.metrics[1] needs name = \"...\""}},
+  {"headlist", database() .. common .. random .. "  head = {kind = \"metric_attention\", metrics = \"quality\"},\n  train = false,\n",
+    {"headlist.lua:5: experiment 'headlist': head.metrics must be a list of metric names"}},
+  {"cycle", database() .. common .. "  start = {experiment = \"cycle\"},\n  train = false,\n",
+    {"cycle.lua: experiments depend on each other in a cycle: cycle -> cycle"}},
+  {"selfcompare", database() .. common .. random .. "  train = false,\n  sweep = {seed = {1, 2}},\n  compare = {{variant = \"seed=3\"}},\n",
+    {"selfcompare.lua:7: experiment 'selfcompare': compare[1]: experiment 'selfcompare' has no variant 'seed=3' (its variants: seed=1; seed=2)"}},
+  {"emptycompare", database() .. common .. random .. "  train = false,\n  compare = {{}},\n",
+    {"emptycompare.lua:6: experiment 'emptycompare': compare[1] needs experiment= or variant="}},
+  {"nnerror", "  head = require(\"aapmt.nn\").Linear(0, 1),\n" .. database() .. common .. random .. "  train = false,\n",
+    {"nnerror.lua: ", "nn.Linear"}},
 }
 
 for _, m in ipairs(mistakes) do
@@ -90,7 +113,10 @@ for _, m in ipairs(mistakes) do
   -- `aapmt run FILE` finds the same mistake
   status, out, err = run(string.format("run %q", tmp .. "/exp/" .. name .. ".lua"))
   check.eq(status, 1, name .. ": aapmt run fails")
-  check.truthy(err:find(fragments[1], 1, true), name .. ": aapmt run says it: " .. err)
+  -- (aapmt run runs the file as a script first: an error of its own code
+  -- shows where it is in the file, with a traceback)
+  local said = name == "nnerror" and "nnerror.lua:2: in main chunk" or fragments[1]
+  check.truthy(err:find(said, 1, true), name .. ": aapmt run says it: " .. err)
   os.remove(tmp .. "/exp/" .. name .. ".lua")
 end
 
@@ -111,8 +137,23 @@ for _, o in ipairs(overrides) do
   check.truthy(not folder.exists(runs .. "/good"), o[1] .. ": nothing ran")
 end
 
+-- A sweep's variants compared with one of them (Table 2's form) run.
+write("swept", database() .. string.format([[
+  model_config = %q, vocab = %q, plot = false, start = "random",
+  split = {seed = 5, train_fraction = 0.5},   -- one split for both seeds: the same held-out rows
+  train = false, sweep = {seed = {1, 2}}, compare = {{variant = "seed=2"}},
+]], fixtures .. "/train_run/tiny_config.json", fixtures .. "/tokenizer/vocab.txt"))
+local status, out, err = run(string.format("batch %q", tmp .. "/exp/swept.lua"))
+check.eq(status, 0, "a sweep compared with its own variant: " .. out .. err)
+local compared = folder.read_lua(runs .. "/swept/seed=1/result.lua").comparisons[1]
+check.eq(compared.name .. " " .. compared.variant, "swept seed=2", "seed=1 is compared with seed=2")
+check.truthy(#compared.tasks > 0 and compared.tasks[1].difference, "with paired intervals")
+check.eq(#folder.read_lua(runs .. "/swept/seed=2/result.lua").comparisons, 0, "seed=2 is not compared with itself")
+os.remove(tmp .. "/exp/swept.lua")
+files.remove_tree(runs)
+
 -- With every mistake gone, the batch runs.
-local status, out, err = run(string.format("batch %q", tmp .. "/exp"))
+status, out, err = run(string.format("batch %q", tmp .. "/exp"))
 check.eq(status, 0, "the good experiment runs: " .. out .. err)
 check.truthy(out:find("1 experiment runs: 1 done", 1, true), out)
 

@@ -52,12 +52,22 @@ local f = assert(io.open(path, "r+b"))
 f:write("FIRST")
 f:close()
 check.eq(fingerprint.file(path), "sha256:" .. a.sha256("FIRST"), "rewritten in place: hashed again")
+-- New bytes with the old mtime put back (as cp -p or rsync -t do): the
+-- change time moves, so it is hashed again.
+local before = a.file_facts(path)
+os.execute("sleep 0.01")
+f = assert(io.open(path, "r+b"))
+f:write("fIRST")
+f:close()
+os.execute(string.format("touch -m -d @%d.%09d %q", before.mtime_ns // 1000000000, before.mtime_ns % 1000000000, path))
+check.eq(a.file_facts(path).mtime_ns, before.mtime_ns, "the mtime is put back")
+check.eq(fingerprint.file(path), "sha256:" .. a.sha256("fIRST"), "a rewrite with the old mtime is hashed again")
 -- Unchanged (size and mtime): the cached hash is used, the bytes are not
 -- read (seen by planting another hash for the file's facts).
 local facts2 = a.file_facts(path)
 fingerprint.flush()
-folder.write_atomic(tmp .. "/cache/file_hashes.txt", string.format("%s %d %d %s\n", string.rep("a", 64), facts2.size,
-  facts2.mtime_ns, path))
+folder.write_atomic(tmp .. "/cache/file_hashes.txt", string.format("%s %d %d %d %d %s\n", string.rep("a", 64),
+  facts2.size, facts2.mtime_ns, facts2.ctime_ns, facts2.inode, path))
 package.loaded["aapmt.file_hashes"] = nil
 package.loaded["aapmt.fingerprint"] = nil
 fingerprint = require "aapmt.fingerprint"
@@ -77,7 +87,22 @@ check.truthy(canon:find("local function text(row) return row.prompt .. suffix en
 check.truthy(canon:find('suffix = " of a cat"', 1, true), "and its upvalues: " .. canon)
 suffix = " of a dog"
 check.truthy(c(text) ~= canon, "an upvalue's change changes the text")
-check.truthy(c({plot = require "aapmt.plot"}):find("<module aapmt.plot>", 1, true), "a module by its name")
+check.truthy(c({plot = require "aapmt.plot"}):find("<module aapmt.plot>", 1, true), "aapmt's module by its name")
+-- a user's module by its file's content too
+folder.write_atomic(tmp .. "/my_prompts.lua", 'return {"a cat"}\n')
+package.path = tmp .. "/?.lua;" .. package.path
+local mine = require "my_prompts"
+local with_module = c({prompts = mine})
+check.truthy(with_module:find("<module my_prompts sha256:", 1, true), "a user's module by content: " .. with_module)
+os.execute("sleep 0.01")
+folder.write_atomic(tmp .. "/my_prompts.lua", 'return {"a dog"}\n')
+check.truthy(c({prompts = mine}) ~= with_module, "editing the module's file changes the text")
+-- an aapmt.nn module by its layers and its starting weights
+local nn = require "aapmt.nn"
+check.truthy(c(nn.Sequential{nn.Linear(8, 1), seed = 1}) ~= c(nn.Sequential{nn.Linear(8, 1), seed = 2}),
+  "heads drawn from other seeds differ")
+check.eq(c(nn.Sequential{nn.Linear(8, 1), seed = 1}), c(nn.Sequential{nn.Linear(8, 1), seed = 1}),
+  "the same head gives the same text")
 
 -- ---- specs and diffs ----
 local old = {["train.lr"] = "0.001", ["train.epochs"] = "3", seed = "42"}

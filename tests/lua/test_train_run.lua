@@ -181,6 +181,24 @@ do
   check.raises(function() train.run(cfg("bad_eval", {eval_every = "step"})) end, "eval_every")
 end
 
+-- ---- resume with a metric text written as a Lua function ----
+-- (the state file cannot hold a function; its source is what is compared)
+do
+  local function text(row) return "a photo: " .. row.prompt end
+  local metrics = {{name = "quality", text = text}}
+  train.run(cfg("fn_text", {metrics = metrics, epochs = 2, checkpoint_every = 1, stop_after_steps = 2}))
+  local rest = train.run(cfg("fn_text", {metrics = metrics, epochs = 2, checkpoint_every = 1, resume = true}))
+  check.eq(rest.steps, 6, "a run whose metric text is a function resumes")
+  local function other(row) return "a picture: " .. row.prompt end
+  train.run(cfg("fn_other", {metrics = metrics, epochs = 2, checkpoint_every = 1, stop_after_steps = 2}))
+  check.raises(function()
+    train.run(cfg("fn_other", {metrics = {{name = "quality", text = other}}, epochs = 2, resume = true}))
+  end, "cannot resume", "metrics:", "a picture: ")
+  local recorded = folder.read_lua(tmp .. "/fn_text/config.lua")
+  check.truthy(tostring(recorded.metrics[1].text):find("a photo: ", 1, true),
+    "config.lua records the function's source: " .. tostring(recorded.metrics[1].text))
+end
+
 -- ---- resume: stopped, then resumed, equals uninterrupted ----
 local resume_opts = {epochs = 3, checkpoint_every = 2}
 local full = train.run(cfg("full", resume_opts))

@@ -1,6 +1,7 @@
 -- aapmt batch [--force] [--clean] [DIR|FILE ...] [key=value ...]
 local cli = require "aapmt.cli"
 local batch = require "aapmt.batch"
+local interrupts = require "aapmt.interrupts"
 
 local usage = [[
 usage: aapmt batch [--force] [--clean] [DIR|FILE ...] [key=value ...]
@@ -39,7 +40,9 @@ return cli.command("batch", usage, {force = "flag", clean = "flag"}, function(op
     if p:find("^[%a_][%w_%.]*=") then overrides[#overrides + 1] = p else paths[#paths + 1] = p end
   end
   if #paths == 0 then paths = {"experiments/paper"} end
-  local ok, entries, failures, stopped = pcall(batch.run, paths, overrides, {force = opts.force, clean = opts.clean})
+  -- Ctrl-C while planning goes on up (cli.command: exit status 130).
+  local ok, entries, failures, stopped = interrupts.pcall(batch.run, paths, overrides,
+    {force = opts.force, clean = opts.clean})
   if not ok then cli.fail(entries) end
   local mistakes = {}
   for _, e in ipairs(entries) do
