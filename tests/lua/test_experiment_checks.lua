@@ -157,4 +157,11 @@ status, out, err = run(string.format("batch %q", tmp .. "/exp"))
 check.eq(status, 0, "the good experiment runs: " .. out .. err)
 check.truthy(out:find("1 experiment runs: 1 done", 1, true), out)
 
+-- A mistake made later, with --clean: found before anything is removed.
+write("good", database() .. common .. random .. "  train = {metrics = {\"quality\"}, epochs = 1, batch_size = 2, "
+  .. "loss = \"l1\"},\n")
+status, out = run(string.format("batch --clean %q", tmp .. "/exp"))
+check.eq(status, 1, "the mistake is found: " .. out)
+check.truthy(folder.exists(runs .. "/good/result.lua"), "and the earlier run is still there")
+
 files.remove_tree(tmp)

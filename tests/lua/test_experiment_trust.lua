@@ -218,6 +218,41 @@ do
   check.truthy(err:find("the training changed (database ", 1, true), "the database is named: " .. err)
 end
 
+-- ---- a report over other results is current in the summary; a train/
+-- folder left without a checkpoint (a run stopped before its first step)
+-- is started over, not moved aside ----
+do
+  local exp2 = tmp .. "/exp2"
+  assert(lfs.mkdir(exp2))
+  folder.write_atomic(exp2 .. "/base.lua", "return aapmt.experiment{\n" .. demo .. [[
+  train = {metrics = {"quality"}, epochs = 1, batch_size = 16, lr = 1e-3, loss = "mse", max_length = 24},
+  evaluate = {tasks = {"quality"}, protocols = {"test"}},
+}
+]])
+  folder.write_atomic(exp2 .. "/overview.lua", [[
+return aapmt.experiment{database = false, needs = {"base"},
+  report = function(ctx) return #ctx.results("base") .. " result\n" end}
+]])
+  local runs2 = tmp .. "/runs2"
+  lfs.mkdir(runs2)
+  lfs.mkdir(runs2 .. "/base")
+  lfs.mkdir(runs2 .. "/base/train")
+  folder.write_atomic(runs2 .. "/base/train/log.txt", "a run stopped before its first checkpoint\n")
+  local function batch2()
+    local _, _, code = os.execute(string.format("cd %q && AAPMT_RUNS=%q AAPMT_CACHE=%q %q batch %q >%q 2>%q", tmp,
+      runs2, tmp .. "/cache", aapmt_bin, exp2, tmp .. "/stdout", tmp .. "/stderr"))
+    return code, folder.read(tmp .. "/stdout"), folder.read(tmp .. "/stderr")
+  end
+  status, out, err = batch2()
+  check.eq(status, 0, "base and its overview: " .. out .. err)
+  check.eq(#superseded(runs2), 0, "a train/ folder without a checkpoint is not moved aside: " .. err)
+  check.truthy(folder.read(runs2 .. "/overview/report.md"):find("1 result", 1, true), "the overview reads base")
+  summary = folder.read(runs2 .. "/summary.md")
+  check.truthy(not summary:find("not listed", 1, true), "the overview's result is current: " .. summary)
+  status, out = batch2()
+  check.eq(select(2, counts(out)), 2, "both up to date: " .. out)
+end
+
 -- ---- aapmt train --resume with a changed option is refused, naming it ----
 do
   local run_file = tmp .. "/run.lua"

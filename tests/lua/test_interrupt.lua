@@ -94,6 +94,42 @@ check.truthy(err:find("train %d+/" .. TOTAL .. " steps"), "progress after the re
 for _, f in ipairs({"a_long/train/model.safetensors", "a_long/train/steps.csv", "b_next/train/model.safetensors"}) do
   check.truthy(folder.read(runs .. "/" .. f) == folder.read(tmp .. "/reference/" .. f), f .. " equals the uninterrupted run's")
 end
+-- Ctrl-C and Lua code, each case in its own process (the second Ctrl-C of
+-- a process ends it): outside a hold it stops at the next instruction;
+-- inside aapmt.hold_interrupts the held function finishes first; a pcall
+-- that turns errors into messages does not swallow it (interrupts.pcall).
+do
+  -- Ctrl-C from a background shell (system() ignores SIGINT while it
+  -- waits, so the signal must come after os.execute returns), then a wait
+  -- long enough for it to arrive.
+  local ctrl_c = [[os.execute("(sleep 0.1; kill -INT $PPID) &")
+    local function wait() local t = aapmt.clock(); while aapmt.clock() - t < 3 do end end
+  ]]
+  local cases = {
+    {"plain", ctrl_c .. [[local x = 0; local ok, e = pcall(function() wait(); x = 1 end)
+      print(ok, e, x)]], "false\tinterrupted\t0"},
+    {"held", ctrl_c .. [[local x = 0
+      local ok, e = pcall(aapmt.hold_interrupts, function() wait(); x = 1 end)
+      print(ok, e, x)]], "false\tinterrupted\t1"},
+    {"held error", ctrl_c .. [[local ok, e = pcall(aapmt.hold_interrupts, function() wait(); error("own") end)
+      print(ok, e)]], "false\tinterrupted"},
+    {"interrupts.pcall", ctrl_c .. [[local interrupts = require "aapmt.interrupts"
+      local ok, e = pcall(function()
+        local inner_ok = interrupts.pcall(wait)
+        print("swallowed", inner_ok)
+      end)
+      print(ok, e)]], "false\tinterrupted"},
+  }
+  for i, case in ipairs(cases) do
+    local script = string.format("%s/case%d.lua", tmp, i)
+    folder.write_atomic(script, case[2])
+    local p = io.popen(string.format("%q run %q 2>/dev/null", aapmt_bin, script))
+    local printed = p:read("a")
+    p:close()
+    check.eq(printed, case[3] .. "\n", case[1])
+  end
+end
+
 -- The rate and ETA count only this process's steps: a run resumed at step
 -- 200 of 600 that did one step in half a second is at 2 steps/s, 200 s to go.
 do

@@ -239,6 +239,30 @@ return aapmt.experiment{
   entries = batch.run({file}, {}, {summary_dir = tmp .. "/runs"})
   check.eq(entries[1].status, "up to date", "a second batch reuses the result")
 
+  -- A transfer with a Lua head starts from the trained head of its start,
+  -- in the batch and on its own alike (the same fingerprint either way).
+  local transfer = tmp .. "/exp/lua_transfer.lua"
+  folder.write_atomic(transfer, string.format([[
+local nn = require "aapmt.nn"
+return aapmt.experiment{
+  database = {demo = {images = 120, size = 32, per_prompt = 4, seed = 3}},
+  model_config = %q, runs = %q, plot = false, start = {experiment = "lua_head"},
+  head = nn.Sequential{nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 1), seed = 9},
+  train = {metrics = {"quality"}, epochs = 1, batch_size = 16, lr = 1e-3, threads = 1},
+  evaluate = {tasks = {"quality"}},
+}
+]], plain_config, tmp .. "/runs"))
+  entries = batch.run({tmp .. "/exp"}, {}, {summary_dir = tmp .. "/runs"})
+  local by = {}
+  for _, e in ipairs(entries) do by[e.name] = e end
+  check.eq(by.lua_transfer.status, "done", "the transfer runs: " .. tostring(by.lua_transfer.error))
+  check.eq(by.lua_transfer.result.train_spec.start_head, "the start experiment's trained head", "its start head")
+  entries = batch.run({transfer}, {}, {summary_dir = tmp .. "/runs"})
+  check.eq(entries[1].status, "up to date", "run on its own, the transfer is the same run")
+  entries = batch.run({tmp .. "/exp"}, {}, {summary_dir = tmp .. "/runs"})
+  for _, e in ipairs(entries) do check.eq(e.status, "up to date", e.name .. " stays up to date") end
+  os.remove(transfer)
+
   -- Declarations: a function is a head too; other tables must be a block.
   local function declare(head_line)
     local path = tmp .. "/exp/decl.lua"
