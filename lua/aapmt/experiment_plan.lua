@@ -21,6 +21,7 @@ local folder = require "aapmt.run_folder"
 local databases = require "aapmt.databases"
 local experiment = require "aapmt.experiment"
 local config = require "aapmt.train_config"
+local database = require "aapmt.experiment_database"
 local fingerprint = require "aapmt.fingerprint"
 local interrupts = require "aapmt.interrupts"
 
@@ -51,12 +52,6 @@ local fail_at = experiment.fail_at
 
 -- ---- where things go ----
 
-local function fnv1a(s)   -- a short, stable tag for the demo database's folder name
-  local h = -3750763034362895579   -- 0xcbf29ce484222325
-  for i = 1, #s do h = (h ~ s:byte(i)) * 1099511628211 end
-  return string.format("%016x", h)
-end
-
 -- The project folder of an experiment file, and paths relative to it.
 function M.project(decl) return databases.project_dir(decl.path) end
 
@@ -74,104 +69,6 @@ end
 function M.out_dir(decl, variant)
   local base = M.runs_dir(decl, variant.fields) .. "/" .. decl.name
   return variant.id == "" and base or base .. "/" .. variant.id:gsub("[^%w=,._-]", "_")
-end
-
--- ---- the database ----
-
-local function demo_database(opts, runs)
-  opts = opts == true and {} or opts
-  local o = {images = opts.images or 400, size = opts.size or 32, seed = opts.seed or 42,
-    per_prompt = opts.per_prompt or 4}
-  -- The folder is keyed by the parameters and by what the generator draws
-  -- (the first rows' prompts and scores), so a cache from another version
-  -- of the generator is never reused.
-  local db = a.demo_db(o)
-  local drawn = {}
-  for i = 1, math.min(3, db:size()) do
-    local r = db:row(i)
-    drawn[#drawn + 1] = string.format("%s|%.17g|%.17g|%.17g", r.prompt, r.mos_quality, r.mos_align, r.mos_authenticity)
-  end
-  db:free()
-  local key = fnv1a(table.concat(drawn, "\n"))
-  local dir = string.format("%s/.databases/demo-%d-%dpx-seed%d-%dpp-%s", runs, o.images, o.size, o.seed,
-    o.per_prompt, key:sub(1, 8))
-  return {kind = "csv", csv = dir .. "/demo.csv", images = dir .. "/images", title = "demo",
-    targets = {"mos_quality", "mos_align", "mos_authenticity"}, vocab = dir .. "/vocab.txt", demo = o,
-    dir = dir, identity = string.format("demo images=%d size=%d seed=%d per_prompt=%d generator=%s", o.images,
-      o.size, o.seed, o.per_prompt, key)}
-end
-
-local function is_demo(f)
-  return f.database == "demo" or type(f.database) == "table" and f.database.demo ~= nil
-end
-
--- Column names, as a list: {"mos_quality", "mos_align"}.
-local function check_targets(decl, targets)
-  if targets == nil then return end
-  local ok = type(targets) == "table"
-  local n = 0
-  for k, v in pairs(ok and targets or {}) do
-    n = n + 1
-    if math.type(k) ~= "integer" or type(v) ~= "string" then
-      fail_at(decl, "targets", "database.targets must be a list of column names, e.g. {\"mos_quality\", "
-        .. "\"mos_align\"}; found %s = %s", tostring(k), canonical(v))
-    end
-  end
-  if not ok or n == 0 or n ~= #targets then
-    fail_at(decl, "targets", "database.targets must be a non-empty list of column names, e.g. {\"mos_quality\"}")
-  end
-end
-
--- {kind=, csv=, images=, targets=, title=, ...}, or nil and what is missing.
-local function database(decl, f, p)
-  local d = f.database
-  if d == nil then fail_at(decl, "database", "'database' is required") end
-  if is_demo(f) then return demo_database(d == "demo" and {} or d.demo, p.runs) end
-  if type(d) == "string" then
-    local found, why = databases.locate(d, p.project)
-    if not found and not databases.known[d] then fail_at(decl, "database", "%s", why) end
-    return found, why
-  end
-  for _, key in ipairs({"csv", "images"}) do
-    if type(d[key]) ~= "string" then fail_at(decl, "database", "database.%s (a path) is required", key) end
-  end
-  check_targets(decl, d.targets)
-  for key, kind in pairs({csv = "file", images = "directory"}) do
-    local facts = a.file_facts(d[key])
-    if not facts or facts.kind ~= kind then
-      fail_at(decl, key, "database.%s: %s is not a %s", key, d[key], kind == "file" and "readable file" or "folder")
-    end
-  end
-  local known = databases.known[d.kind or ""]
-  local db = {kind = d.kind or "csv", csv = d.csv, images = d.images, skip_missing = d.skip_missing,
-    title = d.title or d.csv:match("[^/]*$"), targets = d.targets or (known and known.targets) or {}}
-  -- Opening it checks the columns and every row's image now, not after hours of work.
-  local ok, ds = interrupts.pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
-    skip_missing = db.skip_missing})
-  if not ok then fail_at(decl, d.targets and "targets" or "database", "%s", tostring(ds)) end
-  ds:free()
-  return db
-end
-
--- The database by content: its CSV's bytes, and each row's image by name,
--- size and content (hashes are cached, so this reads the images once).
--- Opening it also checks every target column and image before any work.
-local function database_identity(decl, db)
-  if db.identity then return db.identity end
-  local ok, ds = interrupts.pcall(a.dataset, {kind = db.kind, csv = db.csv, images = db.images, targets = db.targets,
-    skip_missing = db.skip_missing})
-  if not ok then fail_at(decl, "database", "%s", tostring(ds)) end
-  local lines = {"csv " .. assert(fingerprint.file(db.csv))}
-  for i = 1, ds:size() do
-    local r = ds:row(i)
-    local hash, why = fingerprint.file(r.image)
-    if not hash then ds:free(); fail_at(decl, "database", "%s", why) end
-    lines[#lines + 1] = string.format("%s %d %s", r.name, a.file_facts(r.image).size, hash)
-  end
-  local skipped = ds:skipped()
-  db.rows = ds:size()
-  ds:free()
-  return string.format("%s rows=%d skipped=%d %s", db.kind, db.rows, skipped, a.sha256(table.concat(lines, "\n")))
 end
 
 -- ---- metrics and tasks ----
@@ -255,7 +152,7 @@ end
 -- Where the weights come from: sets p.start, p.checkpoint or p.upstream,
 -- and returns the spec's start line (nil while an input is missing).
 local function resolve_start(decl, f, p, ctx, missing)
-  local start = f.start or (is_demo(f) and "random" or "imagereward")
+  local start = f.start or (database.is_demo(f) and "random" or "imagereward")
   p.start = start
   if start == "imagereward" then
     local path, why = databases.imagereward(p.project)
@@ -430,7 +327,7 @@ function M.plan(decl, variant, ctx)
     return p
   end
   local missing = p.missing
-  local db, why = database(decl, f, p)
+  local db, why = database.resolve(decl, f, p)
   if not db then
     missing[#missing + 1] = why
     db = {targets = databases.known[f.database].targets, title = databases.known[f.database].title}
@@ -523,7 +420,7 @@ function M.plan(decl, variant, ctx)
     end
   end
 
-  local db_line = database_identity(decl, db)
+  local db_line = database.identity(decl, db)
   p.train_spec = training_spec(decl, f, p, start_line, db_line)
   p.train_fingerprint = fingerprint.of(p.train_spec)
   p.spec = result_spec(f, p, ctx)
@@ -538,12 +435,7 @@ end
 -- training fingerprint) and its trained Lua head, if any.
 function M.prepare(p)
   if p.report_only then return end
-  if p.db.demo and not folder.exists(p.db.csv) then
-    folder.mkdir(p.db.dir)
-    local db = a.demo_db(p.db.demo)
-    db:write(p.db.dir)
-    db:free()
-  end
+  database.draw(p.db)
   if p.upstream then
     local r = p.upstream.read()
     if not (r and r.train_fingerprint == p.upstream.train_fingerprint) then

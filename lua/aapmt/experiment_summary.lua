@@ -5,53 +5,12 @@
 -- folders (*.superseded-*) are never listed, and results whose file or
 -- inputs changed since are counted in one line. Sweeps over a replicate key
 -- (seed) also get their mean ± sd (min–max).
-local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
 local stats = require "aapmt.experiment_stats"
 local interrupts = require "aapmt.interrupts"
+local results = require "aapmt.experiment_results"
 
 local M = {}
-
-local function read_result(dir)
-  local r = folder.try_read_lua(dir .. "/result.lua")
-  return type(r) == "table" and r.name and r or nil
-end
-
-local function is_dir(p) return lfs.attributes(p, "mode") == "directory" end
-
-local function listed(dir)
-  local names = {}
-  if is_dir(dir) then
-    for name in lfs.dir(dir) do
-      if name:sub(1, 1) ~= "." and not name:find("%.superseded%-") and is_dir(dir .. "/" .. name) then
-        names[#names + 1] = name
-      end
-    end
-  end
-  table.sort(names)
-  return names
-end
-
--- The results of one experiment's folder: its own, or its variants'.
-function M.results_of(runs_dir, name)
-  local dir, out = runs_dir .. "/" .. name, {}
-  local own = read_result(dir)
-  if own then out[1] = own end
-  for _, sub in ipairs(listed(dir)) do
-    local r = read_result(dir .. "/" .. sub)
-    if r then out[#out + 1] = r end
-  end
-  return out
-end
-
--- Every result under runs_dir.
-function M.all_results(runs_dir)
-  local out = {}
-  for _, name in ipairs(listed(runs_dir)) do
-    for _, r in ipairs(M.results_of(runs_dir, name)) do out[#out + 1] = r end
-  end
-  return out
-end
 
 -- Whether a result is what its file says now: this batch's plan of the
 -- same folder when there is one, else its file planned again with the
@@ -63,7 +22,7 @@ local function current_checker(plans, runs_dir, results)
     for _, p in ipairs(list) do by_out[p.out] = p end
   end
   local experiment = require "aapmt.experiment"
-  local batch = require "aapmt.batch"
+  local context = require "aapmt.experiment_context"
   local decls = {}   -- every experiment file the results name, by experiment name
   for _, r in ipairs(results) do
     if r.source and not decls[r.name] then
@@ -77,7 +36,7 @@ local function current_checker(plans, runs_dir, results)
     if p then return p.fingerprint == r.fingerprint end
     if not (decls[r.name] and r.fingerprint) then return false end
     local key = table.concat(r.overrides or {}, "\0")
-    if not contexts[key] then contexts[key] = {batch.lazy_context(decls, r.overrides, runs_dir)} end
+    if not contexts[key] then contexts[key] = {context.lazy(decls, r.overrides, runs_dir)} end
     for _, fresh in ipairs(contexts[key][2](r.name) or {}) do
       if fresh.variant.id == (r.variant or "") then return fresh.fingerprint == r.fingerprint end
     end
@@ -95,7 +54,7 @@ end
 
 -- Writes summary.md and summary.csv in dir from the current results.
 function M.write(dir, plans)
-  local all = M.all_results(dir)
+  local all = results.all(dir)
   local is_current = current_checker(plans, dir, all)
   local current, stale = {}, 0
   for _, r in ipairs(all) do

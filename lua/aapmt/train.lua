@@ -46,7 +46,6 @@
 -- cfg.source = train.loader_source{workers=, prefetch=, cache_bytes=} uses
 -- the background aapmt.loader (its own seeded order) where it is built.
 local a = aapmt
-local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
 local progress = require "aapmt.progress"
 local config = require "aapmt.train_config"
@@ -55,6 +54,8 @@ local lua_head = require "aapmt.train_head"
 local seeds = require "aapmt.seeds"
 local fingerprint = require "aapmt.fingerprint"
 local interrupts = require "aapmt.interrupts"
+local checkpoints = require "aapmt.train_checkpoint"
+local resume = require "aapmt.train_resume"
 
 local M = {task_prompts = config.task_prompts, score_columns = config.score_columns}
 local fail, target_of = config.fail, config.target_of
@@ -194,43 +195,6 @@ end
 
 local function make_optimizer(params, o)
   return a[o.kind](params, {lr = o.lr, betas = o.betas, eps = o.eps, weight_decay = o.weight_decay})
-end
-
-local function checkpoint_paths(out, step)
-  local base = string.format("%s/checkpoints/step-%08d", out, step)
-  return base .. ".model.safetensors", base .. ".optim.safetensors", base .. ".head.safetensors"
-end
-
--- Model and optimizer first, under names of their own; the state file that
--- points at them is written last, atomically, so a kill at any moment leaves
--- the previous complete checkpoint in force.
-local function write_checkpoint(run, state)
-  local model_path, optim_path, head_path = checkpoint_paths(run.out, state.step)
-  local previous = folder.read_lua(run.state_path)
-  local ok, err = pcall(function()
-    run.net:save(model_path)
-    a.save(run.opt:state(), optim_path)
-    if run.lua_head then lua_head.save(run.lua_head, head_path) end
-    state.model, state.optimizer, state.head = model_path, optim_path, run.lua_head and head_path or nil
-    folder.write_atomic(run.state_path, "return " .. folder.lua_value(state) .. "\n")
-  end)
-  if not ok then
-    -- A full disk, most likely: what was written goes, the checkpoint in
-    -- force stays, and the message says which one that is.
-    if not (previous and previous.model == model_path) then
-      os.remove(model_path)
-      os.remove(optim_path)
-      os.remove(head_path)
-    end
-    fail("checkpoint at step %d not written: %s; %s", state.step, tostring(err), previous and
-      string.format("the checkpoint of step %d is intact (resume = true goes on from it)", previous.step) or
-      "no earlier checkpoint exists")
-  end
-  if previous and previous.step ~= state.step then
-    os.remove(previous.model)
-    os.remove(previous.optimizer)
-    if previous.head then os.remove(previous.head) end
-  end
 end
 
 -- ---- one micro-batch ----
@@ -373,100 +337,6 @@ use_metric_head = function(run, r, state)
   return note
 end
 
--- A kill can leave temporary files of a checkpoint being written, or the
--- previous checkpoint's files when it came between writing the state and
--- removing them: only what the state names is kept.
-local function remove_leftovers(dir, state)
-  local keep = {}
-  if state then keep[state.model], keep[state.optimizer] = true, true end
-  if state and state.head then keep[state.head] = true end
-  for name in lfs.dir(dir) do
-    local path = dir .. "/" .. name
-    if (name:find("%.tmp") or name:find("^step%-%d+%..*safetensors$")) and not keep[path] then os.remove(path) end
-  end
-end
-
--- What may differ between a run and its resume: where it runs, how it
--- reports, when it stops or checkpoints, and where its files are (paths:
--- their contents are compared through rec.identity). Everything else
--- (options, data, weights, version) must be the same, or the resume would
--- silently train something else.
-M.free_on_resume = {threads = true, progress = true, resume = true, out = true, checkpoint_every = true,
-  eval_every = true, eval_batch_size = true, paper_rows = true, stop_after_steps = true, data = true, train = true,
-  test = true, stretches = true, vocab = true, ["model.checkpoint"] = true, ["model.config"] = true,
-  head = true}   -- a Lua head is compared by train_head.setup, which names both layer lists
-
--- rec flattened to "key" → one-line canonical text (a metric's text
--- function as its source), nested string-keyed tables as "optimizer.lr",
--- so a difference names the option. Stored in the state when the run
--- starts: strings compare with strings whatever the state file can hold.
-local function flat_options(rec)
-  local out = {}
-  local function walk(t, prefix)
-    for k, v in pairs(t) do
-      local key = prefix .. tostring(k)
-      if M.free_on_resume[key] then
-        -- not compared
-      elseif type(v) == "table" and #v == 0 and next(v) ~= nil and type(k) == "string" then walk(v, key .. ".")
-      else out[key] = fingerprint.canonical(v) end
-    end
-  end
-  walk(rec, "")
-  return out
-end
-
-local function without(flat, skip)
-  if not skip then return flat end
-  local out = {}
-  for k, v in pairs(flat) do
-    if not skip[k:match("^[^.]+")] then out[k] = v end
-  end
-  return out
-end
-
--- The state must describe this run. A run given a fingerprint (by the
--- experiment layer) is the same run exactly when the fingerprint is;
--- otherwise every option that is not free must be. skip: top-level keys
--- left for a later check (the metrics' texts, known once the head is set).
-local function check_resume(state, rec, out, skip)
-  local changes
-  if state.config.fingerprint or rec.fingerprint then
-    if state.config.fingerprint == rec.fingerprint then return end
-    changes = fingerprint.diff(state.config.spec, rec.spec)
-    if #changes == 0 then changes = {{key = "fingerprint", old = state.config.fingerprint, new = rec.fingerprint}} end
-  else
-    changes = fingerprint.diff(without(state.options or flat_options(state.config), skip),
-      without(flat_options(rec), skip))
-    if #changes == 0 then return end
-  end
-  local parts = {}
-  for _, c in ipairs(changes) do
-    parts[#parts + 1] = string.format("%s: %s (the run) -> %s (now)", c.key, c.old or "(none)", c.new or "(none)")
-  end
-  fail("cannot resume %s: it was started with other options, and resuming would mix two runs:\n  %s\n"
-    .. "To start afresh, remove %s or give another out folder (aapmt train: --out DIR); to go on with the run, use "
-    .. "the options it records in %s/config.lua.", out, table.concat(parts, "\n  "), out, out)
-end
-
--- What the run's data and weights are, by content where it is cheap: the
--- rows (image name and size, prompt, targets) and the model and vocabulary
--- files (SHA-256, cached), so a moved folder is the same run.
-local function identity(r)
-  local function rows_hash(rows)
-    local lines = {}
-    for i, row in ipairs(rows) do
-      local facts = a.file_facts(row.image)
-      lines[i] = string.format("%s %d %s %s", row.image:match("[^/]*$"), facts and facts.size or -1, row.prompt,
-        fingerprint.canonical(row.targets))
-    end
-    return a.sha256(table.concat(lines, "\n"))
-  end
-  local function file(path) return path and (fingerprint.file(path) or "unreadable " .. path) or nil end
-  local spec = type(r.model) == "string" and {checkpoint = r.model} or r.model
-  return {train_rows = rows_hash(r.train_rows), test_rows = rows_hash(r.test_rows), vocab = file(r.vocab),
-    checkpoint = file(spec.checkpoint), config = file(spec.config)}
-end
-
 -- ---- the steps ----
 
 -- One optimizer step: up to `accumulate` micro-batches (interruptible:
@@ -536,40 +406,13 @@ end
 
 local function save_checkpoint(run, state)
   interrupts.hold(function()
-    write_checkpoint(run, state)
+    checkpoints.write(run, state)
     run.dirty = false
     log(run, "checkpoint at step %d", state.step)
   end)
 end
 
 -- ---- the run ----
-
--- config.lua: the options the run was started with and its stretches (the
--- step each started from, its threads, any reporting option it changed):
--- a resume adds a stretch and never rewrites the options, so the file
--- always says what produced the weights.
--- The options as a state file can hold them: a function (a metric's text)
--- as its source.
-local function printable(v)
-  if type(v) == "function" then return "<function> " .. fingerprint.function_source(v) end
-  if type(v) ~= "table" then return v end
-  local out = {}
-  for k, x in pairs(v) do out[k] = printable(x) end
-  return out
-end
-
-local function record_stretch(run, state, rec)
-  local stretch = {from_step = state.step, threads = rec.threads, started = os.date("!%Y-%m-%dT%H:%M:%SZ")}
-  for _, key in ipairs({"eval_every", "eval_batch_size", "checkpoint_every", "paper_rows"}) do
-    if fingerprint.canonical(state.config[key]) ~= fingerprint.canonical(rec[key]) then stretch[key] = rec[key] end
-  end
-  state.stretches = state.stretches or {}
-  state.stretches[#state.stretches + 1] = stretch
-  local recorded = {}
-  for k, v in pairs(state.config) do recorded[k] = v end
-  recorded.stretches = state.stretches
-  folder.write_atomic(run.out .. "/config.lua", "return " .. folder.lua_value(recorded) .. "\n")
-end
 
 local function close_run(run)
   for _, f in ipairs({run.steps_file, run.epochs_file, run.log_file}) do
@@ -587,7 +430,7 @@ end
 -- completed one checkpointed if it is not yet, and the interruption goes on
 -- up, after saying how to go on.
 local function interrupted(run, state)
-  if run.dirty then write_checkpoint(run, state) end
+  if run.dirty then checkpoints.write(run, state) end
   local msg = state.step > 0 and string.format("interrupted after step %d of %d; the checkpoint of step %d is in %s "
     .. "(resume = true goes on from it)", state.step, run.total_steps, state.step, run.out .. "/checkpoints")
     or string.format("interrupted before the first step of %s; nothing to keep", run.out)
@@ -602,7 +445,7 @@ function M.run(cfg)
   local r = config.resolve(cfg)
   if r.threads then a.set_num_threads(r.threads) end
   local rec = config.recorded(r)
-  rec.identity = identity(r)
+  rec.identity = resume.identity(r)
   rec.batch_order = r.source and (M.source_kinds[r.source] or "a custom batch source") or "(seed, epoch)"
   fingerprint.flush()
   folder.mkdir(r.out .. "/checkpoints")
@@ -616,8 +459,8 @@ function M.run(cfg)
       .. "it, give another out folder, or remove %s to start afresh", r.out, r.out)
   end
   -- The metrics' texts are checked once the head has set what it feeds.
-  if state then check_resume(state, rec, r.out, {metrics = true}) end
-  remove_leftovers(run.out .. "/checkpoints", state)
+  if state then resume.check(state, rec, r.out, {metrics = true}) end
+  checkpoints.remove_leftovers(run.out .. "/checkpoints", state)
   local threads_before = state and state.stretches and state.stretches[#state.stretches].threads
     or state and state.config.threads
 
@@ -632,7 +475,7 @@ function M.run(cfg)
   -- config.lua records the text each metric feeds (a Metric Transformer or
   -- a shared Lua head feeds each image's own prompt, whatever was asked).
   rec.metrics = config.recorded_metrics(run.metrics)
-  if state then check_resume(state, rec, r.out) end
+  if state then resume.check(state, rec, r.out) end
   run.tokenizer = a.tokenizer(r.vocab)
   if run.tokenizer:size() > run.net:config().text.vocab_size then
     fail("%s has %d tokens but the model's text embedding has %d rows", r.vocab, run.tokenizer:size(),
@@ -657,12 +500,12 @@ function M.run(cfg)
   end)())
 
   state = state or {epoch = 1, batch = 1, step = 0, epoch_loss = 0.0, epoch_steps = 0, epoch_images = 0,
-    config = printable(rec), options = flat_options(rec), loss_weights = type(r.loss_weights) == "table" and r.loss_weights or nil}
+    config = resume.printable(rec), options = resume.flat_options(rec), loss_weights = type(r.loss_weights) == "table" and r.loss_weights or nil}
   if not state.loss_weights then
     state.loss_weights = {}
     for m = 1, #run.metrics do state.loss_weights[m] = 1.0 end
   end
-  record_stretch(run, state, rec)
+  resume.record_stretch(run, state, rec)
   log(run, "%s: %d train rows, %d test rows, %d steps (%d per epoch), %d threads%s", state.step > 0 and "resume"
     or "start", #r.train_rows, #r.test_rows, total_steps, steps_per_epoch, a.get_num_threads(),
     state.step > 0 and string.format(", from step %d (epoch %d, batch %d)", state.step, state.epoch, state.batch) or "")
