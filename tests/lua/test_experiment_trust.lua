@@ -216,6 +216,13 @@ do
   status, out, err = run(string.format("batch %q", tmp .. "/exp/csv.lua"))
   check.eq(counts(out), 1, "an edited CSV retrains: " .. out)
   check.truthy(err:find("the training changed (database ", 1, true), "the database is named: " .. err)
+  -- the text a trained metric feeds is training: an edit retrains
+  local text = folder.read(tmp .. "/exp/csv.lua"):gsub('metrics = {"quality"}',
+    'metrics = {{name = "quality", text = "a sharp photo"}}')
+  folder.write_atomic(tmp .. "/exp/csv.lua", text)
+  status, out, err = run(string.format("batch %q", tmp .. "/exp/csv.lua"))
+  check.eq(counts(out), 1, "an edited metric text retrains: " .. out)
+  check.truthy(err:find("the training changed (train.metrics ", 1, true), "the metrics are named: " .. err)
 end
 
 -- ---- a report over other results is current in the summary; a train/
