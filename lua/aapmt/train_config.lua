@@ -137,7 +137,10 @@ function M.check_values(r, fail_key)
   end
   if r.schedule ~= nil then
     if type(r.schedule) ~= "table" then fail_key("schedule", "option 'schedule' must be a table, e.g. {kind = \"cosine\"}") end
-    local s = {base_lr = r.optimizer.lr, total = 100}
+    -- The run's length is not known before its rows are: a long one stands
+    -- in, so the kind and its settings are checked; train.run checks the
+    -- warm-up against the real length.
+    local s = {base_lr = r.optimizer.lr, total = 2 ^ 40}
     for k, v in pairs(r.schedule) do s[k] = v end
     local ok, err = pcall(a.schedule, s)
     if not ok then fail_key("schedule", "%s", (tostring(err):gsub("^[^\n:]*%.lua:%d+: ", ""))) end
