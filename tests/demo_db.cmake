@@ -1,2 +1,2 @@
-# The built-in demo database (core/train/demo_db.h).
+# The built-in demo database (core/demo/demo_db.h).
 aapmt_c_test(test_demo_db)

@@ -1,2 +1,2 @@
-# The background data loader (core/train/loader.h).
+# The background data loader (core/data/loader.h).
 aapmt_c_test(test_loader)

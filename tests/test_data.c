@@ -17,10 +17,10 @@
 
 #include "check.h"
 #include "tensor.h"
-#include "train/csv.h"
-#include "train/dataset.h"
-#include "train/mt19937.h"
-#include "train/split.h"
+#include "data/csv.h"
+#include "data/dataset.h"
+#include "data/mt19937.h"
+#include "data/split.h"
 
 #define FIX AAPMT_TEST_FIXTURES "/data/"
 #define DATASETS AAPMT_SHARED_DIR "/datasets"

@@ -1,4 +1,4 @@
-/* The built-in demo database (core/train/demo_db.h): determinism (same seed,
+/* The built-in demo database (core/demo/demo_db.h): determinism (same seed,
  * same bytes, whatever the thread count), the CSV's columns and ranges, the
  * PNGs decoding with the project's own loader, the scores responding to
  * their factors as documented (in the numbers and in the pixels), the three
@@ -17,7 +17,7 @@
 #include "io/image.h"
 #include "io/tokenizer.h"
 #include "tensor.h"
-#include "train/demo_db.h"
+#include "demo/demo_db.h"
 
 #define SIZE 40
 

@@ -20,7 +20,7 @@
 #include "io/pickle.h"
 #include "io/state_dict.h"
 #include "io/zip.h"
-#include "train/csv.h"
+#include "data/csv.h"
 
 static char tmpdir[256];
 

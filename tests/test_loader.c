@@ -1,4 +1,4 @@
-/* The background data loader (core/train/loader.h): order, coverage,
+/* The background data loader (core/data/loader.h): order, coverage,
  * drop_last, resume, thread-count and cache bit-identity, decode counts,
  * errors naming the file, and shutdown mid-epoch. Images are tiny PNGs of
  * assorted sizes written into a temporary folder. Run it under ASan too
@@ -15,7 +15,7 @@
 #include "io/image.h"
 #include "rng.h"
 #include "tensor.h"
-#include "train/loader.h"
+#include "data/loader.h"
 
 #define NROWS 23
 #define SIZE 32

@@ -1,4 +1,4 @@
-/* Rating databases and content-isolated splits (core/train) from Lua.
+/* Rating databases and content-isolated splits (core/data) from Lua.
  *
  *   aapmt.dataset{kind=, csv=, images=, targets=, name_column=, prompt_column=,
  *                 skip_missing=}
@@ -37,9 +37,9 @@
 #include <string.h>
 
 #include "binding.h"
-#include "train/csv.h"
-#include "train/dataset.h"
-#include "train/split.h"
+#include "data/csv.h"
+#include "data/dataset.h"
+#include "data/split.h"
 
 #define LT_DATASET_TYPE "aapmt.Dataset"
 

@@ -1,5 +1,5 @@
 /* aapmt.demo_db([{images=, size=, seed=, per_prompt=}]): the built-in
- * synthetic database (core/train/demo_db.h) as a userdata. Rows are 1-based,
+ * synthetic database (core/demo/demo_db.h) as a userdata. Rows are 1-based,
  * as everywhere in Lua: row 1 is demo_00000.png.
  *
  *   db:size() (also #db), db:nprompts(), db:config()
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "binding.h"
-#include "train/demo_db.h"
+#include "demo/demo_db.h"
 
 #define LT_DEMO_DB_TYPE "aapmt.DemoDB"
 

@@ -1,4 +1,4 @@
-/* aapmt.loader{...}: the background data loader (core/train/loader.h) from
+/* aapmt.loader{...}: the background data loader (core/data/loader.h) from
  * Lua: batches of preprocessed images decoded by worker threads ahead of
  * the training loop, in a seeded order that depends only on (seed, epoch).
  *
@@ -27,7 +27,7 @@
 #include <string.h>
 
 #include "binding.h"
-#include "train/loader.h"
+#include "data/loader.h"
 
 #define LT_LOADER_TYPE "aapmt.Loader"
 

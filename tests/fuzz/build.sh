@@ -59,7 +59,7 @@ done
 # The fuzzers parse files on the CPU, so they link the CPU-only stand-ins for
 # the CUDA kernels (core/cuda/unavailable.c) rather than needing nvcc.
 cd "$root"
-sources=(core/*.c core/ops/*.c core/io/*.c core/model/*.c core/train/*.c core/cuda/unavailable.c lua/binding/*.c tests/fuzz/stb_image_impl.c)
+sources=(core/*.c core/ops/*.c core/io/*.c core/model/*.c core/data/*.c core/demo/*.c core/train/*.c core/cuda/unavailable.c lua/binding/*.c tests/fuzz/stb_image_impl.c)
 newest_header=$(find core lua/binding tests/fuzz/include -name '*.h' -printf '%T@\n' | sort -n | tail -1)
 stale=()
 for src in "${sources[@]}"; do

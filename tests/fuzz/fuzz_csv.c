@@ -1,8 +1,8 @@
-/* Fuzzing the CSV reader (core/train/csv.c) from memory: a parse that
+/* Fuzzing the CSV reader (core/data/csv.c) from memory: a parse that
  * succeeds must give a rectangular table of NUL-terminated cells with
  * non-decreasing lines, and every cell goes through at_csv_number. */
 #include "fuzz_common.h"
-#include "train/csv.h"
+#include "data/csv.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     /* The exact bytes on the heap, so a read one past the end is caught. */

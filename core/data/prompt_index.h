@@ -1,5 +1,5 @@
 /* Unique prompts in order of first appearance (pandas' Series.unique), with
- * a hash lookup from prompt to its index. Internal to core/train. */
+ * a hash lookup from prompt to its index. Internal to core/data. */
 #ifndef AAPMT_TRAIN_PROMPT_INDEX_H
 #define AAPMT_TRAIN_PROMPT_INDEX_H
 
