@@ -79,5 +79,10 @@ void at_zero_grad(at_tensor *t);
 int at_op_count(void);
 const at_op_def *at_op_at(int i);
 bool at_op_registered(const at_op_def *op);
+/* The op's position in the table; -1 for an op not in AT_OP_LIST. */
+int at_op_index(const at_op_def *op);
+/* Whether the op is in AT_OP_GENERIC_LIST: it runs only device services and
+ * other ops, so it needs no kernel slot (core/ops/kernels.h). */
+bool at_op_is_generic(const at_op_def *op);
 
 #endif

@@ -2,28 +2,12 @@
 #include "tensor.h"
 #include "autograd.h"
 #include "parallel.h"
-#include "cuda.h"
-#include "cuda/kernels.h"
+#include "device.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- errors ---- */
-
-/* Large enough for a checkpoint report that names many keys. */
-static _Thread_local char last_error[8192];
-
-const char *at_last_error(void) { return last_error[0] ? last_error : "unknown error"; }
-
-void at_set_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
-    va_end(ap);
-}
 
 char *at_shape_str(const at_tensor *t, char *buf, size_t size) {
     size_t n = (size_t)snprintf(buf, size, "[");
@@ -31,6 +15,19 @@ char *at_shape_str(const at_tensor *t, char *buf, size_t size) {
         n += (size_t)snprintf(buf + n, size - n, i ? ", %lld" : "%lld", (long long)t->shape[i]);
     if (n < size) snprintf(buf + n, size - n, "]");
     return buf;
+}
+
+/* ---- graph nodes ----
+ * A tensor holds the node that made it and a node its inputs, so a node's
+ * lifetime is the tensors': it is released here, with them. */
+
+void at_node_retain(at_node *n) { __atomic_add_fetch(&n->refcount, 1, __ATOMIC_RELAXED); }
+
+void at_node_release(at_node *n) {
+    if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
+    for (int i = 0; i < n->n_inputs; i++) at_release(n->inputs[i]);
+    for (int i = 0; i < AT_NODE_MAX_SAVED; i++) at_release(n->saved[i]);
+    free(n);
 }
 
 /* ---- dtypes ---- */
@@ -232,10 +229,12 @@ static at_tensor *new_tensor(at_device device, at_dtype dtype, int ndim, const i
                      dims_str(ndim, shape));
         return NULL;
     }
-    at_storage *s = device == AT_CUDA ? at_cuda_storage_new(nbytes)
+    const at_backend *backend = NULL;
+    if (device != AT_CPU && !(backend = at_backend_of(device, "cuda"))) return NULL;
+    at_storage *s = backend ? backend->storage_new(nbytes)
                   : zero            ? at_storage_new(nbytes)
                                     : at_storage_new_uninit(nbytes);
-    if (!s && device == AT_CUDA) return NULL; /* the allocator's error names the size and what is in use */
+    if (!s && backend) return NULL; /* the allocator's error names the size and what is in use */
     if (!s) {
         at_set_error("out of memory: a %s tensor of shape %s needs %zu bytes (%.2f GB)", at_dtype_name(dtype),
                      dims_str(ndim, shape), nbytes, nbytes / 1e9);
@@ -243,7 +242,7 @@ static at_tensor *new_tensor(at_device device, at_dtype dtype, int ndim, const i
     }
     at_tensor *t = header_on(s, dtype, ndim, shape, NULL, 0);
     if (!t) at_storage_release(s);
-    if (t && zero && device == AT_CUDA && at_cuda_fill(t, 0)) {
+    if (t && zero && backend && backend->fill(t, 0)) {
         at_release(t);
         return NULL;
     }
@@ -386,7 +385,7 @@ static double read_stored(const at_tensor *t, int64_t i) {
     if (!at_on_cuda(t)) return read_elem(t->storage->data, t->dtype, i);
     uint64_t word = 0;
     size_t es = at_dtype_size(t->dtype);
-    if (at_cuda_memcpy(&word, AT_CPU, (char *)t->storage->data + (size_t)i * es, AT_CUDA, es)) return NAN;
+    if (at_device_memcpy(&word, AT_CPU, (char *)t->storage->data + (size_t)i * es, AT_CUDA, es)) return NAN;
     return read_elem(&word, t->dtype, 0);
 }
 
@@ -432,7 +431,7 @@ void at_set(at_tensor *t, const int64_t *index, double value) {
     uint64_t word = 0;
     size_t es = at_dtype_size(t->dtype);
     write_elem(&word, t->dtype, 0, value);
-    at_cuda_memcpy((char *)t->storage->data + (size_t)i * es, AT_CUDA, &word, AT_CPU, es);
+    at_device_memcpy((char *)t->storage->data + (size_t)i * es, AT_CUDA, &word, AT_CPU, es);
 }
 
 double at_item(const at_tensor *t) {
@@ -489,7 +488,10 @@ int at_copy_(at_tensor *dst, const at_tensor *src) {
         return -1;
     }
     if (at_device_of(dst) != at_device_of(src)) return copy_across(dst, src);
-    if (at_on_cuda(dst)) return at_cuda_copy(dst, src);
+    if (at_on_cuda(dst)) {
+        const at_backend *b = at_backend_of(AT_CUDA, "copy");
+        return b ? b->copy(dst, src) : -1;
+    }
     int64_t n = at_numel(src);
     if (n == 0) return 0;
     size_t es = at_dtype_size(src->dtype);
@@ -519,7 +521,10 @@ int at_copy_(at_tensor *dst, const at_tensor *src) {
 }
 
 int at_fill_(at_tensor *t, double value) {
-    if (at_on_cuda(t)) return at_cuda_fill(t, value);
+    if (at_on_cuda(t)) {
+        const at_backend *b = at_backend_of(AT_CUDA, "fill");
+        return b ? b->fill(t, value) : -1;
+    }
     int64_t n = at_numel(t);
     if (t->dtype == AT_F32 && at_is_contiguous(t)) {
         float *p = at_data(t);
@@ -561,18 +566,11 @@ at_tensor *at_to_device(const at_tensor *t, at_device device) {
     /* Contiguous on the source device first, so one memcpy moves it all. */
     at_tensor *dense = at_is_contiguous(t) ? at_detach(t) : at_clone_data(t);
     at_tensor *out = dense ? at_empty_uninit_on(device, t->dtype, t->ndim, t->shape) : NULL;
-    if (out && at_cuda_memcpy(at_data(out), device, at_data(dense), from,
-                              (size_t)at_numel(t) * at_dtype_size(t->dtype))) {
+    if (out && at_device_memcpy(at_data(out), device, at_data(dense), from,
+                                (size_t)at_numel(t) * at_dtype_size(t->dtype))) {
         at_release(out);
         out = NULL;
     }
     at_release(dense);
     return out;
-}
-
-int at_matmul_precision_from_name(const char *name) {
-    return strcmp(name, "f32") == 0    ? AT_MATMUL_F32
-           : strcmp(name, "tf32") == 0 ? AT_MATMUL_TF32
-           : strcmp(name, "bf16") == 0 ? AT_MATMUL_BF16
-                                       : -1;
 }

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "error.h"
 
 #define AT_MAX_DIMS 8
 
@@ -47,9 +48,6 @@ typedef struct at_tensor {
     at_node *grad_fn;       /* the op that made this tensor; NULL for leaves */
 } at_tensor;
 
-/* ---- errors ---- */
-const char *at_last_error(void);
-void at_set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Formats a shape as "[2, 3, 4]" into buf (at least 128 bytes); returns buf. */
 char *at_shape_str(const at_tensor *t, char *buf, size_t size);
 

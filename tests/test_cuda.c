@@ -8,7 +8,7 @@
  * that part, which needs about 10 GB of host memory).
  * Exits 77 after the first part when there is no GPU. */
 #include "autograd.h"
-#include "cuda.h"
+#include "device.h"
 #include "ops.h"
 #include "model/config.h"
 #include "model/imagereward.h"
@@ -66,20 +66,20 @@ static void test_copies(void) {
 }
 
 static void test_allocator(void) {
-    at_cuda_synchronize();
-    at_cuda_empty_cache();
-    at_cache_stats before = at_cuda_memory_stats();
+    at_device_synchronize(AT_CUDA);
+    at_device_empty_cache(AT_CUDA);
+    at_cache_stats before = at_device_memory_stats(AT_CUDA);
     int64_t n = 1 << 20;
     at_tensor *a = at_empty_on(AT_CUDA, AT_F32, 1, &n);
     at_release(a);
     at_tensor *b = at_empty_on(AT_CUDA, AT_F32, 1, &n);
-    at_cache_stats s = at_cuda_memory_stats();
+    at_cache_stats s = at_device_memory_stats(AT_CUDA);
     CHECK(b && s.raw_allocs == before.raw_allocs + 1 && s.reuses == before.reuses + 1,
           "a freed block is reused (%llu raw allocations, %llu reuses)", (unsigned long long)s.raw_allocs,
           (unsigned long long)s.reuses);
     at_release(b);
-    size_t freed = at_cuda_empty_cache();
-    CHECK(freed >= (size_t)n * 4 && at_cuda_memory_stats().cached == 0, "empty_cache releases %zu bytes", freed);
+    size_t freed = at_device_empty_cache(AT_CUDA);
+    CHECK(freed >= (size_t)n * 4 && at_device_memory_stats(AT_CUDA).cached == 0, "empty_cache releases %zu bytes", freed);
 }
 
 static void test_mixed_devices(void) {
@@ -271,14 +271,27 @@ static void test_full_model(void) {
     ir_model_free(gpu);
 }
 
+/* Before at_backends_init no tensor reaches the GPU, and the error says so. */
+static void test_before_init(void) {
+    int64_t n = 4;
+    at_tensor *t = at_full(AT_F32, 1, &n, 1.0);
+    at_tensor *moved = at_to_device(t, AT_CUDA);
+    CHECK(!moved && strstr(at_last_error(), "CUDA backend is not"), "before init, to_device says why: %s",
+          at_last_error());
+    at_release(moved);
+    at_release(t);
+}
+
 int main(void) {
-    if (at_cuda_device_count() == 0) {
+    test_before_init();
+    at_backends_init();
+    if (at_device_count(AT_CUDA) == 0) {
         test_without_gpu();
         if (check_failed) return check_summary();
-        printf("skipped the GPU part: %s\n", at_cuda_describe());
+        printf("skipped the GPU part: %s\n", at_device_describe(AT_CUDA));
         return 77;
     }
-    printf("%s\n", at_cuda_describe());
+    printf("%s\n", at_device_describe(AT_CUDA));
     test_copies();
     test_allocator();
     test_mixed_devices();

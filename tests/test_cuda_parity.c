@@ -1,12 +1,17 @@
-/* Backend parity, like ggml's test-backend-ops: every op of AT_OP_LIST, on
+/* Backend parity, like ggml's test-backend-ops: every op of AT_OP_LIST with
+ * a CUDA kernel in its slot (core/ops/kernels.h), and every generic op, on
  * every shape, broadcast and view its gradient-check case builds, runs
  * forward and backward on the GPU and on the CPU, in f64 and in f32, and the
  * outputs and input gradients must agree within per-dtype tolerances.
  *
- * Skips (exit 77, saying why) when the CUDA backend is not built or no GPU
- * is present. On a machine with a GPU it is the first thing to run. */
+ * First, on any machine, it walks the slots: an op with a CUDA kernel and no
+ * parity case fails, a generic op must have no slot, an empty slot gives the
+ * one error naming the op. Then it skips (exit 77, saying why) when the CUDA
+ * backend is not built or no GPU is present. On a machine with a GPU it is
+ * the first thing to run. */
 #include "autograd.h"
-#include "cuda.h"
+#include "device.h"
+#include "ops/kernels.h"
 #include "ops.h"
 #include "check.h"
 
@@ -123,15 +128,63 @@ static void check_op(int index, const at_op_def *op) {
     }
 }
 
+/* The slots after at_backends_init; returns how many ops have a CUDA kernel. */
+static int check_slots(void) {
+    int with_kernels = 0;
+    for (int i = 0; i < at_op_count(); i++) {
+        const at_op_def *op = at_op_at(i);
+        const at_kernels *k = at_op_kernels(op, AT_CUDA);
+        if (at_op_is_generic(op)) {
+            CHECK(!k, "%s: a generic op has a CUDA slot", op->name);
+            CHECK(at_op_set_kernels(op->name, AT_CUDA, k) != 0 && strstr(at_last_error(), op->name),
+                  "%s: a generic op refuses a kernel", op->name);
+            continue;
+        }
+        if (!k) {
+            CHECK(strstr(at_last_error(), op->name) && strstr(at_last_error(), "no CUDA kernel"),
+                  "%s: the empty slot's error names the op: %s", op->name, at_last_error());
+            continue;
+        }
+        with_kernels++;
+        CHECK(op->check.variants > 0 && op->check.make_inputs && op->check.forward,
+              "%s has a CUDA kernel and no parity case", op->name);
+    }
+#ifdef AAPMT_HAVE_CUDA
+    CHECK(with_kernels > 0, "a CUDA build registers kernels (%d ops have them)", with_kernels);
+    /* Emptying a slot gives the error; filling it again restores the op. */
+    const at_op_def *gelu = NULL;
+    for (int i = 0; i < at_op_count(); i++)
+        if (strcmp(at_op_at(i)->name, "gelu") == 0) gelu = at_op_at(i);
+    const at_kernels *k = at_op_kernels(gelu, AT_CUDA);
+    CHECK(k && at_op_set_kernels("gelu", AT_CUDA, NULL) == 0 && !at_op_kernels(gelu, AT_CUDA) &&
+              strcmp(at_last_error(), "op gelu has no CUDA kernel in this build") == 0,
+          "an emptied slot: %s", at_last_error());
+    CHECK(at_op_set_kernels("gelu", AT_CUDA, k) == 0 && at_op_kernels(gelu, AT_CUDA) == k, "a slot refilled");
+#else
+    CHECK(with_kernels == 0, "a build without CUDA registers no kernels (%d ops have them)", with_kernels);
+#endif
+    CHECK(at_op_set_kernels("no_such_op", AT_CUDA, NULL) != 0 && strstr(at_last_error(), "no_such_op"),
+          "an unknown op name is refused: %s", at_last_error());
+    return with_kernels;
+}
+
 int main(void) {
-    if (at_cuda_device_count() == 0) {
-        printf("skipped: no GPU to compare against the CPU: %s\n", at_cuda_describe());
+    at_backends_init();
+    int with_kernels = check_slots();
+    printf("%d ops have a CUDA kernel, each with a parity case\n", with_kernels);
+    if (check_failed) return check_summary();
+    if (at_device_count(AT_CUDA) == 0) {
+        printf("skipped: no GPU to compare against the CPU: %s\n", at_device_describe(AT_CUDA));
         return 77;
     }
-    printf("%s\n", at_cuda_describe());
-    for (int i = 0; i < at_op_count(); i++) check_op(i, at_op_at(i));
-    at_cuda_synchronize();
-    at_cache_stats s = at_cuda_memory_stats();
+    printf("%s\n", at_device_describe(AT_CUDA));
+    for (int i = 0; i < at_op_count(); i++) {
+        const at_op_def *op = at_op_at(i);
+        if (at_op_is_generic(op) || at_op_kernels(op, AT_CUDA)) check_op(i, op);
+        else printf("%s: no CUDA kernel, not compared\n", op->name);
+    }
+    at_device_synchronize(AT_CUDA);
+    at_cache_stats s = at_device_memory_stats(AT_CUDA);
     printf("device memory: %zu bytes in use, %zu cached, peak %zu\n", s.in_use, s.cached, s.peak_in_use);
     return check_summary();
 }

@@ -9,7 +9,6 @@
 
 extern "C" {
 #include "kernels.h"
-#include "../cuda.h"
 }
 
 namespace {
@@ -17,7 +16,7 @@ namespace {
 struct shape {
     int64_t heads, bh, lq, lk, d, dv;
     double scale;
-    at_cuda_mask mask;
+    at_attention_mask mask;
 };
 
 template <typename T> __device__ double mask_at(const shape &s, int64_t bh, int64_t i, int64_t j) {
@@ -144,7 +143,7 @@ __global__ void backward_dkv(shape s, T *dk, T *dv, const T *g, const double *ls
     }
 }
 
-shape shape_of(const at_cuda_mask *mask, int64_t heads, int64_t bh, int64_t lq, int64_t lk, int64_t d, int64_t dv,
+shape shape_of(const at_attention_mask *mask, int64_t heads, int64_t bh, int64_t lq, int64_t lk, int64_t d, int64_t dv,
                double scale) {
     shape s = {heads, bh, lq, lk, d, dv, scale, {NULL, 0, 0, 0, 0}};
     if (mask) s.mask = *mask;
@@ -171,7 +170,7 @@ int check_smem(size_t bytes, int64_t d, int64_t dv) {
     } while (0)
 
 extern "C" int at_cuda_attention(void *o, void *lse, const void *q, const void *k, const void *v,
-                                 const at_cuda_mask *mask, at_dtype dtype, int64_t heads, int64_t bh, int64_t lq,
+                                 const at_attention_mask *mask, at_dtype dtype, int64_t heads, int64_t bh, int64_t lq,
                                  int64_t lk, int64_t d, int64_t dv, double scale) {
     if (bh * lq == 0) return 0;
     shape s = shape_of(mask, heads, bh, lq, lk, d, dv, scale);
@@ -184,7 +183,7 @@ extern "C" int at_cuda_attention(void *o, void *lse, const void *q, const void *
 }
 
 extern "C" int at_cuda_attention_backward(void *dq, void *dk, void *dv, const void *g, const void *o, const void *lse,
-                                          const void *q, const void *k, const void *v, const at_cuda_mask *mask,
+                                          const void *q, const void *k, const void *v, const at_attention_mask *mask,
                                           at_dtype dtype, int64_t heads, int64_t bh, int64_t lq, int64_t lk, int64_t d,
                                           int64_t dvn, double scale) {
     cudaStream_t st = at_cuda_stream();

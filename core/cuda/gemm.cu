@@ -1,6 +1,6 @@
 // GEMM through cuBLAS. cuBLAS is column-major: a row-major C = A·B is the
 // column-major Cᵀ = Bᵀ·Aᵀ, so the operands swap and keep their layouts.
-// f32 follows the matmul precision (cuda.h): full f32, TF32, or bf16
+// f32 follows the matmul precision (core/device.h): full f32, TF32, or bf16
 // operands with f32 accumulation and an f32 result.
 #include <climits>
 #include <cuda_bf16.h>
@@ -10,7 +10,6 @@
 
 extern "C" {
 #include "kernels.h"
-#include "../cuda.h"
 }
 
 namespace {
@@ -94,7 +93,7 @@ extern "C" int at_cuda_gemm_batched(at_dtype dtype, bool trans_a, bool trans_b, 
                           -1);
         return 0;
     }
-    at_matmul_precision p = at_cuda_matmul_precision();
+    at_matmul_precision p = at_get_matmul_precision();
     if (dtype != AT_F32 || p != AT_MATMUL_BF16) {
         cudaDataType_t t = dtype == AT_BF16 ? CUDA_R_16BF : dtype == AT_F16 ? CUDA_R_16F : CUDA_R_32F;
         cublasComputeType_t compute = dtype == AT_F32 && p == AT_MATMUL_TF32 ? CUBLAS_COMPUTE_32F_FAST_TF32

@@ -9,7 +9,6 @@
 
 extern "C" {
 #include "kernels.h"
-#include "../cuda.h"
 }
 
 namespace {

@@ -1,5 +1,5 @@
 // The optimizer step on the GPU: one thread per value, each running the
-// element update the CPU runs (core/train/optim_math.h), so a GPU step gives
+// element update the CPU runs (core/optim_math.h), so a GPU step gives
 // the CPU's bits wherever the device's f32/f64 arithmetic is IEEE (nvcc's
 // defaults: correctly rounded division and square root).
 #include "check.h"

@@ -7,7 +7,6 @@
 
 extern "C" {
 #include "kernels.h"
-#include "../cuda.h"
 }
 
 namespace {

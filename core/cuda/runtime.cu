@@ -8,7 +8,7 @@
 #include "runtime.h"
 
 extern "C" {
-#include "../cuda.h"
+#include "kernels.h"
 }
 
 namespace {
@@ -21,7 +21,6 @@ struct runtime {
     // Two pinned buffers, so filling one overlaps the copy out of the other.
     void *staging[2];
     cudaEvent_t staging_free[2];
-    at_matmul_precision matmul = AT_MATMUL_F32;
 };
 
 runtime rt;
@@ -213,8 +212,5 @@ size_t at_cuda_empty_cache(void) {
     return at_cache_alloc_release(rt.cache);
 }
 
-
-void at_cuda_set_matmul_precision(at_matmul_precision p) { rt.matmul = p; }
-at_matmul_precision at_cuda_matmul_precision(void) { return rt.matmul; }
 
 } // extern "C"

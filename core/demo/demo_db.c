@@ -78,9 +78,6 @@ static const char *shape_names[AT_DEMO_NSHAPES] = {"circle", "square", "triangle
                                                    "cross"};
 static const char *colour_names[AT_DEMO_NCOLOURS] = {"red", "green", "blue", "yellow",
                                                      "orange", "purple", "white", "black"};
-static const float palette[AT_DEMO_NCOLOURS][3] = {
-    {0.86f, 0.16f, 0.16f}, {0.16f, 0.66f, 0.24f}, {0.16f, 0.32f, 0.86f}, {0.95f, 0.83f, 0.15f},
-    {0.96f, 0.52f, 0.10f}, {0.55f, 0.24f, 0.72f}, {0.95f, 0.95f, 0.95f}, {0.10f, 0.10f, 0.10f}};
 static const char *size_names[2] = {"small", "large"};
 static const char *position_words[AT_DEMO_NPOSITIONS] = {"in the center", "on the left", "on the right",
                                                          "at the top", "at the bottom"};
@@ -386,8 +383,11 @@ static void draw_layout(stream *s, at_demo_layout *l) {
 }
 
 static double colour_distance(int a, int b) {
+    float pa[3], pb[3];
+    at_demo_colour_rgb(a, pa);
+    at_demo_colour_rgb(b, pb);
     double d = 0;
-    for (int c = 0; c < 3; c++) d += (palette[a][c] - palette[b][c]) * (palette[a][c] - palette[b][c]);
+    for (int c = 0; c < 3; c++) d += (pa[c] - pb[c]) * (pa[c] - pb[c]);
     return sqrt(d / 3);
 }
 
@@ -584,11 +584,6 @@ void at_demo_mismatch_names(unsigned mismatches, char *out, int size) {
 void at_demo_artifact_names(unsigned artifacts, char *out, int size) {
     static const char *names[] = {"fragment", "inversion", "tear", "fringe"};
     bit_names(artifacts, names, 4, out, size);
-}
-
-void at_demo_colour_rgb(int colour, float rgb[3]) {
-    if (colour < 0 || colour >= AT_DEMO_NCOLOURS) colour = AT_DEMO_BLACK;
-    for (int c = 0; c < 3; c++) rgb[c] = palette[colour][c];
 }
 
 /* ---- the vocabulary ---- */

@@ -1,5 +1,5 @@
 /* Shared between the checkpoint readers (pt.c, safetensors.c) and the
- * dispatch in state_dict.c: loaders that work on a file already mapped. */
+ * dispatch in checkpoint.c: loaders that work on a file already mapped. */
 #ifndef AAPMT_IO_CHECKPOINT_INTERNAL_H
 #define AAPMT_IO_CHECKPOINT_INTERNAL_H
 

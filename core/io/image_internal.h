@@ -1,4 +1,5 @@
-/* Shared by the image decoders (image.c, image_gif.c); not a public header. */
+/* Shared by the image decoders (image.c, image_gif.c) and image_pixels.c,
+ * which holds what both use; not a public header. */
 #ifndef AAPMT_IMAGE_INTERNAL_H
 #define AAPMT_IMAGE_INTERNAL_H
 

@@ -1,4 +1,5 @@
-/* The state dict container and at_load_checkpoint's choice of format.
+/* The state dict container (the formats are read by pt.c and safetensors.c,
+ * and chosen between by checkpoint.c).
  *
  * Names are found through an open-addressing hash index, so building and
  * querying a 625-entry dict (or a hostile one with millions) stays linear. */
@@ -8,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint_internal.h"
 
 static uint64_t hash_name(const char *s) {
     uint64_t h = 1469598103934665603ull;   /* FNV-1a */
@@ -113,25 +113,4 @@ int at_sd_strip_prefix(at_state_dict *sd, const char *prefix) {
     /* Distinct names stay distinct once the same prefix is gone. */
     if (rebuild_index(sd, sd->nslots)) return -1;
     return sd->count;
-}
-
-at_state_dict *at_load_checkpoint(const char *path) {
-    const char *op = "load_checkpoint";
-    at_mapped_file *m = at_mapped_file_open(op, path);
-    if (!m) return NULL;
-    at_state_dict *sd = NULL;
-    if (at_looks_like_safetensors(m->data, m->size)) {
-        sd = at_load_safetensors_mapped(m, op);
-    } else if (at_looks_like_pt(m->data, m->size)) {
-        sd = at_load_pt_mapped(m, op);
-    } else {
-        char start[64] = "";
-        for (size_t i = 0; i < m->size && i < 8; i++)
-            snprintf(start + 3 * i, sizeof start - 3 * i, "%02x ", m->data[i]);
-        if (start[0]) start[strlen(start) - 1] = 0;
-        at_set_error("%s: %s: neither a PyTorch checkpoint (zip or legacy .pt) nor safetensors "
-                     "(the file starts with bytes %s)", op, path, start);
-    }
-    at_mapped_file_release(m);
-    return sd;
 }

@@ -80,7 +80,7 @@ DEFINE_SOFTMAX_GRAD(double)
 /* Parallel over (batch, head) when there is more than one and enough work. */
 static bool worth_threads(int64_t bh, int64_t flops) { return bh > 1 && flops >= AT_PARALLEL_MIN; }
 
-static at_cuda_mask gpu_mask(const at_tensor *mask, int64_t H);
+static at_attention_mask gpu_mask(const at_tensor *mask, int64_t H);
 static int attention_backward_on_gpu(at_node *node, const at_tensor *g, at_tensor **gin);
 
 static int attention_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
@@ -198,11 +198,11 @@ static mask_view mask_view_of(const at_tensor *mask, int64_t H) {
     return m;
 }
 
-/* ---- on the GPU: the fused kernels of core/cuda/attention.cu ---- */
+/* ---- on the GPU: the op's fused kernels (its CUDA slot, core/cuda/attention.cu) ---- */
 
-static at_cuda_mask gpu_mask(const at_tensor *mask, int64_t H) {
+static at_attention_mask gpu_mask(const at_tensor *mask, int64_t H) {
     mask_view m = mask_view_of(mask, H);
-    return (at_cuda_mask){m.data, m.s[0], m.s[1], m.s[2], m.s[3]};
+    return (at_attention_mask){m.data, m.s[0], m.s[1], m.s[2], m.s[3]};
 }
 
 static at_tensor *dense_copy(const at_tensor *t) { return at_is_contiguous(t) ? at_detach(t) : at_clone_data(t); }
@@ -210,16 +210,18 @@ static at_tensor *dense_copy(const at_tensor *t) { return at_is_contiguous(t) ? 
 /* The node keeps the log-sum-exp of each score row, dense q, k, v and the
  * output: the backward recomputes the probabilities from them. */
 static at_tensor *attention_on_gpu(at_tensor *q, at_tensor *k, at_tensor *v, at_tensor *mask, double scale) {
+    const at_kernels *ker = AT_DEVICE_KERNELS(attention, AT_CUDA);
+    if (!ker) return NULL;
     int64_t B = q->shape[0], H = q->shape[1], lq = q->shape[2], lk = k->shape[2];
     int64_t d = q->shape[3], dv = v->shape[3], rows = B * H * lq;
     int64_t oshape[4] = {B, H, lq, dv};
     at_tensor *qd = dense_copy(q), *kd = dense_copy(k), *vd = dense_copy(v);
     at_tensor *out = at_empty_uninit_on(AT_CUDA, q->dtype, 4, oshape);
     at_tensor *lse = at_empty_uninit_on(AT_CUDA, AT_F64, 1, &rows);
-    at_cuda_mask m = gpu_mask(mask, H);
+    at_attention_mask m = gpu_mask(mask, H);
     if (!qd || !kd || !vd || !out || !lse ||
-        at_cuda_attention(at_data(out), at_data(lse), at_data(qd), at_data(kd), at_data(vd), mask ? &m : NULL,
-                          q->dtype, H, B * H, lq, lk, d, dv, scale)) {
+        ker->attention(at_data(out), at_data(lse), at_data(qd), at_data(kd), at_data(vd), mask ? &m : NULL,
+                       q->dtype, H, B * H, lq, lk, d, dv, scale)) {
         at_release(out);
         out = NULL;
     }
@@ -239,6 +241,8 @@ static at_tensor *attention_on_gpu(at_tensor *q, at_tensor *k, at_tensor *v, at_
 }
 
 static int attention_backward_on_gpu(at_node *node, const at_tensor *g, at_tensor **gin) {
+    const at_kernels *ker = AT_DEVICE_KERNELS(attention, AT_CUDA);
+    if (!ker) return -1;
     const at_tensor *lse = node->saved[0], *q = node->saved[1], *k = node->saved[2], *v = node->saved[3];
     const at_tensor *o = node->saved[4], *mask = node->inputs[3];
     int64_t B = q->shape[0], H = q->shape[1], lq = q->shape[2], lk = k->shape[2], d = q->shape[3], dv = v->shape[3];
@@ -247,12 +251,12 @@ static int attention_backward_on_gpu(at_node *node, const at_tensor *g, at_tenso
     for (int i = 0; i < 3 && !rc; i++)
         if (node->needs_grad[i] && !(gin[i] = at_empty_uninit_on(AT_CUDA, q->dtype, 4, node->inputs[i]->shape)))
             rc = -1;
-    at_cuda_mask m = gpu_mask(mask, H);
+    at_attention_mask m = gpu_mask(mask, H);
     if (!rc)
-        rc = at_cuda_attention_backward(gin[0] ? at_data(gin[0]) : NULL, gin[1] ? at_data(gin[1]) : NULL,
-                                        gin[2] ? at_data(gin[2]) : NULL, at_data(gd), at_data(o), at_data(lse),
-                                        at_data(q), at_data(k), at_data(v), mask ? &m : NULL, q->dtype, H, B * H, lq,
-                                        lk, d, dv, node->fparam[0]);
+        rc = ker->attention_backward(gin[0] ? at_data(gin[0]) : NULL, gin[1] ? at_data(gin[1]) : NULL,
+                                     gin[2] ? at_data(gin[2]) : NULL, at_data(gd), at_data(o), at_data(lse),
+                                     at_data(q), at_data(k), at_data(v), mask ? &m : NULL, q->dtype, H, B * H, lq,
+                                     lk, d, dv, node->fparam[0]);
     at_release(gd);
     if (rc)
         for (int i = 0; i < 3; i++) at_release(gin[i]), gin[i] = NULL;

@@ -44,7 +44,7 @@ static at_tensor *checked_ids_on_gpu(const at_tensor *ids, int64_t vocab) {
     at_tensor *host = at_on_cuda(ids) ? at_to_device(ids, AT_CPU) : (at_retain((at_tensor *)ids), (at_tensor *)ids);
     int64_t n = 0, *idx = host ? checked_ids(host, vocab, &n) : NULL;
     at_tensor *dev = idx ? at_empty_uninit_on(AT_CUDA, AT_I64, 1, &n) : NULL;
-    if (dev && at_cuda_memcpy(at_data(dev), AT_CUDA, idx, AT_CPU, (size_t)n * sizeof *idx))
+    if (dev && at_device_memcpy(at_data(dev), AT_CUDA, idx, AT_CPU, (size_t)n * sizeof *idx))
         at_release(dev), dev = NULL;
     free(idx);
     at_release(host);
@@ -54,11 +54,12 @@ static at_tensor *checked_ids_on_gpu(const at_tensor *ids, int64_t vocab) {
 /* The weight's gradient on the GPU: zeros, then g's rows added at the ids. */
 static at_tensor *embedding_grad_on_gpu(const at_tensor *w, const at_tensor *ids, const at_tensor *g) {
     int64_t dim = w->shape[1];
-    at_tensor *dev_ids = checked_ids_on_gpu(ids, w->shape[0]);
+    const at_kernels *k = AT_DEVICE_KERNELS(embedding, AT_CUDA);
+    at_tensor *dev_ids = k ? checked_ids_on_gpu(ids, w->shape[0]) : NULL;
     at_tensor *gd = dev_ids ? at_clone_data(g) : NULL;
     at_tensor *gw = gd ? at_empty_on(AT_CUDA, w->dtype, 2, w->shape) : NULL;
-    if (gw && at_cuda_embedding_backward(at_data(gw), at_data(gd), at_data(dev_ids), w->dtype, AT_I64,
-                                         at_numel(dev_ids), dim))
+    if (gw && k->embedding_backward(at_data(gw), at_data(gd), at_data(dev_ids), w->dtype, AT_I64,
+                                    at_numel(dev_ids), dim))
         at_release(gw), gw = NULL;
     at_release(dev_ids);
     at_release(gd);
@@ -66,11 +67,13 @@ static at_tensor *embedding_grad_on_gpu(const at_tensor *w, const at_tensor *ids
 }
 
 static at_tensor *embedding_on_gpu(const at_tensor *weight, const at_tensor *ids, int ndim, const int64_t *shape) {
+    const at_kernels *k = AT_DEVICE_KERNELS(embedding, AT_CUDA);
+    if (!k) return NULL;
     at_tensor *w = at_is_contiguous(weight) ? at_detach(weight) : at_clone_data(weight);
     at_tensor *dev_ids = w ? checked_ids_on_gpu(ids, weight->shape[0]) : NULL;
     at_tensor *out = dev_ids ? at_empty_uninit_on(AT_CUDA, weight->dtype, ndim, shape) : NULL;
-    if (out && at_cuda_embedding(at_data(out), at_data(w), at_data(dev_ids), weight->dtype, AT_I64,
-                                 at_numel(dev_ids), weight->shape[1]))
+    if (out && k->embedding(at_data(out), at_data(w), at_data(dev_ids), weight->dtype, AT_I64,
+                            at_numel(dev_ids), weight->shape[1]))
         at_release(out), out = NULL;
     at_release(w);
     at_release(dev_ids);

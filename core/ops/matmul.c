@@ -48,18 +48,18 @@ static bool blas_layout(int64_t rows, int64_t cols, int64_t srow, int64_t scol,
 }
 
 /* c (m x n, row stride ldc, unit column stride) = alpha * a @ b + beta * c,
- * by cuBLAS when the data lives on the GPU (cuda), else OpenBLAS. The caller
- * has checked both layouts with blas_layout. */
-static int gemm(bool cuda, at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, strided a, strided b,
+ * by the device's kernels (dev, the op's slot) when the data lives on a GPU,
+ * else OpenBLAS (dev NULL). The caller has checked both layouts with blas_layout. */
+static int gemm(const at_kernels *dev, at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, strided a, strided b,
                 double beta, void *c, int64_t ldc) {
     if (m == 0 || n == 0) return 0;
     CBLAS_TRANSPOSE ta = CblasNoTrans, tb = CblasNoTrans;
     int64_t lda = 1, ldb = 1;
     blas_layout(m, k, a.srow, a.scol, &ta, &lda);
     blas_layout(k, n, b.srow, b.scol, &tb, &ldb);
-    if (cuda)
-        return at_cuda_gemm(dt, ta == CblasTrans, tb == CblasTrans, m, n, k, alpha, a.data, lda, b.data, ldb, beta,
-                            c, ldc);
+    if (dev)
+        return dev->gemm(dt, ta == CblasTrans, tb == CblasTrans, m, n, k, alpha, a.data, lda, b.data, ldb, beta, c,
+                         ldc);
     if (k == 0) { /* BLAS would be fine, but its ld rules are not worth the risk */
         size_t es = at_dtype_size(dt);
         for (int64_t i = 0; i < m; i++)
@@ -95,7 +95,7 @@ void at_gemm_strided(at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha,
  * a, b and out are aligned right; out may have size 1 (or no dim) where the
  * operands' broadcast batch has more, and sums over those. */
 typedef struct {
-    bool cuda;
+    const at_kernels *dev; /* the matmul slot's kernels when on a GPU, else NULL */
     at_dtype dtype;
     int nb;                              /* batch dims, after folding */
     int64_t shape[AT_MAX_DIMS];          /* broadcast batch shape */
@@ -179,7 +179,7 @@ static int run_plan_batched_on_gpu(const bmm_plan *p, int64_t count) {
     int64_t lda = 1, ldb = 1;
     blas_layout(p->m, p->k, p->a.srow, p->a.scol, &ta, &lda);
     blas_layout(p->k, p->n, p->b.srow, p->b.scol, &tb, &ldb);
-    return at_cuda_gemm_batched(p->dtype, ta == CblasTrans, tb == CblasTrans, p->m, p->n, p->k, 1.0, p->a.data, lda,
+    return p->dev->gemm_batched(p->dtype, ta == CblasTrans, tb == CblasTrans, p->m, p->n, p->k, 1.0, p->a.data, lda,
                                 sa, p->b.data, ldb, sb, 0.0, p->out, p->n, so, count) ? -1 : 0;
 }
 
@@ -189,7 +189,7 @@ static int run_plan(const bmm_plan *p) {
         if (p->reduced[d]) n_red *= p->shape[d];
         else n_out *= p->shape[d];
     }
-    if (p->cuda && n_red == 1 && n_out > 1) {
+    if (p->dev && n_red == 1 && n_out > 1) {
         int rc = run_plan_batched_on_gpu(p, n_out);
         if (rc <= 0) return rc;
     }
@@ -199,7 +199,7 @@ static int run_plan(const bmm_plan *p) {
      * ones: OpenBLAS threads each. */
     int threads = omp_get_max_threads(), failed = 0;
     /* On the GPU the products queue on one stream from this thread. */
-    bool par = !p->cuda && n_out > 1 && threads > 1 && (n_out >= threads || p->m * p->n * p->k <= (1 << 18));
+    bool par = !p->dev && n_out > 1 && threads > 1 && (n_out >= threads || p->m * p->n * p->k <= (1 << 18));
     #pragma omp parallel for if (par) schedule(static)
     for (int64_t o = 0; o < n_out; o++) {
         for (int64_t r = 0; r < n_red; r++) {
@@ -214,7 +214,7 @@ static int run_plan(const bmm_plan *p) {
             }
             strided a = {p->a.data + (size_t)oa * es, p->a.srow, p->a.scol};
             strided b = {p->b.data + (size_t)ob * es, p->b.srow, p->b.scol};
-            if (gemm(p->cuda, p->dtype, p->m, p->n, p->k, 1.0, a, b, r == 0 ? 0.0 : 1.0, p->out + (size_t)oo * es,
+            if (gemm(p->dev, p->dtype, p->m, p->n, p->k, 1.0, a, b, r == 0 ? 0.0 : 1.0, p->out + (size_t)oo * es,
                      p->n))
                 failed = 1; /* only on the GPU, where the loop runs on one thread */
         }
@@ -245,6 +245,8 @@ static int batched_matmul(const char *op, const at_tensor *a, const at_tensor *b
                      (long long)k, (long long)n);
         return -1;
     }
+    const at_kernels *dev = NULL;
+    if (at_on_cuda(a) && !(dev = AT_DEVICE_KERNELS(matmul, AT_CUDA))) return -1;
     at_tensor *ca, *cb;
     a = blas_operand(a, &ca);
     b = blas_operand(b, &cb);
@@ -253,7 +255,7 @@ static int batched_matmul(const char *op, const at_tensor *a, const at_tensor *b
         at_release(cb);
         return -1;
     }
-    bmm_plan p = {.cuda = at_on_cuda(a), .dtype = a->dtype, .m = m, .n = n, .k = k};
+    bmm_plan p = {.dev = dev, .dtype = a->dtype, .m = m, .n = n, .k = k};
     int na = a->ndim - 2, nbb = b->ndim - 2, no = out->ndim - 2;
     p.nb = na > nbb ? na : nbb;
     if (no > p.nb) p.nb = no;
@@ -278,7 +280,7 @@ static int batched_matmul(const char *op, const at_tensor *a, const at_tensor *b
     if (out_n > 0 && p.m > 0 && p.n > 0) {
         bool empty_batch = false;
         for (int d = 0; d < p.nb; d++) empty_batch |= p.shape[d] == 0;
-        if (empty_batch && p.cuda) rc = at_cuda_fill((at_tensor *)out, 0);
+        if (empty_batch && p.dev) rc = at_fill_((at_tensor *)out, 0);
         else if (empty_batch) memset(p.out, 0, (size_t)out_n * at_dtype_size(p.dtype));
         else rc = run_plan(&p);
     }
@@ -465,7 +467,8 @@ static int linear_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
     int64_t out_f = w->shape[0], in_f = w->shape[1], rows;
     at_tensor *gcopy = NULL, *wcopy = NULL, *xcopy = NULL, *ones = NULL;
     at_device dev = at_device_of(x);
-    bool cuda = dev == AT_CUDA;
+    const at_kernels *kd = NULL;
+    if (dev != AT_CPU && !(kd = AT_DEVICE_KERNELS(linear, dev))) return -1;
     strided gm, xm;
     int rc = -1;
     const at_tensor *gr = linear_rows(g, &gcopy, &gm, &rows);
@@ -476,7 +479,7 @@ static int linear_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
         gin[0] = at_empty_uninit_on(dev, dt, x->ndim, x->shape);
         if (!gin[0]) goto done;
         strided wm = {at_data(wr), wr->stride[0], wr->stride[1]};
-        if (gemm(cuda, dt, rows, in_f, out_f, 1.0, gm, wm, 0.0, at_data(gin[0]), in_f)) goto done;
+        if (gemm(kd, dt, rows, in_f, out_f, 1.0, gm, wm, 0.0, at_data(gin[0]), in_f)) goto done;
     }
     if (node->needs_grad[1]) { /* dw = gᵀ·x */
         const at_tensor *xs = node->saved[0] ? node->saved[0] : x;
@@ -485,14 +488,14 @@ static int linear_backward(at_node *node, const at_tensor *g, at_tensor **gin) {
         gin[1] = at_empty_uninit_on(dev, dt, 2, w->shape);
         if (!gin[1]) goto done;
         strided gt = {gm.data, gm.scol, gm.srow};
-        if (gemm(cuda, dt, out_f, in_f, rows, 1.0, gt, xm, 0.0, at_data(gin[1]), in_f)) goto done;
+        if (gemm(kd, dt, out_f, in_f, rows, 1.0, gt, xm, 0.0, at_data(gin[1]), in_f)) goto done;
     }
     if (node->needs_grad[2]) { /* db = sum of g over rows */
         gin[2] = at_empty_uninit_on(dev, dt, 1, &out_f);
         if (!gin[2]) goto done;
-        if (cuda) { /* a row of ones times g: cuBLAS sums the columns in a fixed order */
-            ones = at_full_on(AT_CUDA, dt, 1, &rows, 1.0);
-            if (!ones || gemm(true, dt, 1, out_f, rows, 1.0, (strided){at_data(ones), rows, 1}, gm, 0.0,
+        if (kd) { /* a row of ones times g: cuBLAS sums the columns in a fixed order */
+            ones = at_full_on(dev, dt, 1, &rows, 1.0);
+            if (!ones || gemm(kd, dt, 1, out_f, rows, 1.0, (strided){at_data(ones), rows, 1}, gm, 0.0,
                               at_data(gin[2]), out_f))
                 goto done;
         } else if (dt == AT_F32) column_sums_float((const float *)gm.data, rows, out_f, gm, at_data(gin[2]));
@@ -518,7 +521,7 @@ static int fill_rows_with_bias(at_tensor *out, int64_t rows, const at_tensor *b)
         o2.shape[0] = b2.shape[0] = rows, o2.shape[1] = b2.shape[1] = n;
         o2.stride[0] = n, o2.stride[1] = 1;
         b2.stride[0] = 0, b2.stride[1] = sb;
-        return at_cuda_copy(&o2, &b2);
+        return at_copy_(&o2, &b2);
     }
     if (out->dtype == AT_F32) {
         float *o = at_data(out);
@@ -557,6 +560,8 @@ at_tensor *at_linear(at_tensor *x, at_tensor *w, at_tensor *b) {
                      at_shape_str(w, sw, sizeof sw));
         return NULL;
     }
+    const at_kernels *kd = NULL;
+    if (at_on_cuda(x) && !(kd = AT_DEVICE_KERNELS(linear, AT_CUDA))) return NULL;
     at_tensor *xcopy, *wcopy;
     strided xm;
     int64_t rows;
@@ -572,7 +577,7 @@ at_tensor *at_linear(at_tensor *x, at_tensor *w, at_tensor *b) {
     at_tensor *out = at_empty_uninit_on(at_device_of(x), x->dtype, x->ndim, shape);
     strided wt = {at_data(wr), wr->stride[1], wr->stride[0]}; /* wᵀ without a copy */
     if (out && ((b && fill_rows_with_bias(out, rows, b)) ||
-                gemm(at_on_cuda(x), x->dtype, rows, out_f, in_f, 1.0, xm, wt, b ? 1.0 : 0.0, at_data(out), out_f))) {
+                gemm(kd, x->dtype, rows, out_f, in_f, 1.0, xm, wt, b ? 1.0 : 0.0, at_data(out), out_f))) {
         at_release(out);
         out = NULL;
     }

@@ -146,14 +146,16 @@ static int layernorm_backward(at_node *node, const at_tensor *g, at_tensor **gin
     const double *mean = at_data(node->saved[0]), *rstd = at_data(node->saved[1]);
     at_tensor *xd = dense(x), *gd = dense(g), *wd = w ? dense(w) : NULL;
     at_device dev = at_device_of(x);
+    const at_kernels *k = NULL;
     int rc = -1;
+    if (dev != AT_CPU && !(k = AT_DEVICE_KERNELS(layernorm, dev))) goto done;
     if (!xd || !gd || (w && !wd)) goto done;
     if (node->needs_grad[0]) {
         gin[0] = at_empty_uninit_on(dev, x->dtype, x->ndim, x->shape);
         if (!gin[0]) goto done;
-        if (dev == AT_CUDA) {
-            if (at_cuda_layernorm_backward(at_data(gin[0]), NULL, NULL, at_data(gd), at_data(xd), mean, rstd,
-                                           data_or_null(wd), x->dtype, rows, d))
+        if (k) {
+            if (k->layernorm_backward(at_data(gin[0]), NULL, NULL, at_data(gd), at_data(xd), mean, rstd,
+                                      data_or_null(wd), x->dtype, rows, d))
                 goto done;
         } else if (x->dtype == AT_F32)
             layernorm_dx_float(at_data(xd), at_data(gd), data_or_null(wd), mean, rstd, at_data(gin[0]), rows, d);
@@ -163,9 +165,9 @@ static int layernorm_backward(at_node *node, const at_tensor *g, at_tensor **gin
     for (int i = 1; i <= 2; i++) {
         if (node->needs_grad[i] && !(gin[i] = at_empty_uninit_on(dev, x->dtype, 1, &d))) goto done;
     }
-    if ((node->needs_grad[1] || node->needs_grad[2]) && dev == AT_CUDA) {
-        if (at_cuda_layernorm_backward(NULL, data_or_null(gin[1]), data_or_null(gin[2]), at_data(gd), at_data(xd),
-                                       mean, rstd, NULL, x->dtype, rows, d))
+    if ((node->needs_grad[1] || node->needs_grad[2]) && k) {
+        if (k->layernorm_backward(NULL, data_or_null(gin[1]), data_or_null(gin[2]), at_data(gd), at_data(xd),
+                                  mean, rstd, NULL, x->dtype, rows, d))
             goto done;
     } else if (node->needs_grad[1] || node->needs_grad[2]) {
         if (x->dtype == AT_F32)
@@ -209,14 +211,16 @@ at_tensor *at_layernorm(at_tensor *x, at_tensor *w, at_tensor *b, double eps) {
     int64_t d = row_length(x), rows = d ? at_numel(x) / d : 0;
     at_tensor *ins[3] = {x, w, b};
     bool grad = at_any_requires_grad(3, ins);
-    at_tensor *xd = dense(x), *wd = w ? dense(w) : NULL, *bd = b ? dense(b) : NULL;
     at_device dev = at_device_of(x);
+    const at_kernels *k = NULL;
+    if (dev != AT_CPU && !(k = AT_DEVICE_KERNELS(layernorm, dev))) return NULL;
+    at_tensor *xd = dense(x), *wd = w ? dense(w) : NULL, *bd = b ? dense(b) : NULL;
     at_tensor *out = at_empty_uninit_on(dev, x->dtype, x->ndim, x->shape);
     at_tensor *mean = grad ? at_empty_uninit_on(dev, AT_F64, 1, &rows) : NULL;
     at_tensor *rstd = grad ? at_empty_uninit_on(dev, AT_F64, 1, &rows) : NULL;
-    if (!xd || (w && !wd) || (b && !bd) || !out || (grad && (!mean || !rstd)) ||
-        (dev == AT_CUDA && at_cuda_layernorm(at_data(out), data_or_null(mean), data_or_null(rstd), at_data(xd),
-                                             data_or_null(wd), data_or_null(bd), x->dtype, rows, d, eps))) {
+    bool allocated = xd && (!w || wd) && (!b || bd) && out && (!grad || (mean && rstd));
+    if (!allocated || (k && k->layernorm(at_data(out), data_or_null(mean), data_or_null(rstd), at_data(xd),
+                                         data_or_null(wd), data_or_null(bd), x->dtype, rows, d, eps))) {
         at_release(out);
         out = NULL;
         goto done;
@@ -325,7 +329,8 @@ static int softmax_backward(at_node *node, const at_tensor *g, at_tensor **gin) 
         return -1;
     }
     if (at_on_cuda(y)) {
-        int rc = at_cuda_softmax_backward(at_data(gin[0]), at_data(gd), at_data(y), y->dtype, rows, d);
+        const at_kernels *k = AT_DEVICE_KERNELS(softmax, AT_CUDA);
+        int rc = !k || k->softmax_backward(at_data(gin[0]), at_data(gd), at_data(y), y->dtype, rows, d) ? -1 : 0;
         at_release(gd);
         if (rc) at_release(gin[0]), gin[0] = NULL;
         return rc;
@@ -355,7 +360,8 @@ at_tensor *at_softmax(at_tensor *x) {
     if (!out) return NULL;
     int64_t d = row_length(x), rows = d ? at_numel(x) / d : 0;
     if (at_on_cuda(out)) {
-        if (at_cuda_softmax(at_data(out), at_data(out), x->dtype, rows, d)) {
+        const at_kernels *k = AT_DEVICE_KERNELS(softmax, AT_CUDA);
+        if (!k || k->softmax(at_data(out), at_data(out), x->dtype, rows, d)) {
             at_release(out);
             return NULL;
         }

@@ -6,12 +6,16 @@
 #include "../ops.h"
 #include "../parallel.h"
 #include "op_list.h"
-#include "../cuda.h"
-#include "../cuda/kernels.h"
+#include "../device.h"
+#include "kernels.h"
 
 #define AT_DECLARE_OP(name) extern const at_op_def at_op_##name;
 AT_OP_LIST(AT_DECLARE_OP)
 #undef AT_DECLARE_OP
+
+/* The kernels of op `name` on device (not the CPU); NULL with the error
+ * "op name has no CUDA kernel in this build" when its slot is empty. */
+#define AT_DEVICE_KERNELS(name, device) at_op_kernels(&at_op_##name, device)
 
 /* Each returns 0, or -1 with an error naming op and the tensor's dtype/shape. */
 int at_check_float(const char *op, const at_tensor *t);             /* f32/f64, CPU or CUDA */
@@ -29,6 +33,9 @@ bool at_blas_readable(int64_t rows, int64_t cols, int64_t srow, int64_t scol);
 void at_gemm_strided(at_dtype dt, int64_t m, int64_t n, int64_t k, double alpha, const void *a,
                      int64_t a_srow, int64_t a_scol, const void *b, int64_t b_srow, int64_t b_scol,
                      double beta, void *c, int64_t ldc);
+/* Sums contiguous x over dims [d0, d1) into a new tensor where those dims
+ * have size 1, by the sum op's kernel (reduce.c). */
+at_tensor *at_sum_dims(const at_tensor *x, int d0, int d1);
 /* Softmax of one contiguous row in place (norm.c); an all -inf row gives zeros. */
 void at_softmax_row_f32(float *y, int64_t n);
 void at_softmax_row_f64(double *y, int64_t n);

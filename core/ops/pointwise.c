@@ -24,7 +24,8 @@ typedef void (*run_fn)(int64_t n, const void *a, int64_t sa, const void *b, int6
 
 typedef struct {
     run_fn f32, f64;
-    at_pointwise_op cuda; /* the same op on the GPU (core/cuda/pointwise.cu) */
+    at_pointwise_op device_op; /* the same op on a GPU (kernels.h: pointwise) */
+    const at_op_def *slot;     /* the op whose device slot runs it */
 } kernel;
 
 /* The output's shape with each input's strides in it (0 where broadcast),
@@ -127,15 +128,15 @@ static void loop_run(const loop_shape *L, run_fn f, size_t es, const char *a, co
         }                                                                                         \
     }
 
-#define BINARY_OP(name, id, expr32, expr64)    \
-    BINARY_KERNEL(name##_f32, float, expr32)   \
-    BINARY_KERNEL(name##_f64, double, expr64)  \
-    static const kernel name##_k = {name##_f32, name##_f64, id};
+#define BINARY_OP(name, slot, id, expr32, expr64) \
+    BINARY_KERNEL(name##_f32, float, expr32)      \
+    BINARY_KERNEL(name##_f64, double, expr64)     \
+    static const kernel name##_k = {name##_f32, name##_f64, id, &at_op_##slot};
 
-#define UNARY_OP(name, id, expr32, expr64)     \
-    UNARY_KERNEL(name##_f32, float, expr32)    \
-    UNARY_KERNEL(name##_f64, double, expr64)   \
-    static const kernel name##_k = {name##_f32, name##_f64, id};
+#define UNARY_OP(name, slot, id, expr32, expr64) \
+    UNARY_KERNEL(name##_f32, float, expr32)      \
+    UNARY_KERNEL(name##_f64, double, expr64)     \
+    static const kernel name##_k = {name##_f32, name##_f64, id, &at_op_##slot};
 
 #define INV_SQRT2 0.70710678118654752440
 #define INV_SQRT2PI 0.39894228040143267794
@@ -182,25 +183,25 @@ static inline float vphif(float x) {
     return x < 0 ? tail : 1.0f - tail;
 }
 
-BINARY_OP(add, AT_PW_ADD, x + y, x + y)
-BINARY_OP(sub, AT_PW_SUB, x - y, x - y)
-BINARY_OP(mul, AT_PW_MUL, x * y, x * y)
-BINARY_OP(div, AT_PW_DIV, x / y, x / y)
-UNARY_OP(scale, AT_PW_SCALE, x * s, x * s)
-UNARY_OP(add_scalar, AT_PW_ADD_SCALAR, x + s, x + s)
-UNARY_OP(neg, AT_PW_NEG, -x, -x)
-UNARY_OP(exp, AT_PW_EXP, vexpf(x), exp(x))
-UNARY_OP(log, AT_PW_LOG, logf(x), log(x))
-UNARY_OP(sqrt, AT_PW_SQRT, sqrtf(x), sqrt(x))
+BINARY_OP(add, add, AT_PW_ADD, x + y, x + y)
+BINARY_OP(sub, sub, AT_PW_SUB, x - y, x - y)
+BINARY_OP(mul, mul, AT_PW_MUL, x * y, x * y)
+BINARY_OP(div, div, AT_PW_DIV, x / y, x / y)
+UNARY_OP(scale, scale, AT_PW_SCALE, x * s, x * s)
+UNARY_OP(add_scalar, add_scalar, AT_PW_ADD_SCALAR, x + s, x + s)
+UNARY_OP(neg, neg, AT_PW_NEG, -x, -x)
+UNARY_OP(exp, exp, AT_PW_EXP, vexpf(x), exp(x))
+UNARY_OP(log, log, AT_PW_LOG, logf(x), log(x))
+UNARY_OP(sqrt, sqrt, AT_PW_SQRT, sqrtf(x), sqrt(x))
 /* x < 0 rather than x > 0 so that NaN passes through, as in PyTorch. */
-UNARY_OP(relu, AT_PW_RELU, x < 0 ? 0.0f : x, x < 0 ? 0.0 : x)
-UNARY_OP(gelu, AT_PW_GELU, x * vphif(x), 0.5 * x * (1.0 + erf(x * INV_SQRT2)))
+UNARY_OP(relu, relu, AT_PW_RELU, x < 0 ? 0.0f : x, x < 0 ? 0.0 : x)
+UNARY_OP(gelu, gelu, AT_PW_GELU, x * vphif(x), 0.5 * x * (1.0 + erf(x * INV_SQRT2)))
 
 /* Backward kernels: x is the incoming gradient, y the saved input or output. */
-BINARY_OP(relu_grad, AT_PW_RELU_GRAD, y > 0 ? x : 0.0f, y > 0 ? x : 0.0)
-BINARY_OP(sqrt_grad, AT_PW_SQRT_GRAD, x * 0.5f / y, x * 0.5 / y)
+BINARY_OP(relu_grad, relu, AT_PW_RELU_GRAD, y > 0 ? x : 0.0f, y > 0 ? x : 0.0)
+BINARY_OP(sqrt_grad, sqrt, AT_PW_SQRT_GRAD, x * 0.5f / y, x * 0.5 / y)
 /* d/dx x·Phi(x) = Phi(x) + x·phi(x). */
-BINARY_OP(gelu_grad, AT_PW_GELU_GRAD,
+BINARY_OP(gelu_grad, gelu, AT_PW_GELU_GRAD,
           x * (vphif(y) + y * (float)INV_SQRT2PI * vexpf(-0.5f * y * y)),
           x * (0.5 * (1.0 + erf(y * INV_SQRT2)) + y * INV_SQRT2PI * exp(-0.5 * y * y)))
 
@@ -211,6 +212,14 @@ static int check_pair(const char *op, const at_tensor *a, const at_tensor *b) {
     return at_check_same_dtype(op, a, b);
 }
 
+/* out = k(a, b) by the kernels of k's op slot; out is released on failure. */
+static at_tensor *on_device(const kernel *k, at_tensor *out, const at_tensor *a, const at_tensor *b, double s) {
+    const at_kernels *dev = at_op_kernels(k->slot, at_device_of(out));
+    if (dev && !dev->pointwise(k->device_op, out, a, b, s)) return out;
+    at_release(out);
+    return NULL;
+}
+
 static at_tensor *run_binary(const char *op, const kernel *k, const at_tensor *a, const at_tensor *b) {
     if (check_pair(op, a, b)) return NULL;
     int nd;
@@ -219,7 +228,7 @@ static at_tensor *run_binary(const char *op, const kernel *k, const at_tensor *a
     at_tensor *out = at_empty_uninit_on(at_device_of(a), a->dtype, nd, shape);
     int64_t n = out ? at_numel(out) : 0;
     if (n == 0) return out;
-    if (at_on_cuda(out)) return at_cuda_pointwise(k->cuda, out, a, b, 0) ? (at_release(out), NULL) : out;
+    if (at_on_cuda(out)) return on_device(k, out, a, b, 0);
     loop_shape L;
     loop_init(&L, nd, shape, a, b);
     loop_run(&L, a->dtype == AT_F32 ? k->f32 : k->f64, at_dtype_size(a->dtype), at_data(a), at_data(b),
@@ -232,7 +241,7 @@ static at_tensor *run_unary(const char *op, const kernel *k, const at_tensor *a,
     at_tensor *out = at_empty_uninit_on(at_device_of(a), a->dtype, a->ndim, a->shape);
     int64_t n = out ? at_numel(out) : 0;
     if (n == 0) return out;
-    if (at_on_cuda(out)) return at_cuda_pointwise(k->cuda, out, a, NULL, s) ? (at_release(out), NULL) : out;
+    if (at_on_cuda(out)) return on_device(k, out, a, NULL, s);
     loop_shape L;
     loop_init(&L, a->ndim, a->shape, a, NULL);
     loop_run(&L, a->dtype == AT_F32 ? k->f32 : k->f64, at_dtype_size(a->dtype), at_data(a), NULL,
@@ -515,8 +524,9 @@ const at_op_def at_op_gelu = {"gelu", gelu_backward, {3, unary_inputs, gelu_case
  * drawn again from (seed, counter) instead of being stored. */
 static at_tensor *apply_dropout(const at_tensor *a, double p, uint64_t seed, uint64_t counter) {
     if (at_on_cuda(a)) {
-        at_tensor *out = at_empty_uninit_on(AT_CUDA, a->dtype, a->ndim, a->shape);
-        if (out && at_cuda_dropout(out, a, p, seed, counter)) at_release(out), out = NULL;
+        const at_kernels *k = AT_DEVICE_KERNELS(dropout, AT_CUDA);
+        at_tensor *out = k ? at_empty_uninit_on(AT_CUDA, a->dtype, a->ndim, a->shape) : NULL;
+        if (out && k->dropout(out, a, p, seed, counter)) at_release(out), out = NULL;
         return out;
     }
     at_tensor *src = at_is_contiguous(a) ? at_detach(a) : at_clone_data(a);

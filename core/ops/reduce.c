@@ -112,7 +112,7 @@ static at_tensor *contiguous_data(const at_tensor *t) {
 }
 
 /* Sums contiguous x over dims [d0, d1) into a new tensor where those dims have size 1. */
-static at_tensor *sum_dims(const at_tensor *x, int d0, int d1) {
+at_tensor *at_sum_dims(const at_tensor *x, int d0, int d1) {
     int64_t shape[AT_MAX_DIMS], outer = 1, r = 1, inner = 1;
     for (int d = 0; d < x->ndim; d++) {
         shape[d] = d >= d0 && d < d1 ? 1 : x->shape[d];
@@ -120,8 +120,10 @@ static at_tensor *sum_dims(const at_tensor *x, int d0, int d1) {
     }
     at_tensor *out = at_empty_uninit_on(at_device_of(x), x->dtype, x->ndim, shape);
     if (!out) return NULL;
-    if (at_on_cuda(x))
-        return at_cuda_sum_middle(at_data(out), at_data(x), x->dtype, outer, r, inner) ? (at_release(out), NULL) : out;
+    if (at_on_cuda(x)) {
+        const at_kernels *k = AT_DEVICE_KERNELS(sum, AT_CUDA);
+        return !k || k->sum_middle(at_data(out), at_data(x), x->dtype, outer, r, inner) ? (at_release(out), NULL) : out;
+    }
     sum_job J = {x->dtype, at_data(x), at_data(out), outer, r, inner};
     sum_middle(&J);
     return out;
@@ -133,7 +135,7 @@ at_tensor *at_sum(at_tensor *a, int dim, bool keepdim) {
     if (at_check_float("sum", a)) return NULL;
     int d = at_norm_dim("sum", dim, a->ndim);
     if (d < 0) return NULL;
-    at_tensor *x = contiguous_data(a), *kept = x ? sum_dims(x, d, d + 1) : NULL;
+    at_tensor *x = contiguous_data(a), *kept = x ? at_sum_dims(x, d, d + 1) : NULL;
     at_release(x);
     if (!kept) return NULL;
     if (!keepdim) { /* drop the size-1 dim: a contiguous tensor stays contiguous */
@@ -184,7 +186,8 @@ at_tensor *at_sum_all(at_tensor *a) {
     at_tensor *x = contiguous_data(a);
     at_tensor *out = x ? at_empty_uninit_on(at_device_of(a), a->dtype, 0, NULL) : NULL;
     if (out && at_on_cuda(out)) {
-        if (at_cuda_sum_middle(at_data(out), at_data(x), a->dtype, 1, at_numel(a), 1)) at_release(out), out = NULL;
+        const at_kernels *k = AT_DEVICE_KERNELS(sum_all, AT_CUDA);
+        if (!k || k->sum_middle(at_data(out), at_data(x), a->dtype, 1, at_numel(a), 1)) at_release(out), out = NULL;
     } else if (out) {
         sum_job J = {a->dtype, at_data(x), at_data(out), 1, at_numel(a), 1};
         sum_middle(&J);
@@ -233,57 +236,4 @@ at_tensor *at_mean_all(at_tensor *a) {
     at_tensor *m = s ? at_scale(s, 1.0 / (double)at_numel(a)) : NULL;
     at_release(s);
     return m;
-}
-
-/* ---- sum to a shape (the backward of broadcasting) ---- */
-
-static char *dims_str(int ndim, const int64_t *shape, char *buf, size_t size) {
-    size_t at = (size_t)snprintf(buf, size, "[");
-    for (int i = 0; i < ndim && at < size; i++)
-        at += (size_t)snprintf(buf + at, size - at, i ? ", %lld" : "%lld", (long long)shape[i]);
-    if (at < size) snprintf(buf + at, size - at, "]");
-    return buf;
-}
-
-at_tensor *at_sum_to_shape(const at_tensor *g, int ndim, const int64_t *shape) {
-    char a[128], b[128];
-    if (at_check_float("sum_to_shape", g)) return NULL;
-    /* target dims aligned to g's trailing dims; the missing leading ones are 1 */
-    int64_t target[AT_MAX_DIMS];
-    int lead = g->ndim - ndim;
-    bool ok = ndim >= 0 && lead >= 0;
-    for (int d = 0; ok && d < g->ndim; d++) {
-        target[d] = d < lead ? 1 : shape[d - lead];
-        ok = target[d] == g->shape[d] || target[d] == 1;
-    }
-    if (!ok) {
-        at_set_error("sum_to_shape: cannot sum %s to %s", at_shape_str(g, a, sizeof a),
-                     dims_str(ndim < 0 ? 0 : ndim, shape, b, sizeof b));
-        return NULL;
-    }
-    bool was = at_set_grad_enabled(false), summed = false;
-    at_tensor *x = contiguous_data(g);
-    /* One pass per run of adjacent dims to sum (size-1 dims join either side). */
-    for (int d = 0; x && d < x->ndim;) {
-        if (target[d] != 1 || x->shape[d] == 1) {
-            d++;
-            continue;
-        }
-        int end = d;
-        while (end < x->ndim && target[end] == 1) end++;
-        at_tensor *s = sum_dims(x, d, end);
-        at_release(x);
-        x = s;
-        d = end;
-        summed = true;
-    }
-    if (x && !summed && x->storage == g->storage) { /* the result must not share g's storage */
-        at_tensor *c = at_clone_data(x);
-        at_release(x);
-        x = c;
-    }
-    at_tensor *out = x ? at_reshape(x, ndim, shape) : NULL;
-    at_release(x);
-    at_set_grad_enabled(was);
-    return out;
 }

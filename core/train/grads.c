@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include "../autograd.h"
-#include "../cuda/kernels.h"
+#include "../device.h"
 #include "../ops.h"
 #include "../parallel.h"
 #include "optim.h"
@@ -103,8 +103,9 @@ static double *gradient_squares(int n, at_tensor *const *params) {
             squares[i] = sum_squares(g);
             continue;
         }
-        if (!on_gpu && !(on_gpu = at_empty_on(AT_CUDA, AT_F64, 1, &count))) goto fail;
-        if (at_cuda_sum_squares((double *)at_data(on_gpu) + i, at_data(g), g->dtype, at_numel(g))) goto fail;
+        const at_backend *b = at_backend_of(AT_CUDA, "clip_grad_norm");
+        if (!b || (!on_gpu && !(on_gpu = at_empty_on(AT_CUDA, AT_F64, 1, &count)))) goto fail;
+        if (b->sum_squares((double *)at_data(on_gpu) + i, at_data(g), g->dtype, at_numel(g))) goto fail;
     }
     if (on_gpu) {
         double *read = at_to_f64_array(on_gpu);

@@ -2,7 +2,7 @@
  * order of operations (see optim.h for the formulas and why fused
  * multiply-adds appear where they do). */
 #include "optim_internal.h"
-#include "optim_math.h"
+#include "../optim_math.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 
 #include "../autograd.h"
 #include "../parallel.h"
-#include "../cuda/kernels.h"
+#include "../device.h"
 
 /* The element updates live in optim_math.h, shared with the CUDA backend;
  * these loops run them over a CPU parameter. */
@@ -208,7 +208,10 @@ static int update_one(at_optim *o, int i, const at_tensor *grad) {
                          .first = s->step == 1};
     if (c->kind == AT_OPTIM_SGD) {
         void *buf = s->momentum_buffer ? at_data(s->momentum_buffer) : NULL;
-        if (at_on_cuda(p)) return at_cuda_sgd(p->dtype, at_data(p), at_data(grad), buf, n, &sc, c->nesterov);
+        if (at_on_cuda(p)) {
+            const at_backend *b = at_backend_of(AT_CUDA, "sgd");
+            return b ? b->sgd(p->dtype, at_data(p), at_data(grad), buf, n, &sc, c->nesterov) : -1;
+        }
         if (f32) sgd_float(at_data(p), at_data(grad), buf, n, &sc, c->nesterov);
         else sgd_double(at_data(p), at_data(grad), buf, n, &sc, c->nesterov);
         return 0;
@@ -221,9 +224,12 @@ static int update_one(at_optim *o, int i, const at_tensor *grad) {
     sc.decay = 1 - c->lr * c->weight_decay;
     bool decoupled = c->kind == AT_OPTIM_ADAMW;
     void *vmax = s->max_exp_avg_sq ? at_data(s->max_exp_avg_sq) : NULL;
-    if (at_on_cuda(p))
-        return at_cuda_adam(p->dtype, at_data(p), at_data(grad), at_data(s->exp_avg), at_data(s->exp_avg_sq), vmax,
-                            n, &sc, decoupled);
+    if (at_on_cuda(p)) {
+        const at_backend *b = at_backend_of(AT_CUDA, "adam");
+        return b ? b->adam(p->dtype, at_data(p), at_data(grad), at_data(s->exp_avg), at_data(s->exp_avg_sq), vmax,
+                           n, &sc, decoupled)
+                 : -1;
+    }
     if (f32)
         adam_float(at_data(p), at_data(grad), at_data(s->exp_avg), at_data(s->exp_avg_sq), vmax, n, &sc, decoupled);
     else

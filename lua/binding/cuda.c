@@ -1,7 +1,7 @@
 /* aapmt.cuda(): what the CUDA backend sees and holds; aapmt.cuda_empty_cache
  * and aapmt.set_matmul_precision. */
 #include "binding.h"
-#include "cuda.h"
+#include "device.h"
 
 static void set_number(lua_State *L, const char *key, double v) {
     lua_pushnumber(L, v);
@@ -19,21 +19,21 @@ static int c_cuda(lua_State *L) {
     lua_pushboolean(L, 0);
 #endif
     lua_setfield(L, -2, "built");
-    lua_pushinteger(L, at_cuda_device_count());
+    lua_pushinteger(L, at_device_count(AT_CUDA));
     lua_setfield(L, -2, "devices");
-    lua_pushstring(L, at_cuda_describe());
+    lua_pushstring(L, at_device_describe(AT_CUDA));
     lua_setfield(L, -2, "description");
-    at_cache_stats s = at_cuda_memory_stats();
+    at_cache_stats s = at_device_memory_stats(AT_CUDA);
     set_number(L, "in_use", (double)s.in_use);
     set_number(L, "cached", (double)s.cached);
     set_number(L, "peak", (double)s.peak_in_use);
-    lua_pushstring(L, precisions[at_cuda_matmul_precision()]);
+    lua_pushstring(L, precisions[at_get_matmul_precision()]);
     lua_setfield(L, -2, "precision");
     return 1;
 }
 
 static int c_empty_cache(lua_State *L) {
-    lua_pushinteger(L, (lua_Integer)at_cuda_empty_cache());
+    lua_pushinteger(L, (lua_Integer)at_device_empty_cache(AT_CUDA));
     return 1;
 }
 
@@ -41,7 +41,7 @@ static int c_set_matmul_precision(lua_State *L) {
     const char *name = luaL_checkstring(L, 1);
     int p = at_matmul_precision_from_name(name);
     if (p < 0) return luaL_error(L, "aapmt.set_matmul_precision: unknown precision '%s' (f32, tf32 or bf16)", name);
-    at_cuda_set_matmul_precision((at_matmul_precision)p);
+    at_set_matmul_precision((at_matmul_precision)p);
     return 0;
 }
 

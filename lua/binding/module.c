@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "binding.h"
+#include "device.h"
 
 #ifndef AAPMT_VERSION
 #define AAPMT_VERSION "unknown"
@@ -97,6 +98,7 @@ static void pin_module(void) {
 
 int luaopen_aapmt(lua_State *L) {
     pin_module();
+    at_backends_init(); /* under plain lua5.4 nothing else would register the GPU backend */
     lt_gc_register(L);
     lt_tensor_register(L);
     static const luaL_Reg functions[] = {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "program.h"
-#include "cuda.h"
+#include "device.h"
 #include "parallel.h"
 
 #ifndef AAPMT_VERSION
@@ -101,7 +101,7 @@ static int usage_error(const char *fmt, const char *what) {
 
 static void version(void) {
     printf("aapmt %s\n%s\nOpenBLAS kernels: %s\nCUDA backend: %s\n", AAPMT_VERSION, LUA_RELEASE,
-           at_blas_coretype(), at_cuda_describe());
+           at_blas_coretype(), at_device_describe(AT_CUDA));
 }
 
 static int cmd_repl(lua_State *L, const char *program, int argc, char **argv) {
@@ -136,6 +136,7 @@ static void prefer_fast_blas_kernels(char **argv) {
 
 int main(int argc, char **argv) {
     prefer_fast_blas_kernels(argv);
+    at_backends_init();
     const char *program = argv[0] ? argv[0] : "aapmt";
     const char *chunks[AP_MAX_CHUNKS];
     int nchunks = 0;

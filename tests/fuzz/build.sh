@@ -57,9 +57,9 @@ done
 # What to compile: the C library, the Lua binding (for the experiment
 # target), and stb_image itself, so its PNG/BMP/TGA paths are instrumented too.
 # The fuzzers parse files on the CPU, so they link the CPU-only stand-ins for
-# the CUDA kernels (core/cuda/unavailable.c) rather than needing nvcc.
+# the CUDA kernels (core/cuda/register.c) rather than needing nvcc.
 cd "$root"
-sources=(core/*.c core/ops/*.c core/io/*.c core/model/*.c core/data/*.c core/demo/*.c core/train/*.c core/cuda/unavailable.c lua/binding/*.c tests/fuzz/stb_image_impl.c)
+sources=(core/*.c core/ops/*.c core/io/*.c core/model/*.c core/data/*.c core/demo/*.c core/train/*.c core/cuda/register.c lua/binding/*.c tests/fuzz/stb_image_impl.c)
 newest_header=$(find core lua/binding tests/fuzz/include -name '*.h' -printf '%T@\n' | sort -n | tail -1)
 stale=()
 for src in "${sources[@]}"; do

@@ -15,8 +15,8 @@
 #include <time.h>
 
 #include "autograd.h"
-#include "cuda.h"
-#include "cuda/kernels.h"
+#include "device.h"
+#include "ops/kernels.h"
 #include "model/imagereward.h"
 #include "ops.h"
 #include "train/optim.h"
@@ -70,16 +70,24 @@ static void make_batch(const ir_config *cfg, int B, at_tensor **pixels, at_tenso
     at_release(p), at_release(i), at_release(m);
 }
 
+/* The kernels in the matmul op's CUDA slot. */
+static const at_kernels *matmul_kernels(void) {
+    for (int i = 0; i < at_op_count(); i++)
+        if (strcmp(at_op_at(i)->name, "matmul") == 0) return must((void *)at_op_kernels(at_op_at(i), AT_CUDA), "matmul kernels");
+    return must(NULL, "the matmul op");
+}
+
 /* The BF16 tensor-core peak as cuBLAS reaches it: 8192³ GEMMs. */
 static double peak_bf16_tflops(void) {
+    const at_kernels *k = matmul_kernels();
     int64_t n = 8192, shape[2] = {n, n};
     at_tensor *a = must(at_empty_on(AT_CUDA, AT_BF16, 2, shape), "a"), *b = must(at_empty_on(AT_CUDA, AT_BF16, 2, shape), "b");
     at_tensor *c = must(at_empty_on(AT_CUDA, AT_BF16, 2, shape), "c");
     double times[10];
     for (int r = -2; r < 10; r++) {
         double t0 = now_ms();
-        must_ok(at_cuda_gemm(AT_BF16, false, false, n, n, n, 1.0, at_data(a), n, at_data(b), n, 0.0, at_data(c), n) ||
-                    at_cuda_synchronize(),
+        must_ok(k->gemm(AT_BF16, false, false, n, n, n, 1.0, at_data(a), n, at_data(b), n, 0.0, at_data(c), n) ||
+                    at_device_synchronize(AT_CUDA),
                 "bf16 gemm");
         if (r >= 0) times[r] = now_ms() - t0;
     }
@@ -102,7 +110,7 @@ static void bench_scoring(const ir_model *m, const ir_config *cfg, int B, int re
     for (int r = -warmup; r < reps; r++) {
         double t0 = now_ms();
         ir_output out;
-        must_ok(ir_model_forward(m, pixels, ids, mask, NULL, &out) || at_cuda_synchronize(), "scoring");
+        must_ok(ir_model_forward(m, pixels, ids, mask, NULL, &out) || at_device_synchronize(AT_CUDA), "scoring");
         if (r >= 0) times[r] = now_ms() - t0;
         ir_output_clear(&out);
     }
@@ -135,7 +143,7 @@ static void bench_training(ir_model *m, const ir_config *cfg, int B, int reps, i
         at_tensor *loss = must(at_mse_loss(out.scores, target), "loss");
         must_ok(at_backward(loss, NULL) || at_optim_step(opt), "backward and step");
         at_optim_zero_grad(opt, true);
-        must_ok(at_cuda_synchronize(), "synchronize");
+        must_ok(at_device_synchronize(AT_CUDA), "synchronize");
         if (r >= 0) times[r] = now_ms() - t0;
         at_release(loss);
         ir_output_clear(&out);
@@ -191,12 +199,13 @@ int main(int argc, char **argv) {
         fprintf(stderr, "aapmt_bench_cuda: --precision is f32, tf32 or bf16 (got %s); --reps at least 1\n", precision);
         return 2;
     }
-    if (at_cuda_device_count() == 0) {
-        printf("skipped: %s\n", at_cuda_describe());
+    at_backends_init();
+    if (at_device_count(AT_CUDA) == 0) {
+        printf("skipped: %s\n", at_device_describe(AT_CUDA));
         return 77;
     }
-    at_cuda_set_matmul_precision((at_matmul_precision)p);
-    printf("# aapmt %s, %s matmuls, %d reps after %d warm-up\n", at_cuda_describe(), precision, reps, warmup);
+    at_set_matmul_precision((at_matmul_precision)p);
+    printf("# aapmt %s, %s matmuls, %d reps after %d warm-up\n", at_device_describe(AT_CUDA), precision, reps, warmup);
     double peak = peak_bf16_tflops();
     printf("peak_bf16_tflops %.1f\n", peak);
     ir_config cfg;
@@ -205,7 +214,7 @@ int main(int argc, char **argv) {
     must_ok(ir_model_to_device(m, AT_CUDA), "model to the GPU");
     for (int i = 0; i < n_batches; i++) bench_scoring(m, &cfg, batches[i], reps, warmup, peak);
     if (train_batch > 0) bench_training(m, &cfg, train_batch, reps, warmup, peak);
-    at_cache_stats s = at_cuda_memory_stats();
+    at_cache_stats s = at_device_memory_stats(AT_CUDA);
     printf("device_memory peak %.1f MiB\n", s.peak_in_use / 1048576.0);
     ir_model_free(m);
     return 0;

@@ -1,14 +1,14 @@
 /* One element of the Adam/AdamW and SGD updates, compiled by both the C
  * library (optim.c) and the CUDA backend (core/cuda/optim.cu), so both apply
  * torch 1.13's arithmetic in the same order (optim.h explains it). */
-#ifndef AAPMT_TRAIN_OPTIM_MATH_H
-#define AAPMT_TRAIN_OPTIM_MATH_H
+#ifndef AAPMT_OPTIM_MATH_H
+#define AAPMT_OPTIM_MATH_H
 
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../philox.h" /* AT_HOST_DEVICE */
+#include "philox.h" /* AT_HOST_DEVICE */
 
 /* The scalars of one update, rounded once as torch rounds them. */
 typedef struct {
