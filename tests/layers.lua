@@ -4,12 +4,13 @@
 --   2. no file outside core/cuda/ (in core/ and lua/) names a CUDA function
 --      or header: the backend is reached through core/device.h and the op
 --      slots of core/ops/kernels.h only;
---   3. no two objects of libaapmt_core.a call each other (read with nm).
+--   3. no two objects of libaapmt_core.a call each other, nor two objects
+--      of the Lua binding (read with nm).
 --
---   aapmt run tests/layers.lua SOURCE_DIR LIBAAPMT_CORE.a
+--   aapmt run tests/layers.lua SOURCE_DIR LIBAAPMT_CORE.a [BINDING_OBJECTS...]
 local lfs = require "lfs"
 local root, archive = arg[1], arg[2]
-assert(root and archive, "usage: aapmt run tests/layers.lua SOURCE_DIR LIBAAPMT_CORE.a")
+assert(root and archive, "usage: aapmt run tests/layers.lua SOURCE_DIR LIBAAPMT_CORE.a [BINDING_OBJECTS...]")
 
 local failures = 0
 local function fail(fmt, ...)
@@ -122,44 +123,52 @@ for _, f in ipairs(sources("lua", sources("core"))) do
 end
 print(string.format("%d files outside core/cuda/ name no CUDA function", checked))
 
--- 3. Calls between the library's objects, from nm's defined and undefined symbols.
-local nm = io.popen("nm " .. archive .. " 2>/dev/null")
-local defined, undefined, object = {}, {}, nil
-for line in nm:lines() do
-  local member = line:match("^(%S+%.o):$")
-  if member then
-    object = member
-    undefined[object] = {}
-  elseif object then
-    local kind, symbol = line:match("^%x*%s+(%a)%s+(%S+)$")
-    if kind == "U" then undefined[object][symbol] = true
-    elseif kind and kind:match("[TDBRV]") then defined[symbol] = object end
-  end
-end
-nm:close()
-local calls, objects = {}, 0
-for obj, wanted in pairs(undefined) do
-  objects = objects + 1
-  calls[obj] = {}
-  for symbol in pairs(wanted) do
-    local owner = defined[symbol]
-    if owner and owner ~= obj then calls[obj][owner] = calls[obj][owner] or symbol end
-  end
-end
-if objects == 0 then
-  fail("nm could not read %s (binutils' nm is needed)", archive)
-end
-local names = {}
-for obj in pairs(calls) do names[#names + 1] = obj end
-table.sort(names)
-for _, a in ipairs(names) do
-  for b, symbol in pairs(calls[a]) do
-    if a < b and calls[b] and calls[b][a] then
-      fail("%s and %s call each other (%s, %s)", a, b, symbol, calls[b][a])
+-- 3. Calls between objects, from nm's defined and undefined symbols: the
+-- library's, then the binding's (each set on its own: the binding calls the
+-- library, never the reverse).
+local function check_calls(files, what, expected)
+  local nm = io.popen("nm -A " .. files .. " 2>/dev/null")
+  local defined, undefined = {}, {}
+  for line in nm:lines() do
+    -- nm -A: "archive:member.o:address kind symbol" or "file.o:address kind symbol"
+    local member, kind, symbol = line:match("([^:/]+%.o):%x*%s+(%a)%s+(%S+)$")
+    if member then
+      undefined[member] = undefined[member] or {}
+      if kind == "U" then undefined[member][symbol] = true
+      elseif kind:match("[TDBRV]") then defined[symbol] = member end
     end
   end
+  nm:close()
+  local calls, objects = {}, 0
+  for obj, wanted in pairs(undefined) do
+    objects = objects + 1
+    calls[obj] = {}
+    for symbol in pairs(wanted) do
+      local owner = defined[symbol]
+      if owner and owner ~= obj then calls[obj][owner] = calls[obj][owner] or symbol end
+    end
+  end
+  if objects == 0 or (expected and objects ~= expected) then
+    fail("nm read %d objects of %s, not %s (binutils' nm is needed)", objects, what, expected or "any")
+  end
+  local names = {}
+  for obj in pairs(calls) do names[#names + 1] = obj end
+  table.sort(names)
+  for _, a in ipairs(names) do
+    for b, symbol in pairs(calls[a]) do
+      if a < b and calls[b] and calls[b][a] then
+        fail("%s and %s call each other (%s, %s)", a, b, symbol, calls[b][a])
+      end
+    end
+  end
+  print(string.format("%d objects of %s call one way", objects, what))
 end
-print(string.format("%d objects of the library call one way", objects))
+check_calls("'" .. archive .. "'", "the library")
+local binding = {}
+for i = 3, #arg do
+  for file in arg[i]:gmatch("[^;]+") do binding[#binding + 1] = "'" .. file .. "'" end -- a CMake list, if unexpanded
+end
+if #binding > 0 then check_calls(table.concat(binding, " "), "the binding", #binding) end
 
 if failures > 0 then
   print(failures .. " layering problems")

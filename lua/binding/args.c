@@ -1,7 +1,16 @@
-/* Reading Lua arguments: 1-based dims and indices, shapes, dtype names. */
+/* Reading Lua arguments: their names in errors, 1-based dims and indices,
+ * shapes, dtype names, and option tables. */
+#include <stdio.h>
 #include <string.h>
 
 #include "binding.h"
+
+const char *lt_argname(char *buf, size_t size, int idx, const char *fname) {
+    bool method = strchr(fname, ':') != NULL;
+    if (method && idx == 1) snprintf(buf, size, "self");
+    else snprintf(buf, size, "argument #%d", method ? idx - 1 : idx);
+    return buf;
+}
 
 int lt_dim_to_c(lua_State *L, lua_Integer dim, int ndim, const char *fname) {
     if (dim >= 1 && dim <= ndim) return (int)(dim - 1);
@@ -83,4 +92,93 @@ at_dtype lt_opt_dtype(lua_State *L, int idx, at_dtype def, const char *fname) {
                    lt_argname(arg, sizeof arg, idx, fname), luaL_typename(L, idx));
     }
     return lt_dtype_from_string(L, lua_tostring(L, idx), fname);
+}
+
+/* ---- option tables ---- */
+
+/* "a, b, c" from a NULL-terminated list, into buf. */
+static const char *joined(const char *const *names, char *buf, size_t size) {
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; names[i] && at < size; i++)
+        at += (size_t)snprintf(buf + at, size - at, i ? ", %s" : "%s", names[i]);
+    return buf;
+}
+
+void lt_check_options(lua_State *L, int idx, const char *const *allowed, const char *fname) {
+    idx = lua_absindex(L, idx);
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "%s: options are named; found a %s key", fname, luaL_typename(L, -2));
+        const char *key = lua_tostring(L, -2);
+        bool known = false;
+        for (int i = 0; allowed[i] && !known; i++) known = strcmp(key, allowed[i]) == 0;
+        if (!known) {
+            char names[512];
+            luaL_error(L, "%s: unknown option '%s' (options: %s)", fname, key, joined(allowed, names, sizeof names));
+        }
+    }
+}
+
+bool lt_options(lua_State *L, int idx, const char *const *allowed, const char *fname) {
+    if (lua_isnoneornil(L, idx)) return false;
+    if (!lua_istable(L, idx))
+        luaL_error(L, "%s: options must be a table, got a %s", fname, luaL_typename(L, idx));
+    lt_check_options(L, idx, allowed, fname);
+    return true;
+}
+
+bool lt_has_option(lua_State *L, int idx, const char *key) {
+    bool present = lua_getfield(L, idx, key) != LUA_TNIL;
+    lua_pop(L, 1);
+    return present;
+}
+
+/* Raises "option 'key' must be WANT, got ..." for the value on the top. */
+static int wrong_option(lua_State *L, const char *key, const char *want, const char *fname) {
+    if (lua_type(L, -1) == LUA_TNUMBER)
+        return luaL_error(L, "%s: option '%s' must be %s, got %s", fname, key, want, lua_tostring(L, -1));
+    return luaL_error(L, "%s: option '%s' must be %s, got a %s", fname, key, want, luaL_typename(L, -1));
+}
+
+double lt_opt_number(lua_State *L, int idx, const char *key, double def, const char *fname) {
+    double v = def;
+    if (lua_getfield(L, idx, key) != LUA_TNIL) {
+        int ok;
+        v = lua_type(L, -1) == LUA_TNUMBER ? lua_tonumberx(L, -1, &ok) : (ok = 0, 0);
+        if (!ok) wrong_option(L, key, "a number", fname);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+lua_Integer lt_opt_integer(lua_State *L, int idx, const char *key, lua_Integer def, const char *fname) {
+    lua_Integer v = def;
+    if (lua_getfield(L, idx, key) != LUA_TNIL) {
+        int ok;
+        v = lua_type(L, -1) == LUA_TNUMBER ? lua_tointegerx(L, -1, &ok) : (ok = 0, 0);
+        if (!ok) wrong_option(L, key, "an integer", fname);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+bool lt_opt_bool(lua_State *L, int idx, const char *key, bool def, const char *fname) {
+    bool v = def;
+    if (lua_getfield(L, idx, key) != LUA_TNIL) {
+        if (!lua_isboolean(L, -1)) wrong_option(L, key, "a boolean", fname);
+        v = lua_toboolean(L, -1);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+const char *lt_opt_string(lua_State *L, int idx, const char *key, const char *def, const char *fname) {
+    const char *v = def;
+    if (lua_getfield(L, idx, key) != LUA_TNIL) {
+        if (lua_type(L, -1) != LUA_TSTRING) wrong_option(L, key, "a string", fname);
+        v = lua_tostring(L, -1); /* kept alive by the options table */
+    }
+    lua_pop(L, 1);
+    return v;
 }

@@ -65,6 +65,20 @@ int lt_check_shape(lua_State *L, int idx, int64_t *shape, int *next, int allow_m
 /* dtype name at idx, or def when the slot is nil/none. */
 at_dtype lt_opt_dtype(lua_State *L, int idx, at_dtype def, const char *fname);
 at_dtype lt_dtype_from_string(lua_State *L, const char *name, const char *fname);
+
+/* Option tables (args.c), one set of readers so every function words its
+ * errors alike. lt_check_options raises on a key that is not a string in
+ * allowed (NULL-terminated), naming the options; lt_options does that for
+ * the table at idx and returns false for nil or none. The readers return
+ * def when the key is absent and raise naming the key when its value has the
+ * wrong type (strings are kept alive by the table). */
+void lt_check_options(lua_State *L, int idx, const char *const *allowed, const char *fname);
+bool lt_options(lua_State *L, int idx, const char *const *allowed, const char *fname);
+bool lt_has_option(lua_State *L, int idx, const char *key);
+double lt_opt_number(lua_State *L, int idx, const char *key, double def, const char *fname);
+lua_Integer lt_opt_integer(lua_State *L, int idx, const char *key, lua_Integer def, const char *fname);
+bool lt_opt_bool(lua_State *L, int idx, const char *key, bool def, const char *fname);
+const char *lt_opt_string(lua_State *L, int idx, const char *key, const char *def, const char *fname);
 /* Describes argument idx of fname for messages: "argument #2", or "self"
  * for a method's receiver (methods count their arguments after self). */
 const char *lt_argname(char *buf, size_t size, int idx, const char *fname);

@@ -49,60 +49,6 @@ static at_dataset *check_ds(lua_State *L, const char *fname) {
     return *p;
 }
 
-/* Raises on keys of the options table at idx that are not in allowed. */
-static void check_keys(lua_State *L, int idx, const char *const *allowed, const char *fname) {
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        int known = 0;
-        for (int i = 0; key && allowed[i]; i++) known |= strcmp(key, allowed[i]) == 0;
-        if (!known) luaL_error(L, "%s: unknown option '%s'", fname, key ? key : luaL_typename(L, -1));
-    }
-}
-
-static const char *opt_string(lua_State *L, int idx, const char *key, const char *fname) {
-    lua_getfield(L, idx, key);
-    const char *s = NULL;
-    if (!lua_isnil(L, -1)) {
-        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: option '%s' must be a string, got a %s", fname, key,
-                                                      luaL_typename(L, -1));
-        s = lua_tostring(L, -1);   /* kept alive by the options table */
-    }
-    lua_pop(L, 1);
-    return s;
-}
-
-static int has_field(lua_State *L, int idx, const char *key) {
-    int present = lua_getfield(L, idx, key) != LUA_TNIL;
-    lua_pop(L, 1);
-    return present;
-}
-
-static lua_Integer field_integer(lua_State *L, int idx, const char *key, lua_Integer def, const char *fname) {
-    lua_getfield(L, idx, key);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: option '%s' must be an integer", fname, key);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static double field_number(lua_State *L, int idx, const char *key, double def, const char *fname) {
-    lua_getfield(L, idx, key);
-    double v = def;
-    if (!lua_isnil(L, -1)) {
-        int ok;
-        v = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: option '%s' must be a number", fname, key);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 /* The strings of the list at idx, in a scratch userdata left on the stack
  * (it and the list keep them alive). */
 static const char **string_list(lua_State *L, int idx, int64_t *n, const char *what, const char *fname) {
@@ -153,15 +99,15 @@ static int ds_new(lua_State *L) {
     luaL_checktype(L, 1, LUA_TTABLE);
     static const char *const keys[] = {"kind", "csv", "images", "targets", "name_column", "prompt_column",
                                        "skip_missing", NULL};
-    check_keys(L, 1, keys, fname);
+    lt_check_options(L, 1, keys, fname);
     at_dataset_options o = {.kind = AT_DATASET_CSV};
-    const char *kind = opt_string(L, 1, "kind", fname);
+    const char *kind = lt_opt_string(L, 1, "kind", NULL, fname);
     if (kind && at_dataset_kind_parse(kind, &o.kind))
         return luaL_error(L, "%s: kind '%s' is not one of agiqa3k, aigciqa2023, csv", fname, kind);
-    if (!(o.csv_path = opt_string(L, 1, "csv", fname))) return luaL_error(L, "%s: option 'csv' (the ratings file) is missing", fname);
-    o.image_dir = opt_string(L, 1, "images", fname);
-    o.name_column = opt_string(L, 1, "name_column", fname);
-    o.prompt_column = opt_string(L, 1, "prompt_column", fname);
+    if (!(o.csv_path = lt_opt_string(L, 1, "csv", NULL, fname))) return luaL_error(L, "%s: option 'csv' (the ratings file) is missing", fname);
+    o.image_dir = lt_opt_string(L, 1, "images", NULL, fname);
+    o.name_column = lt_opt_string(L, 1, "name_column", NULL, fname);
+    o.prompt_column = lt_opt_string(L, 1, "prompt_column", NULL, fname);
     lua_getfield(L, 1, "skip_missing");
     o.skip_missing_images = lua_toboolean(L, -1);
     lua_pop(L, 1);
@@ -263,17 +209,17 @@ static int ds_split(lua_State *L) {
     at_dataset *ds = check_ds(L, fname);
     luaL_checktype(L, 2, LUA_TTABLE);
     static const char *const keys[] = {"seed", "train_fraction", "file", "test_prompts", NULL};
-    check_keys(L, 2, keys, fname);
-    int fixed = has_field(L, 2, "file") + has_field(L, 2, "test_prompts");
-    if (fixed + has_field(L, 2, "seed") != 1)
+    lt_check_options(L, 2, keys, fname);
+    int fixed = lt_has_option(L, 2, "file") + lt_has_option(L, 2, "test_prompts");
+    if (fixed + lt_has_option(L, 2, "seed") != 1)
         return luaL_error(L, "%s: give exactly one of seed (the paper's split), file or test_prompts", fname);
     at_split *s;
-    if (has_field(L, 2, "seed")) {
-        lua_Integer seed = field_integer(L, 2, "seed", 0, fname);
-        s = at_dataset_split(ds, seed, field_number(L, 2, "train_fraction", AT_SPLIT_PAPER_FRACTION, fname));
+    if (lt_has_option(L, 2, "seed")) {
+        lua_Integer seed = lt_opt_integer(L, 2, "seed", 0, fname);
+        s = at_dataset_split(ds, seed, lt_opt_number(L, 2, "train_fraction", AT_SPLIT_PAPER_FRACTION, fname));
     } else {
-        if (has_field(L, 2, "train_fraction")) return luaL_error(L, "%s: a fixed split takes no train_fraction", fname);
-        const char *file = opt_string(L, 2, "file", fname);
+        if (lt_has_option(L, 2, "train_fraction")) return luaL_error(L, "%s: a fixed split takes no train_fraction", fname);
+        const char *file = lt_opt_string(L, 2, "file", NULL, fname);
         if (file) {
             s = at_dataset_split_fixed_file(ds, file);
         } else {
@@ -293,10 +239,10 @@ static int ds_splits(lua_State *L) {
     at_dataset *ds = check_ds(L, fname);
     luaL_checktype(L, 2, LUA_TTABLE);
     static const char *const keys[] = {"seed", "rounds", "train_fraction", NULL};
-    check_keys(L, 2, keys, fname);
-    if (!has_field(L, 2, "seed") || !has_field(L, 2, "rounds")) return luaL_error(L, "%s: needs seed and rounds", fname);
-    lua_Integer seed = field_integer(L, 2, "seed", 0, fname), k = field_integer(L, 2, "rounds", 0, fname);
-    double fraction = field_number(L, 2, "train_fraction", AT_SPLIT_PAPER_FRACTION, fname);
+    lt_check_options(L, 2, keys, fname);
+    if (!lt_has_option(L, 2, "seed") || !lt_has_option(L, 2, "rounds")) return luaL_error(L, "%s: needs seed and rounds", fname);
+    lua_Integer seed = lt_opt_integer(L, 2, "seed", 0, fname), k = lt_opt_integer(L, 2, "rounds", 0, fname);
+    double fraction = lt_opt_number(L, 2, "train_fraction", AT_SPLIT_PAPER_FRACTION, fname);
     if (k < 1 || k > 100000) return luaL_error(L, "%s: rounds must be in 1..100000, got %d", fname, (int)k);
     at_split **rounds = lua_newuserdatauv(L, sizeof *rounds * (size_t)k, 0);
     if (at_dataset_split_rounds(ds, seed, (int)k, fraction, rounds)) return lt_engine_error(L, fname);

@@ -26,33 +26,15 @@ static at_demo_db *check_db(lua_State *L, const char *fname) {
     return *p;
 }
 
-static lua_Integer opt_field(lua_State *L, int idx, const char *key, lua_Integer def, const char *fname) {
-    lua_getfield(L, idx, key);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int isint;
-        v = lua_tointegerx(L, -1, &isint);
-        if (!isint) luaL_error(L, "%s: option '%s' must be an integer, got %s", fname, key, luaL_typename(L, -1));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 static int db_new(lua_State *L) {
     const char *fname = "aapmt.demo_db";
     at_demo_db_config c = at_demo_db_defaults();
-    if (!lua_isnoneornil(L, 1)) {
-        luaL_checktype(L, 1, LUA_TTABLE);
-        for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
-            const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
-            if (strcmp(key, "images") && strcmp(key, "size") && strcmp(key, "seed") && strcmp(key, "per_prompt"))
-                luaL_error(L, "%s: unknown option '%s' (images, size, seed, per_prompt)", fname,
-                           lua_type(L, -2) == LUA_TSTRING ? key : luaL_typename(L, -2));
-        }
-        lua_Integer images = opt_field(L, 1, "images", c.nimages, fname);
-        lua_Integer size = opt_field(L, 1, "size", c.size, fname);
-        lua_Integer seed = opt_field(L, 1, "seed", (lua_Integer)c.seed, fname);
-        lua_Integer per_prompt = opt_field(L, 1, "per_prompt", c.images_per_prompt, fname);
+    static const char *const options[] = {"images", "size", "seed", "per_prompt", NULL};
+    if (lt_options(L, 1, options, fname)) {
+        lua_Integer images = lt_opt_integer(L, 1, "images", c.nimages, fname);
+        lua_Integer size = lt_opt_integer(L, 1, "size", c.size, fname);
+        lua_Integer seed = lt_opt_integer(L, 1, "seed", (lua_Integer)c.seed, fname);
+        lua_Integer per_prompt = lt_opt_integer(L, 1, "per_prompt", c.images_per_prompt, fname);
         if (seed < 0) luaL_error(L, "%s: seed must be at least 0, got %I", fname, seed);
         if (size < AT_DEMO_MIN_SIZE || size > AT_DEMO_MAX_SIZE)
             luaL_error(L, "%s: the image size must be in %d..%d pixels, got %I", fname, AT_DEMO_MIN_SIZE,

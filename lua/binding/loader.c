@@ -37,44 +37,8 @@ static at_loader *check_loader(lua_State *L, const char *fname) {
     return *p;
 }
 
-static lua_Integer int_field(lua_State *L, const char *key, lua_Integer def, const char *fname) {
-    lua_getfield(L, 1, key);
-    lua_Integer v = def;
-    if (!lua_isnil(L, -1)) {
-        int isint;
-        v = lua_tointegerx(L, -1, &isint);
-        if (!isint) luaL_error(L, "%s: option '%s' must be an integer, got %s", fname, key, luaL_typename(L, -1));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static bool bool_field(lua_State *L, const char *key, bool def, const char *fname) {
-    lua_getfield(L, 1, key);
-    bool v = def;
-    if (!lua_isnil(L, -1)) {
-        if (!lua_isboolean(L, -1))
-            luaL_error(L, "%s: option '%s' must be a boolean, got %s", fname, key, luaL_typename(L, -1));
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
 static const char *const known_options[] = {"paths", "targets", "size", "batch", "seed", "shuffle",
                                             "drop_last", "workers", "prefetch", "cache_bytes", NULL};
-
-static void check_option_names(lua_State *L, const char *fname) {
-    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
-        bool known = false;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (int i = 0; known_options[i]; i++) known |= !strcmp(lua_tostring(L, -2), known_options[i]);
-        if (!known)
-            luaL_error(L, "%s: unknown option '%s' (paths, targets, size, batch, seed, shuffle, drop_last, "
-                       "workers, prefetch, cache_bytes)", fname,
-                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : luaL_typename(L, -2));
-    }
-}
 
 /* targets= as a tensor, or a list of rows lists of numbers: a tensor
  * reference the caller releases, or NULL for none. Raises on errors (a
@@ -132,7 +96,7 @@ static int ld_new(lua_State *L) {
     const char *fname = "aapmt.loader";
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    check_option_names(L, fname);
+    lt_check_options(L, 1, known_options, fname);
     lua_getfield(L, 1, "paths");
     if (!lua_istable(L, -1)) luaL_error(L, "%s: paths must be a list of image files, got %s", fname, luaL_typename(L, -1));
     int64_t rows = (int64_t)luaL_len(L, -1);
@@ -150,11 +114,11 @@ static int ld_new(lua_State *L) {
     at_loader_options o = {0};
     o.paths = paths;
     o.rows = rows;
-    lua_Integer size = int_field(L, "size", 224, fname);
-    lua_Integer batch = int_field(L, "batch", 0, fname);
-    lua_Integer workers = int_field(L, "workers", 0, fname);
-    lua_Integer prefetch = int_field(L, "prefetch", 2, fname);
-    lua_Integer cache = int_field(L, "cache_bytes", 0, fname);
+    lua_Integer size = lt_opt_integer(L, 1, "size", 224, fname);
+    lua_Integer batch = lt_opt_integer(L, 1, "batch", 0, fname);
+    lua_Integer workers = lt_opt_integer(L, 1, "workers", 0, fname);
+    lua_Integer prefetch = lt_opt_integer(L, 1, "prefetch", 2, fname);
+    lua_Integer cache = lt_opt_integer(L, 1, "cache_bytes", 0, fname);
     if (batch < 1 || batch > 1 << 30) luaL_error(L, "%s: batch must be a positive integer, got %I", fname, batch);
     if (size < 1 || size > 65536) luaL_error(L, "%s: size must be in 1..65536, got %I", fname, size);
     if (workers < 0 || workers > 256) luaL_error(L, "%s: workers must be in 0..256 (0: one a core), got %I", fname, workers);
@@ -165,9 +129,9 @@ static int ld_new(lua_State *L) {
     o.workers = (int)workers;
     o.prefetch = (int)prefetch;
     o.cache_bytes = (size_t)cache;
-    o.seed = (uint64_t)int_field(L, "seed", 0, fname);
-    o.shuffle = bool_field(L, "shuffle", true, fname);
-    o.drop_last = bool_field(L, "drop_last", false, fname);
+    o.seed = (uint64_t)lt_opt_integer(L, 1, "seed", 0, fname);
+    o.shuffle = lt_opt_bool(L, 1, "shuffle", true, fname);
+    o.drop_last = lt_opt_bool(L, 1, "drop_last", false, fname);
     at_tensor *targets = read_targets(L, rows, fname);
     o.targets = targets;
     at_loader **p = lua_newuserdatauv(L, sizeof *p, 0);

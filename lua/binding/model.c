@@ -64,23 +64,14 @@ static int model_random(lua_State *L) {
     if (!opt_config(L, 1, &cfg, fname)) ir_config_default(&cfg);
     uint64_t seed = (uint64_t)luaL_optinteger(L, 2, 0);
     bool scratch = false;
-    if (lua_istable(L, 3)) {
-        lua_getfield(L, 3, "init");
-        const char *init = luaL_optstring(L, -1, "fine_tune");
+    static const char *const options[] = {"init", NULL};
+    if (lt_options(L, 3, options, fname)) {
+        const char *init = lt_opt_string(L, 3, "init", "fine_tune", fname);
         scratch = strcmp(init, "from_scratch") == 0;
         if (!scratch && strcmp(init, "fine_tune") != 0)
             return luaL_error(L, "%s: init must be 'fine_tune' or 'from_scratch', got '%s'", fname, init);
-        lua_pop(L, 1);
     }
     return push_model(L, scratch ? ir_model_random_from_scratch(&cfg, seed) : ir_model_random(&cfg, seed), fname);
-}
-
-static bool opt_flag(lua_State *L, int idx, const char *key) {
-    if (!lua_istable(L, idx)) return false;
-    lua_getfield(L, idx, key);
-    bool v = lua_toboolean(L, -1);
-    lua_pop(L, 1);
-    return v;
 }
 
 static void set_tensor(lua_State *L, const char *key, at_tensor *t) {
@@ -118,6 +109,10 @@ static at_tensor *input_on(lua_State *L, int idx, const ir_model *m, const char 
 static int model_forward(lua_State *L) {
     const char *fname = "ImageReward:forward";
     ir_model *m = check_model(L, fname);
+    lua_settop(L, 5); /* the options, or nil, stay at 5 under the slots pushed below */
+    static const char *const options[] = {"training", "seed", "cross_attention", "image_tokens", "metric_attention",
+                                          NULL};
+    bool have_options = lt_options(L, 5, options, fname);
     at_tensor *inputs[3];
     for (int i = 0; i < 3; i++) { /* each held by a to-be-closed slot, released however forward ends */
         inputs[i] = input_on(L, 2 + i, m, fname);
@@ -127,13 +122,15 @@ static int model_forward(lua_State *L) {
     at_tensor *pixels = inputs[0], *ids = inputs[1], *mask = inputs[2];
     ir_forward_opts opts = {0};
     at_rng rng = at_rng_new(0);
-    opts.training = opt_flag(L, 5, "training");
-    opts.want_cross_attention = opt_flag(L, 5, "cross_attention");
-    opts.want_image_tokens = opt_flag(L, 5, "image_tokens");
-    opts.want_metric_attention = opt_flag(L, 5, "metric_attention");
+    if (have_options) {
+        opts.training = lt_opt_bool(L, 5, "training", false, fname);
+        opts.want_cross_attention = lt_opt_bool(L, 5, "cross_attention", false, fname);
+        opts.want_image_tokens = lt_opt_bool(L, 5, "image_tokens", false, fname);
+        opts.want_metric_attention = lt_opt_bool(L, 5, "metric_attention", false, fname);
+    }
     if (opts.training) {
-        if (lua_istable(L, 5) && lua_getfield(L, 5, "seed") != LUA_TNIL) {
-            rng = at_rng_new((uint64_t)luaL_checkinteger(L, -1));
+        if (lt_has_option(L, 5, "seed")) {
+            rng = at_rng_new((uint64_t)lt_opt_integer(L, 5, "seed", 0, fname));
             opts.rng = &rng;
         } else {
             opts.rng = lt_default_rng(L);

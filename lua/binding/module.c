@@ -1,5 +1,6 @@
-/* luaopen_aapmt: the module table, plus the functions about the engine as a
- * whole (threads, grad mode, memory, the default random generator). */
+/* luaopen_aapmt: the module table, registering every part of the binding,
+ * plus the functions about the engine as a whole (threads, grad mode, memory,
+ * seeding the default random generator of default_rng.c). */
 #define _GNU_SOURCE   /* dladdr, RTLD_NODELETE */
 #include <dlfcn.h>
 #include <time.h>
@@ -11,20 +12,6 @@
 #ifndef AAPMT_VERSION
 #define AAPMT_VERSION "unknown"
 #endif
-
-static const char rng_key = 'r';   /* its address keys the default generator */
-
-at_rng *lt_default_rng(lua_State *L) {
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &rng_key);
-    at_rng *rng = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    if (!rng) {
-        rng = lua_newuserdatauv(L, sizeof *rng, 0);
-        *rng = at_rng_new(0);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &rng_key);
-    }
-    return rng;
-}
 
 /* aapmt.manual_seed(n): restarts the default generator (draws given no seed). */
 static int m_manual_seed(lua_State *L) {

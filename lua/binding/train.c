@@ -72,64 +72,6 @@
 
 #define LT_OPTIM_TYPE "aapmt.Optimizer"
 
-/* ---- option tables ---- */
-
-static void check_keys(lua_State *L, int idx, const char *const *allowed, const char *fname) {
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        lua_pop(L, 1);
-        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
-        bool known = false;
-        for (int i = 0; key && allowed[i]; i++) known |= strcmp(key, allowed[i]) == 0;
-        if (!known) {
-            if (key) luaL_error(L, "%s: unknown option '%s'", fname, key);
-            luaL_error(L, "%s: options are named; found a %s key", fname, luaL_typename(L, -1));
-        }
-    }
-}
-
-static double opt_number(lua_State *L, int idx, const char *key, double def, const char *fname) {
-    double v = def;
-    if (lua_getfield(L, idx, key) != LUA_TNIL) {
-        int ok;
-        v = lua_tonumberx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: option '%s' must be a number, got a %s", fname, key, luaL_typename(L, -1));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static lua_Integer opt_integer(lua_State *L, int idx, const char *key, lua_Integer def, const char *fname) {
-    lua_Integer v = def;
-    if (lua_getfield(L, idx, key) != LUA_TNIL) {
-        int ok;
-        v = lua_tointegerx(L, -1, &ok);
-        if (!ok) luaL_error(L, "%s: option '%s' must be an integer, got %s", fname, key, luaL_tolstring(L, -1, NULL));
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-static bool opt_bool(lua_State *L, int idx, const char *key, bool def, const char *fname) {
-    bool v = def;
-    int type = lua_getfield(L, idx, key);
-    if (type != LUA_TNIL) {
-        if (type != LUA_TBOOLEAN) luaL_error(L, "%s: option '%s' must be a boolean, got a %s", fname, key,
-                                             luaL_typename(L, -1));
-        v = lua_toboolean(L, -1);
-    }
-    lua_pop(L, 1);
-    return v;
-}
-
-/* The options table at idx (nil/none: no options), checked against allowed. */
-static bool have_options(lua_State *L, int idx, const char *const *allowed, const char *fname) {
-    if (lua_isnoneornil(L, idx)) return false;
-    luaL_checktype(L, idx, LUA_TTABLE);
-    check_keys(L, idx, allowed, fname);
-    return true;
-}
-
 /* ---- parameter lists ---- */
 
 /* The tensors of the list at idx in a block owned by a new userdata pushed on
@@ -173,16 +115,16 @@ static int new_optim(lua_State *L, at_optim_kind kind, const char *fname) {
     lua_settop(L, 2);   /* the blocks pushed below go after the arguments */
     at_tensor **params = check_params(L, 1, &n, fname);
     at_optim_config c = at_optim_defaults(kind);
-    if (have_options(L, 2, kind == AT_OPTIM_SGD ? sgd_keys : adam_keys, fname)) {
-        c.lr = opt_number(L, 2, "lr", c.lr, fname);
-        c.weight_decay = opt_number(L, 2, "weight_decay", c.weight_decay, fname);
+    if (lt_options(L, 2, kind == AT_OPTIM_SGD ? sgd_keys : adam_keys, fname)) {
+        c.lr = lt_opt_number(L, 2, "lr", c.lr, fname);
+        c.weight_decay = lt_opt_number(L, 2, "weight_decay", c.weight_decay, fname);
         if (kind == AT_OPTIM_SGD) {
-            c.momentum = opt_number(L, 2, "momentum", c.momentum, fname);
-            c.dampening = opt_number(L, 2, "dampening", c.dampening, fname);
-            c.nesterov = opt_bool(L, 2, "nesterov", c.nesterov, fname);
+            c.momentum = lt_opt_number(L, 2, "momentum", c.momentum, fname);
+            c.dampening = lt_opt_number(L, 2, "dampening", c.dampening, fname);
+            c.nesterov = lt_opt_bool(L, 2, "nesterov", c.nesterov, fname);
         } else {
-            c.eps = opt_number(L, 2, "eps", c.eps, fname);
-            c.amsgrad = opt_bool(L, 2, "amsgrad", c.amsgrad, fname);
+            c.eps = lt_opt_number(L, 2, "eps", c.eps, fname);
+            c.amsgrad = lt_opt_bool(L, 2, "amsgrad", c.amsgrad, fname);
             if (lua_getfield(L, 2, "betas") != LUA_TNIL) {
                 if (!lua_istable(L, -1) || lua_rawlen(L, -1) != 2)
                     luaL_error(L, "%s: option 'betas' must be a list of two numbers", fname);
@@ -348,7 +290,7 @@ static int m_schedule(lua_State *L) {
     const char *fname = "aapmt.schedule";
     static const char *const keys[] = {"kind", "base_lr", "min_lr", "warmup", "total", "step_size", "gamma", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
-    check_keys(L, 1, keys, fname);
+    lt_check_options(L, 1, keys, fname);
     at_lr_schedule s = {.kind = AT_LR_CONSTANT, .gamma = 0.1};
     if (lua_getfield(L, 1, "kind") != LUA_TNIL) {
         const char *k = lua_tostring(L, -1);
@@ -361,12 +303,12 @@ static int m_schedule(lua_State *L) {
     lua_pop(L, 1);
     if (lua_getfield(L, 1, "base_lr") == LUA_TNIL) luaL_error(L, "%s: option 'base_lr' is required", fname);
     lua_pop(L, 1);
-    s.base_lr = opt_number(L, 1, "base_lr", 0, fname);
-    s.min_lr = opt_number(L, 1, "min_lr", 0, fname);
-    s.warmup = opt_integer(L, 1, "warmup", 0, fname);
-    s.total = opt_integer(L, 1, "total", 0, fname);
-    s.step_size = opt_integer(L, 1, "step_size", 0, fname);
-    s.gamma = opt_number(L, 1, "gamma", s.gamma, fname);
+    s.base_lr = lt_opt_number(L, 1, "base_lr", 0, fname);
+    s.min_lr = lt_opt_number(L, 1, "min_lr", 0, fname);
+    s.warmup = lt_opt_integer(L, 1, "warmup", 0, fname);
+    s.total = lt_opt_integer(L, 1, "total", 0, fname);
+    s.step_size = lt_opt_integer(L, 1, "step_size", 0, fname);
+    s.gamma = lt_opt_number(L, 1, "gamma", s.gamma, fname);
     if (at_lr_schedule_check(&s)) return lt_engine_error(L, fname);
     at_lr_schedule *up = lua_newuserdatauv(L, sizeof *up, 0);
     *up = s;
@@ -382,10 +324,11 @@ static double *read_values(lua_State *L, int idx, const char *what, int64_t *n, 
     at_tensor *t = lt_test(L, idx, fname);
     if (t) {
         lt_check_host(L, t, fname);
+        *n = at_numel(t);
+        /* The block first: once v is malloc'd nothing may raise before it is freed. */
+        double *block = lua_newuserdatauv(L, sizeof *block * (size_t)(*n ? *n : 1), 0);
         double *v = at_to_f64_array(t);
         if (!v) lt_engine_error(L, fname);
-        *n = at_numel(t);
-        double *block = lua_newuserdatauv(L, sizeof *block * (size_t)(*n ? *n : 1), 0);
         memcpy(block, v, sizeof *block * (size_t)*n);
         free(v);
         return block;
@@ -548,13 +491,13 @@ typedef struct bootstrap_options {
 static bootstrap_options check_bootstrap_options(lua_State *L, int idx, int64_t n, const char *fname) {
     static const char *const keys[] = {"resamples", "seed", "level", "paired", NULL};
     bootstrap_options o = {1000, AT_BOOTSTRAP_DEFAULT_SEED, 0.95, NULL};
-    if (!have_options(L, idx, keys, fname)) return o;
-    lua_Integer resamples = opt_integer(L, idx, "resamples", o.resamples, fname);
+    if (!lt_options(L, idx, keys, fname)) return o;
+    lua_Integer resamples = lt_opt_integer(L, idx, "resamples", o.resamples, fname);
     if (resamples < 1 || resamples > INT_MAX)
         luaL_error(L, "%s: option 'resamples' must be in 1..%d, got %I", fname, INT_MAX, resamples);
     o.resamples = (int)resamples;
-    o.seed = (uint64_t)opt_integer(L, idx, "seed", (lua_Integer)o.seed, fname);
-    o.level = opt_number(L, idx, "level", o.level, fname);
+    o.seed = (uint64_t)lt_opt_integer(L, idx, "seed", (lua_Integer)o.seed, fname);
+    o.level = lt_opt_number(L, idx, "level", o.level, fname);
     if (!(o.level > 0 && o.level < 1)) luaL_error(L, "%s: option 'level' must be in (0, 1), got %f", fname, o.level);
     if (lua_getfield(L, idx, "paired") != LUA_TNIL) {
         int64_t m;

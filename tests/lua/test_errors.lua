@@ -89,6 +89,22 @@ do
 end
 raises(function() return f:sum() end, "tensor was freed")
 
+-- option tables: every function reads them alike (lua/binding/args.c)
+raises(function() return a.schedule{base_lr = 1, 5} end, "aapmt.schedule", "options are named; found a number key")
+raises(function() return a.demo_db{5} end, "aapmt.demo_db", "options are named; found a number key")
+raises(function() return a.dataset{csv = "x.csv", 5} end, "aapmt.dataset", "options are named; found a number key")
+raises(function() return a.loader{paths = {"a.png"}, batch = 1, 5} end, "aapmt.loader",
+  "options are named; found a number key")
+raises(function() return a.demo_db{image = 5} end, "unknown option 'image' (options: images, size, seed, per_prompt)")
+raises(function() return a.demo_db{size = "big"} end, "option 'size' must be an integer, got a string")
+raises(function() return a.demo_db{size = 2.5} end, "option 'size' must be an integer, got 2.5")
+raises(function() return a.schedule{base_lr = "1"} end, "option 'base_lr' must be a number, got a string")
+raises(function() return a.loader{paths = {"a.png"}, batch = 1, shuffle = 1} end,
+  "option 'shuffle' must be a boolean, got 1")
+raises(function() return a.imagereward_random(nil, 0, {inti = "from_scratch"}) end, "aapmt.imagereward_random",
+  "unknown option 'inti'")
+raises(function() return a.imagereward_random(nil, 0, 5) end, "aapmt.imagereward_random", "options must be a table")
+
 -- errors leave the state usable
 check.tensor(x + 1, {{2, 3, 4}, {5, 6, 7}})
 print("ok")
