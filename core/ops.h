@@ -1,7 +1,10 @@
-/* Differentiable ops on the CPU. Every function returns a new tensor (a new
+/* Differentiable ops. Every function returns a new tensor (a new
  * reference the caller releases) or NULL with at_last_error() set; inputs
  * are never consumed. When grad is enabled and an input requires grad, the
  * result records its history (see autograd.h).
+ *
+ * They run on the device of their inputs (the CPU, or a GPU through the op
+ * kernel slots of core/ops/kernels.h), which must all be the same.
  *
  * Dims are 0-based here and may be negative (-1 is the last). Float ops
  * compute in the dtype of their inputs, which must be f32 or f64 and agree. */
