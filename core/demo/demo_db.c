@@ -2,6 +2,7 @@
  * generative model is described in demo_db.h; the pixels are demo_draw.c's,
  * the files demo_db_write.c's). */
 #include "demo_db.h"
+#include "demo_internal.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -163,14 +164,6 @@ static bool scene_usable(const at_demo_scene *sc) {
     return a->shape != b->shape || a->colour != b->colour || a->size != b->size;
 }
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* Distinct prompts: prompt p is the first draw of its own streams (p, attempt)
  * whose scene no earlier prompt has. */
 static int draw_prompts(at_demo_db *db) {
@@ -190,7 +183,7 @@ static int draw_prompts(at_demo_db *db) {
             draw_scene(&s, &db->scenes[p]);
             if (!scene_usable(&db->scenes[p])) continue;
             uint32_t code = scene_code(&db->scenes[p]);
-            int64_t k = (int64_t)(mix64(code) & (uint64_t)(cap - 1));
+            int64_t k = (int64_t)(at_demo_mix64(code) & (uint64_t)(cap - 1));
             while (slots[k] && slots[k] != code + 1) k = (k + 1) & (cap - 1);
             if (slots[k]) continue;
             slots[k] = code + 1;

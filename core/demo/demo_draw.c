@@ -11,6 +11,7 @@
 #include "../rng.h"
 #include "../tensor.h"
 #include "demo_db.h"
+#include "demo_internal.h"
 
 #define DOMAIN_NOISE 3ull
 
@@ -47,17 +48,9 @@ typedef struct scene_ctx {
 
 static float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* ---- texture: two octaves of value noise, in [-1, 1] ---- */
 static float lattice(uint64_t key, int64_t ix, int64_t iy) {
-    uint64_t h = mix64(key ^ mix64((uint64_t)ix * 0x9E3779B97F4A7C15ull + (uint64_t)iy));
+    uint64_t h = at_demo_mix64(key ^ at_demo_mix64((uint64_t)ix * 0x9E3779B97F4A7C15ull + (uint64_t)iy));
     return (float)(h >> 40) * (2.0f / 16777216.0f) - 1;
 }
 
@@ -201,7 +194,7 @@ static void setup(scene_ctx *c, const at_demo_row *row, int size) {
     for (int k = 0; k < 3; k++) c->bg_tint[k] = lum < 0.6f ? c->bg[k] + 0.4f * (1 - c->bg[k]) : 0.7f * c->bg[k];
     c->bg_dir[0] = cosf(row->layout.bg_angle);
     c->bg_dir[1] = sinf(row->layout.bg_angle);
-    c->texture_key = mix64(row->seed ^ mix64((uint64_t)row->index + 0x1234567ull));
+    c->texture_key = at_demo_mix64(row->seed ^ at_demo_mix64((uint64_t)row->index + 0x1234567ull));
 }
 
 static void background_at(const scene_ctx *c, float x, float y, float tex, float out[3]) {
