@@ -1,5 +1,5 @@
 /* Rating databases as rows of (image, prompt, targets), read from their CSV.
- * Spec: shared/spec/aapmt.md §1.
+ * Background: docs/aapmt.md §1.
  *
  *  AT_DATASET_AGIQA3K     columns name, prompt, ..., mos_quality, mos_align
  *                         (and std_*); targets are raw: default

@@ -1,6 +1,6 @@
 /* Content-isolated train/test splits: no prompt has images on both sides.
  *
- * The paper's split (shared/spec/aapmt.md §1.3), exactly:
+ * The paper's split (docs/aapmt.md §1.3), exactly:
  *   prompts = df["prompt"].unique()      # first appearance in CSV order
  *   np.random.seed(seed); np.random.shuffle(prompts)
  *   train = prompts[:int(0.8 * len(prompts))], test = the rest

@@ -1,7 +1,7 @@
 /* The text tokenizer of ImageReward: Hugging Face's slow BertTokenizer for
  * bert-base-uncased, with [DEC] and [ENC] added after the vocabulary, called
  * as tokenizer(prompt, padding='max_length', truncation=True, max_length=35).
- * Spec: shared/spec/imagereward.md §1.3.
+ * Background: docs/imagereward.md §1.3.
  *
  * Pipeline for one prompt (exactly transformers' order):
  *  1. special tokens ([PAD] [UNK] [CLS] [SEP] [MASK] [DEC] [ENC], exact,

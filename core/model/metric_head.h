@@ -13,7 +13,7 @@
  *   Outputs in AAPMT's order: align, quality, authenticity — computed with
  *   the matrices the original names *_quality, *_text_image_correspondence
  *   and *_authenticity, which its training script fed the alignment,
- *   quality and authenticity MOS (the names are only labels; spec §3.3).
+ *   quality and authenticity MOS (the names are only labels; docs/aapmt.md §3.3).
  *   Parameters under the original keys "ImageAssessmentModel.*", so AAPMT's
  *   checkpoints load.
  *

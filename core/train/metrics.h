@@ -22,7 +22,7 @@
  *         fitted to (yhat, y) by least squares, then at_plcc(y, f(yhat)); the
  *         same optimum as scipy.optimize.curve_fit(f, yhat, y, p0) with
  *         method "lm" (see at_plcc_logistic). Not in AAPMT's reported
- *         numbers, which are raw PLCC (spec section 5.2). */
+ *         numbers, which are raw PLCC (docs/aapmt.md §5.2). */
 #ifndef AAPMT_TRAIN_METRICS_H
 #define AAPMT_TRAIN_METRICS_H
 

@@ -1,7 +1,7 @@
 -- Figure 6: the Prompt-1 quality model (Table 2's) scored with six quality
 -- sub-metric texts; each sub-metric's share is 1/(C_base - C_i) normalised,
 -- C the PLCC or SRCC on AAPMT's evaluated rows, as valid_disentangled.py
--- computes it (spec §6 Figure 6).
+-- computes it (docs/aapmt.md §6 Figure 6).
 local figures = require "aapmt.paper_figures"
 local parts = {}
 for i, p in ipairs(require("aapmt.paper").figure6.parts) do

@@ -27,7 +27,7 @@ local interrupts = require "aapmt.interrupts"
 
 local M = {}
 
--- AAPMT's recipe (spec §4.1, Table 1): what an experiment gets unless it says otherwise.
+-- AAPMT's recipe (docs/aapmt.md §4.1, Table 1): what an experiment gets unless it says otherwise.
 M.recipe = {optimizer = "adam", lr = 5e-6, betas = {0.9, 0.999}, eps = 1e-8, weight_decay = 0, batch_size = 32,
   seed = 42, loss = "sse"}
 -- The tasks a database's MOS columns stand for, as AAPMT scored them.

@@ -125,7 +125,7 @@ end
 
 local function paper_rows_table(result)
   local lines = {"## AAPMT's evaluated rows", "", "The first N rows of the CSV, N the test size: what AAPMT's scripts "
-    .. "evaluated (spec §5.3); most were trained on, so they are no held-out result.", "",
+    .. "evaluated (docs/aapmt.md §5.3); most were trained on, so they are no held-out result.", "",
     "| task | PLCC | SRCC | KRCC | RMSE | n |", "| --- | --- | --- | --- | --- | --- |"}
   for _, m in ipairs(result.scored) do
     local s = result.results.paper_rows[m]

@@ -66,7 +66,7 @@ function M.write(dir, plans)
   end)
   local md = {"# Results", "",
     "Every current result under this folder. Held-out `test` rows of the content-isolated split, with 95% bootstrap "
-      .. "intervals over held-out prompts; `paper_rows` = the first N CSV rows AAPMT evaluated (spec §5.3), where the "
+      .. "intervals over held-out prompts; `paper_rows` = the first N CSV rows AAPMT evaluated (docs/aapmt.md §5.3), where the "
       .. "published numbers were measured.", "",
     "| experiment | variant | task | test SRCC | test PLCC | paper_rows PLCC / SRCC | paper PLCC / SRCC |",
     "| --- | --- | --- | --- | --- | --- | --- |"}

@@ -1,4 +1,4 @@
--- Fine-tuning ImageReward the way AAPMT did (spec §4), but batched,
+-- Fine-tuning ImageReward the way AAPMT did (docs/aapmt.md §4), but batched,
 -- reproducible and resumable.
 --
 --   local train = require "aapmt.train"
@@ -14,7 +14,7 @@
 --   --> {steps=, losses={...}, metrics={quality={srcc=,...}}, out=, stopped=}
 --
 -- The MLP head: the raw reward is what the loss fits (AAPMT's forward
--- returns it; spec §3.1, §4.2), fed the metric's text: quality → "extremely
+-- returns it; docs/aapmt.md §3.1, §4.2), fed the metric's text: quality → "extremely
 -- high quality image, with vivid details", authenticity → "very authentic
 -- image", any other metric (align) → the image's own prompt; `text = "..."`
 -- fixes another, `text = false` forces the own prompt. Several metrics: one

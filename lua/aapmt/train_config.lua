@@ -10,7 +10,7 @@ M.task_prompts = {
   quality = "extremely high quality image, with vivid details",
   authenticity = "very authentic image",
 }
--- AAPMT's scoring CSV names the prediction columns like this (spec §5.1).
+-- AAPMT's scoring CSV names the prediction columns like this (docs/aapmt.md §5.1).
 M.score_columns = {align = "score", quality = "quality_score", authenticity = "authenticity_score"}
 
 M.defaults = {

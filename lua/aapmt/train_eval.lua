@@ -1,7 +1,7 @@
 -- Evaluation for train.run (lua/aapmt/train.lua): scoring rows with the
 -- model in eval mode, the metrics of each task, and the scores CSV.
 --
--- Two protocols (spec §5.3):
+-- Two protocols (docs/aapmt.md §5.3):
 --  - "test": the held-out rows of the content-isolated split (the default);
 --  - "paper_rows": the first N rows of the database in CSV order, N the
 --    size of the test set: what AAPMT's validation scripts evaluated, by a

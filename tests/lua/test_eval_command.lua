@@ -178,7 +178,7 @@ check.eq(help_status, 0, "aapmt eval --help")
 
 if lfs.attributes(shared_agiqa) then
   -- An AAPMT-format score file over the database's rows, in its order; the
-  -- paper evaluated its first 599 rows (spec 5.3).
+  -- paper evaluated its first 599 rows (docs/aapmt.md §5.3).
   local db = a.read_csv(shared_agiqa)
   local col = {}
   for i, h in ipairs(db.header) do col[h] = i end

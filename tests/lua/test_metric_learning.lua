@@ -9,7 +9,7 @@
 --
 -- It also shows that the cross-metric attention learns: the metric tokens'
 -- self-attention query and key weights, which the published code's head
--- never trains (spec §3.3), move well away from their start
+-- never trains (docs/aapmt.md §3.3), move well away from their start
 -- (tests/test_metric_head.c checks their gradients against PyTorch).
 --
 -- The recipe, measured on 2 idle cores: 64000 images at 48 px, 2 a prompt,

@@ -1,7 +1,9 @@
 -- The paper's numbers (lua/aapmt/paper.lua): every entry well formed, the
--- counts per table as hand-counted from the spec, a few values spot-checked,
--- paper.find and the Figure 6 shares. When ../shared/spec/aapmt.md is there,
--- every number must also appear in it verbatim.
+-- counts per table as hand-counted from docs/aapmt.md, a few values
+-- spot-checked, paper.find and the Figure 6 shares. Every source names a
+-- section of docs/aapmt.md that exists, every label it quotes is there, and
+-- every number appears there verbatim; when the original notes are at
+-- ../shared/spec/aapmt.md, every number must appear in them too.
 local here = arg[0]:match("^(.*)/") or "."
 package.path = here .. "/lib/?.lua;" .. package.path
 local check = require "check"
@@ -14,7 +16,7 @@ local tables = {fig1 = true, fig2 = true, fig6 = true, table1 = true, table2 = t
                 table4 = true, table5 = true, table6 = true, extra = true}
 local tasks = {align = true, quality = true, authenticity = true}
 local databases = {agiqa3k = true, aigciqa2023 = true}
--- Spec §1.3 (and §5.3): N evaluated rows per database and split seed.
+-- docs/aapmt.md §1.3 (and §5.3): N evaluated rows per database and split seed.
 local expected_rows = {agiqa3k = {[42] = 599, [100] = 595, [200] = 595}, aigciqa2023 = {[42] = 480}}
 local sub_prompts = {}
 for _, p in ipairs(paper.figure6.parts) do sub_prompts[p.prompt] = true end
@@ -35,7 +37,7 @@ for id, e in pairs(paper.results) do
   check.eq(type(e.model), "string", what .. ": model")
   check.eq(type(e.published), "boolean", what .. ": published")
   check.eq(type(e.source), "string", what .. ": source")
-  check.truthy(e.source:find("^spec §"), what .. ": source names a spec section")
+  check.truthy(e.source:find("^docs/aapmt%.md §%d"), what .. ": source names a section of docs/aapmt.md")
   for _, m in ipairs{"plcc", "srcc"} do
     check.eq(math.type(e[m]), "float", what .. ": " .. m .. " is a number")
     check.truthy(e[m] >= -1 and e[m] <= 1, what .. ": " .. m .. " in [-1, 1]")
@@ -48,7 +50,7 @@ for id, e in pairs(paper.results) do
     check.eq(e.rows, paper.eval_rows[e.database][e.seed], what .. ": rows as paper.eval_rows")
     check.truthy(is_int(e.epochs) and e.epochs >= 0, what .. ": epochs")
     check.eq(e.model == "raw", e.epochs == 0, what .. ": 0 epochs exactly for the raw model")
-    -- The text scored with follows from the task (spec §2, §5.1).
+    -- The text scored with follows from the task (docs/aapmt.md §2, §5.1).
     if own_prompt_models[e.model] or e.task == "align" then
       check.eq(e.prompt, nil, what .. ": scored with each image's own prompt")
     elseif e.task == "authenticity" then
@@ -85,7 +87,7 @@ for id, e in pairs(paper.results) do
 end
 check.eq(#paper.list, seen, "paper.list and paper.results hold the same entries (ids unique)")
 
--- Counts, by hand from the spec ------------------------------------------------
+-- Counts, by hand from docs/aapmt.md -------------------------------------------
 local expected_counts = {
   fig1 = {7, 6},    -- §6 Figure 1: 6 bars + 1 "Cross-task value, not in the figure"
   fig2 = {7, 6},    -- §6 Figure 2: 6 bars + 1 "Cross-task value"
@@ -110,7 +112,7 @@ end
 check.eq(#paper.list, total, "no entry outside the counted tables")
 check.eq(#paper.find{published = true}, published, "published entries")
 
--- Spot checks against the spec text ------------------------------------------
+-- Spot checks against docs/aapmt.md -------------------------------------------
 local r = paper.results
 check.eq(r["table4.align_to_quality.quality"].plcc, 0.9172965877, "Table 4 A→Q quality PLCC")
 check.eq(r["table2.prompt3"].srcc, 0.8780159636109531, "Table 2 Prompt3 SRCC")
@@ -173,15 +175,43 @@ for _, s in ipairs(paper.figure6.agiqa3k_plcc_shares) do sum3k = sum3k + s end
 check.near(sum3k, 100, 1e-9, "AGIQA-3K variant shares sum to 100 %")
 check.raises(function() return paper.figure6_shares("krcc") end, "paper.figure6_shares", "krcc")
 
--- Every number verbatim in the spec ---------------------------------------------
-local spec_path = here .. "/../../../shared/spec/aapmt.md"
-local f = io.open(spec_path, "rb")
-if not f then
-  print("skipping the verbatim check: no spec at " .. spec_path)
-  return
+-- Every source and number in docs/aapmt.md ----------------------------------
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local text = f:read("a")
+  f:close()
+  return text
 end
-local spec = f:read("a")
-f:close()
+local docs_path = here .. "/../../docs/aapmt.md"
+local docs = assert(read(docs_path), "cannot read " .. docs_path)
+
+-- A source reads "docs/aapmt.md §6 Table 2, 'label', ...; §4.1": each section
+-- number must head a section, each "§6 Table N" / "§6 Figure N" a subsection,
+-- each quoted label must stand in the text.
+local function has_heading(pattern)
+  for line in docs:gmatch("[^\n]+") do
+    if line:match("^##+ " .. pattern) then return true end
+  end
+  return false
+end
+local function check_source(source, what)
+  for number, rest in source:gmatch("§([%d%.]*%d)([^§;]*)") do
+    local esc = number:gsub("%.", "%%.")
+    check.truthy(has_heading(esc .. "[%. ]"), what .. ": section §" .. number .. " exists")
+    local item = rest:match("^ ((%a+) %d+)")
+    if number == "6" and item then
+      check.truthy(has_heading(item .. "[:%s]"), what .. ": §6 has " .. item)
+    end
+  end
+  for label in source:gmatch("'([^']+)'") do
+    check.truthy(docs:find(label, 1, true), what .. ": '" .. label .. "' stands in docs/aapmt.md")
+  end
+end
+for _, e in ipairs(paper.list) do check_source(e.source, e.id) end
+check_source(paper.figure5.source, "figure5")
+check_source(paper.figure6.source, "figure6")
+for db, t in pairs(paper.table1) do check_source(t.source, "table1." .. db) end
 
 -- The shortest digits that read back as v (0.9290 → "0.929").
 local function digits(v)
@@ -190,42 +220,58 @@ local function digits(v)
     if tonumber(s) == v then return s end
   end
 end
--- s stands in the spec as a whole number: no digit or point before it, and
+-- s stands in text as a whole number: no digit or point before it, and
 -- after it only trailing zeros before a non-digit ("0.929" matches "0.9290").
-local function in_spec(s)
+local function stands_in(text, s)
   local from = 1
   while true do
-    local i, j = spec:find(s, from, true)
+    local i, j = text:find(s, from, true)
     if not i then return false end
-    local before = i > 1 and spec:sub(i - 1, i - 1) or ""
-    local after = spec:match("^0*(.?)", j + 1)
+    local before = i > 1 and text:sub(i - 1, i - 1) or ""
+    local after = text:match("^0*(.?)", j + 1)
     if not before:match("[%d%.]") and not after:match("%d") then return true end
     from = i + 1
   end
 end
-local function expect_in_spec(v, what)
-  local s = type(v) == "string" and v or digits(v)
-  check.truthy(in_spec(s), what .. ": " .. s .. " appears in the spec")
+
+-- Every number of paper.lua, and every prompt, must stand in the text.
+local function check_verbatim(text, name)
+  local function expect(v, what)
+    local s = type(v) == "string" and v or digits(v)
+    check.truthy(stands_in(text, s), what .. ": " .. s .. " appears in " .. name)
+  end
+  local checked = 0
+  for _, e in ipairs(paper.list) do
+    expect(e.plcc, e.id .. " plcc")
+    expect(e.srcc, e.id .. " srcc")
+    if e.printed then
+      local a, b = e.printed:match("^(%S+) / (%S+)$")
+      expect(a, e.id .. " printed PLCC")
+      expect(b, e.id .. " printed SRCC")
+    end
+    if e.prompt then check.truthy(text:find('"' .. e.prompt .. '"', 1, true), e.id .. ": prompt quoted in " .. name) end
+    checked = checked + 2
+  end
+  for _, p in ipairs(paper.figure6.parts) do
+    expect(string.format("%.1f", p.share.plcc), "Figure 6 PLCC share of " .. p.name)
+    expect(string.format("%.1f", p.share.srcc), "Figure 6 SRCC share of " .. p.name)
+  end
+  for i, s in ipairs(paper.figure6.agiqa3k_plcc_shares) do
+    expect(string.format("%.1f", s), "AGIQA-3K share " .. i)
+  end
+  return checked
 end
 
-local checked = 0
-for _, e in ipairs(paper.list) do
-  expect_in_spec(e.plcc, e.id .. " plcc")
-  expect_in_spec(e.srcc, e.id .. " srcc")
-  if e.printed then
-    local a, b = e.printed:match("^(%S+) / (%S+)$")
-    expect_in_spec(a, e.id .. " printed PLCC")
-    expect_in_spec(b, e.id .. " printed SRCC")
-  end
-  if e.prompt then check.truthy(spec:find('"' .. e.prompt .. '"', 1, true), e.id .. ": prompt quoted in the spec") end
-  checked = checked + 2
+local checked = check_verbatim(docs, "docs/aapmt.md")
+print(string.format("%d entries (%d published); %d values found verbatim in docs/aapmt.md",
+                    #paper.list, published, checked))
+
+-- The original notes, when this checkout sits beside them.
+local spec_path = here .. "/../../../shared/spec/aapmt.md"
+local spec = read(spec_path)
+if not spec then
+  print("skipping the cross-check with the original notes: none at " .. spec_path)
+  return
 end
-for _, p in ipairs(paper.figure6.parts) do
-  expect_in_spec(string.format("%.1f", p.share.plcc), "Figure 6 PLCC share of " .. p.name)
-  expect_in_spec(string.format("%.1f", p.share.srcc), "Figure 6 SRCC share of " .. p.name)
-end
-for i, s in ipairs(paper.figure6.agiqa3k_plcc_shares) do
-  expect_in_spec(string.format("%.1f", s), "AGIQA-3K share " .. i)
-end
-print(string.format("%d entries (%d published); %d values found verbatim in %s",
-                    #paper.list, published, checked, spec_path))
+check_verbatim(spec, spec_path)
+print("the same values found verbatim in " .. spec_path)

@@ -202,7 +202,7 @@ do
   local if_scores = E["run.loss1_if_scores"]:item()
   if math.abs(losses[1] - if_scores) <= TOL * if_scores then
     error(string.format("train.run: step 1 loss %.9g is what regressing the normalised score gives; AAPMT "
-      .. "regresses the raw reward (spec aapmt.md §3.1, §4.2), torch %.9g", losses[1], E["run.loss"]:totable()[1]))
+      .. "regresses the raw reward (docs/aapmt.md §3.1, §4.2), torch %.9g", losses[1], E["run.loss"]:totable()[1]))
   end
   compare_losses(losses, "run.loss")
   compare_losses(parts.quality, "run.loss_quality")

@@ -23,7 +23,7 @@ per line, to the digits that read back exactly:
   --mos COL          the MOS column: in --csv, or in --mos-csv when given
   --rows FIRST:LAST  only data rows FIRST..LAST of --csv (1-based, inclusive);
                      1:599 is the paper's AGIQA-3K evaluation for seed 42
-                     (spec 5.3); default: every row
+                     (docs/aapmt.md §5.3); default: every row
   --mos-csv FILE     take the MOS from this CSV (e.g. AGIQA-3K.csv), matching
                      its rows to --csv's on the key column
   --key NAME         the key column, in both files (default name)

@@ -2,7 +2,7 @@
 """The torch side of the checkpoint benchmark.
 
     make_and_time_torch.py make PATH   writes a full-size ImageReward-v1.0 state dict
-                                       (625 keys, spec Appendix A shapes, random fp32
+                                       (625 keys, docs/imagereward.md Appendix A shapes, random fp32
                                        weights, ~1.79 GB) with torch.save
     make_and_time_torch.py time PATH [RUNS]
                                        median seconds of torch.load(PATH) plus reading
@@ -65,7 +65,7 @@ def make(path):
         else:
             sd[name] = torch.empty(shape).uniform_(-0.05, 0.05, generator=gen)
             floats += sd[name].numel()
-    assert len(sd) == 625 and floats == 446665953, (len(sd), floats)   # spec section 2
+    assert len(sd) == 625 and floats == 446665953, (len(sd), floats)   # docs/imagereward.md §2
     torch.save(sd, path)
 
 
