@@ -39,8 +39,10 @@ static const command commands[] = {
                                   "(FILE '-' reads the script from stdin)", cmd_run, NULL},
     {"tokenize", "[--vocab FILE] TEXT", "print ImageReward's 35 token ids for TEXT, then the\n"
                                         "attention mask", NULL, "aapmt.commands.tokenize"},
-    {"score", "--prompt TEXT [...] IMAGE...", "score images against a prompt with ImageReward\n"
-                                              "(aapmt score --help lists the options)", NULL,
+    {"score", "--prompt TEXT [...] IMAGE|DIR...", "score images (folders: every image under them)\n"
+                                                  "against a prompt with ImageReward, or a CSV's\n"
+                                                  "(image, prompt) rows with --csv FILE\n"
+                                                  "(aapmt score --help lists the options)", NULL,
      "aapmt.commands.score"},
     {"split", "--csv FILE --seed N", "print the held-out prompts of the paper's content-isolated\n"
                                      "split, one per line", NULL, "aapmt.commands.split"},
