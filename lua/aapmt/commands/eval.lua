@@ -130,6 +130,56 @@ local function shortest(v)
   return string.format("%.17g", v)
 end
 
+-- The predictions and MOS of rows first..last as two lists of numbers.
+-- mos_cell(r) = {csv, path, row, column, name} says where row r's MOS is.
+-- Empty, NaN and inf cells are an error listing the first few, or (with
+-- --drop-missing) leave their row out, said on stderr; other non-numbers
+-- are always an error.
+local function read_pairs(opts, csv, path, first, last, pc, mos_cell)
+  local y, yhat, problems, dropped = {}, {}, {}, {}
+  for r = first, last do
+    local values, drop = {}, false
+    for i, c in ipairs({{csv, path, r, pc, opts.pred}, mos_cell(r)}) do
+      local cell = c[1].rows[c[3]][c[4]]
+      local v, kind = cell_number(cell)
+      if kind == "missing" and opts.drop_missing then
+        drop = true
+      elseif kind then
+        problems[#problems + 1] = cell_place(c[1], c[2], c[3], c[5]) .. ": " .. describe(cell, kind)
+      end
+      values[i] = v
+    end
+    if drop then
+      dropped[#dropped + 1] = string.format("line %d", csv.lines[r])
+    elseif values[1] and values[2] then
+      yhat[#yhat + 1], y[#y + 1] = values[1], values[2]
+    end
+  end
+  if #problems > 0 then
+    cli.fail(string.format("%d cell%s cannot be used: %s%s", #problems, #problems == 1 and "" or "s",
+      first_few(problems), opts.drop_missing and "" or " (--drop-missing leaves out rows with empty, NaN or inf cells)"))
+  end
+  if #dropped > 0 then
+    io.stderr:write(string.format("aapmt eval: dropped %d of %d rows whose prediction or MOS is empty, NaN or inf "
+      .. "(%s, %s)\n", #dropped, last - first + 1, path, first_few(dropped, ", ")))
+  end
+  if #y < 2 then
+    cli.fail(string.format("%s: %d row%s left after dropping the missing ones; the correlations need at least 2",
+      path, #y, #y == 1 and "" or "s"))
+  end
+  return y, yhat
+end
+
+-- A constant column has no correlation: nan is the right output, but the
+-- user should know why rather than suspect a bug.
+local function warn_if_constant(values, what)
+  for i = 2, #values do
+    if values[i] ~= values[1] then return end
+  end
+  io.stderr:write(string.format("aapmt eval: warning: the %s is constant (%s) over the %d rows, so PLCC, "
+    .. "SRCC and KRCC are undefined (printed as nan)\n", what, shortest(values[1]), #values))
+end
+
 return cli.command("eval", usage,
   {csv = "string", pred = "string", mos = "string", rows = "string", mos_csv = "string", key = "string",
    drop_missing = "flag"},
@@ -170,46 +220,9 @@ return cli.command("eval", usage,
       local mc = column(csv, path, opts.mos)
       mos_cell = function(r) return {csv, path, r, mc, opts.mos} end
     end
-    local y, yhat, problems, dropped = {}, {}, {}, {}
-    for r = first, last do
-      local cells = {{csv, path, r, pc, opts.pred}, mos_cell(r)}
-      local values, drop = {}, false
-      for i, c in ipairs(cells) do
-        local cell = c[1].rows[c[3]][c[4]]
-        local v, kind = cell_number(cell)
-        if kind == "missing" and opts.drop_missing then
-          drop = true
-        elseif kind then
-          problems[#problems + 1] = cell_place(c[1], c[2], c[3], c[5]) .. ": " .. describe(cell, kind)
-        end
-        values[i] = v
-      end
-      if drop then
-        dropped[#dropped + 1] = string.format("line %d", csv.lines[r])
-      elseif values[1] and values[2] then
-        yhat[#yhat + 1], y[#y + 1] = values[1], values[2]
-      end
-    end
-    if #problems > 0 then
-      cli.fail(string.format("%d cell%s cannot be used: %s%s", #problems, #problems == 1 and "" or "s",
-        first_few(problems), opts.drop_missing and "" or " (--drop-missing leaves out rows with empty, NaN or inf cells)"))
-    end
-    if #dropped > 0 then
-      io.stderr:write(string.format("aapmt eval: dropped %d of %d rows whose prediction or MOS is empty, NaN or inf "
-        .. "(%s, %s)\n", #dropped, last - first + 1, path, first_few(dropped, ", ")))
-    end
-    if #y < 2 then
-      cli.fail(string.format("%s: %d row%s left after dropping the missing ones; the correlations need at least 2",
-        path, #y, #y == 1 and "" or "s"))
-    end
-    for _, c in ipairs({{y, "MOS column '" .. opts.mos .. "'"}, {yhat, "prediction column '" .. opts.pred .. "'"}}) do
-      local constant = true
-      for i = 2, #c[1] do constant = constant and c[1][i] == c[1][1] end
-      if constant then
-        io.stderr:write(string.format("aapmt eval: warning: the %s is constant (%s) over the %d rows, so PLCC, "
-          .. "SRCC and KRCC are undefined (printed as nan)\n", c[2], shortest(c[1][1]), #c[1]))
-      end
-    end
+    local y, yhat = read_pairs(opts, csv, path, first, last, pc, mos_cell)
+    warn_if_constant(y, "MOS column '" .. opts.mos .. "'")
+    warn_if_constant(yhat, "prediction column '" .. opts.pred .. "'")
     local m = a.metrics.all(y, yhat)
     print("N " .. m.n)
     print("PLCC " .. shortest(m.plcc))
