@@ -59,6 +59,17 @@ for _, case in ipairs(repeated) do
   check.truthy(not err:find("cannot open", 1, true), "nothing was read: " .. err)
 end
 
+-- key=value overrides of batch and check: the same key twice (shortcuts
+-- resolved) is an error before any file is read.
+usage_error("batch seed= twice", "'seed=1' and 'seed=2' both set seed; give it once", "batch", "seed=1", "seed=2",
+  "/nonexistent")
+usage_error("check epochs= and train.epochs=", "'epochs=1' and 'train.epochs=2' both set train.epochs", "check",
+  "epochs=1", "train.epochs=2", "/nonexistent")
+local experiment = require "aapmt.experiment"
+check.raises(function() experiment.check_repeated({"lr=1e-5", "seed=3", "lr=2e-5"}) end,
+  "'lr=1e-5' and 'lr=2e-5' both set train.lr")
+experiment.check_repeated({"seed=1", "epochs=2", "train.lr=1e-5"})   -- different keys are fine
+
 -- ---- wrong options: one line naming the option ----
 
 usage_error("an unknown option", "unknown option --bogus", "score", "--bogus")
