@@ -338,9 +338,14 @@ static void test_errors(void) {
               (long long)(pos / 4), got);
         CHECK(strstr(at_last_error(), paths[13]) != NULL, "the error names the file: %s", at_last_error());
         char where[64];
-        snprintf(where, sizeof where, "batch %lld (0-based), row %lld", (long long)(pos / 4), (long long)(pos % 4));
-        CHECK(strstr(at_last_error(), where) != NULL, "the error names %s: %s", where, at_last_error());
-        CHECK(at_loader_next(l, &b) == 0, "after an error the epoch has ended");
+        snprintf(where, sizeof where, "batch %lld of 6, row %lld of the batch", (long long)(pos / 4) + 1,
+                 (long long)(pos % 4) + 1);
+        CHECK(strstr(at_last_error(), where) != NULL, "the error names %s (1-based): %s", where, at_last_error());
+        char first[512];
+        snprintf(first, sizeof first, "%s", at_last_error());
+        at_set_error("something else");
+        CHECK(at_loader_next(l, &b) == -1 && strcmp(at_last_error(), first) == 0,
+              "a failed epoch keeps failing with the same error: %s", at_last_error());
         /* Resuming past the bad batch works. */
         epoch_run run;
         int n = run_epoch(l, 0, pos / 4 + 1, &run);

@@ -50,6 +50,7 @@ struct at_loader {
     int64_t epoch, cur, claim_batch, claim_row;
     int64_t *perm;
     slot *slots;
+    char *failure;               /* the error that ended the epoch, repeated until the next start */
 
     size_t cache_bytes, cache_used;
     uint8_t **cache;             /* per row: HWC RGB pixels, or NULL; NULL without a cache */
@@ -224,6 +225,7 @@ static void loader_destroy(at_loader *l) {
     free(l->slots);
     free(l->perm);
     free(l->threads);
+    free(l->failure);
     at_release(l->targets);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->work_cv);
@@ -346,6 +348,8 @@ int at_loader_start_epoch(at_loader *l, int64_t epoch, int64_t start_batch) {
     }
     pthread_mutex_lock(&l->mu);
     drop_epoch(l);
+    free(l->failure);
+    l->failure = NULL;
     at_loader_epoch_order(l->seed, l->shuffle, epoch, l->rows, l->perm);
     l->epoch = epoch;
     l->cur = l->claim_batch = start_batch;
@@ -385,6 +389,11 @@ static int take_batch(at_loader *l, slot *s, at_loader_batch *out) {
 int at_loader_next(at_loader *l, at_loader_batch *out) {
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&l->mu);
+    if (l->failure) {   /* a failed epoch has no end to report: the caller would take it for done */
+        at_set_error("%s", l->failure);
+        pthread_mutex_unlock(&l->mu);
+        return -1;
+    }
     if (!l->active || l->cur >= l->nbatch) {
         l->active = false;
         pthread_mutex_unlock(&l->mu);
@@ -394,14 +403,15 @@ int at_loader_next(at_loader *l, at_loader_batch *out) {
     while (!(s->batch == l->cur && s->remaining == 0)) pthread_cond_wait(&l->ready_cv, &l->mu);
     int rc = 1;
     if (s->error) {
-        at_set_error("loader: epoch %lld, batch %lld (0-based), row %lld of the batch: %s", (long long)l->epoch,
-                     (long long)l->cur, (long long)s->error_row, s->error);
+        at_set_error("loader: epoch %lld, batch %lld of %lld, row %lld of the batch: %s", (long long)l->epoch,
+                     (long long)l->cur + 1, (long long)l->nbatch, (long long)s->error_row + 1, s->error);
         rc = -1;
     } else if (take_batch(l, s, out) < 0) {
         rc = -1;
     }
     if (rc < 0) {
         drop_epoch(l);
+        l->failure = strdup(at_last_error());
     } else {
         slot_clear(s);
         l->cur++;

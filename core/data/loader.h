@@ -32,9 +32,11 @@
  *
  * Errors. A file that cannot be decoded fails the batch that needed it: the
  * consumer gets -1 from at_loader_next with an error naming the epoch, the
- * batch, the row and the file (the first failing row of the batch). The
- * epoch then ends; the workers idle until the next at_loader_start_epoch or
- * at_loader_free. at_loader_free may be called at any time, mid-epoch too:
+ * batch and the row in it (both counted from 1, as the Lua API counts them:
+ * "batch 3 of 6, row 1 of the batch") and the file (the first failing row
+ * of the batch). The epoch then ends: the workers idle, and every later
+ * at_loader_next gives -1 with the same error (never 0, which would read as
+ * a finished epoch) until the next at_loader_start_epoch or at_loader_free. at_loader_free may be called at any time, mid-epoch too:
  * it stops the workers (each finishes the image it holds), joins them and
  * frees everything. */
 #ifndef AAPMT_TRAIN_LOADER_H
@@ -84,7 +86,8 @@ void at_loader_free(at_loader *l);
 int at_loader_start_epoch(at_loader *l, int64_t epoch, int64_t start_batch);
 /* The next batch of the running epoch, in order: 1 and *out filled (the
  * caller owns the three tensors); 0 at the end of the epoch (or with no
- * epoch started); -1 after an error (see above). */
+ * epoch started); -1 after an error, and again at every call until the
+ * next start (see above). */
 int at_loader_next(at_loader *l, at_loader_batch *out);
 void at_loader_batch_release(at_loader_batch *b);   /* releases the tensors, NULL-safe */
 

@@ -4,8 +4,9 @@
 -- gets the parsed options and the positional arguments. cli.fail raises a
 -- user-facing error (bad option, missing file): it is printed as
 -- "aapmt NAME: message" with no traceback, with exit status 2 for usage
--- errors and 1 otherwise. Ctrl-C ends the command with status 130. Any
--- other error is a bug and keeps its traceback.
+-- errors (then followed by the command's synopsis, not its whole usage) and
+-- 1 otherwise. Ctrl-C ends the command with status 130. Any other error is
+-- a bug and keeps its traceback.
 local interrupts = require "aapmt.interrupts"
 
 local cli = {}
@@ -20,7 +21,9 @@ function cli.fail(message, status)
 end
 
 -- options: { name = "string" | "number" | "integer" | "flag" }, for --name.
--- Returns opts (defaults filled by the caller) and the positional list.
+-- Returns opts (defaults filled by the caller) and the positional list. An
+-- option with a value given twice is an error: keeping either silently
+-- would run something other than what was typed.
 function cli.parse(args, options)
   local opts, positional, i = {}, {}, 1
   while i <= #args do
@@ -53,6 +56,10 @@ function cli.parse(args, options)
           end
           value = n
         end
+        if opts[key] ~= nil then
+          cli.fail(string.format("option --%s is given twice ('%s', then '%s'); give it once", name,
+            tostring(opts[key]), tostring(value)), 2)
+        end
         opts[key] = value
       end
     else
@@ -63,10 +70,25 @@ function cli.parse(args, options)
   return opts, positional
 end
 
+-- --help or -h anywhere before "--" asks for the usage, whatever else is there.
+local function wants_help(args)
+  for _, a in ipairs(args) do
+    if a == "--" then return false end
+    if a == "--help" or a == "-h" then return true end
+  end
+  return false
+end
+
+-- The usage's first paragraph (the synopsis), and where the rest is.
+local function usage_hint(name, usage)
+  local synopsis = usage:match("^(.-\n)\n") or usage
+  return synopsis .. "(aapmt " .. name .. " --help shows every option)\n"
+end
+
 function cli.command(name, usage, options, run)
   local function main(...)
     local args = {...}
-    if args[1] == "--help" or args[1] == "-h" then
+    if wants_help(args) then
       io.write(usage)
       return 0
     end
@@ -83,7 +105,7 @@ function cli.command(name, usage, options, run)
     if ok then return err or 0 end
     if getmetatable(err) ~= failure then error(err, 0) end
     io.stderr:write("aapmt ", name, ": ", err.message, "\n")
-    if err.status == 2 then io.stderr:write(usage) end
+    if err.status == 2 then io.stderr:write(usage_hint(name, usage)) end
     return err.status
   end
   return {main = main, usage = usage}

@@ -188,6 +188,12 @@ function M.imagereward(project)
   return nil, M.layout.imagereward.missing .. ": " .. M.advice("imagereward", project), path
 end
 
+-- What to say when there is no checkpoint at path: the file, and where the
+-- ImageReward-v1.0 weights come from and go (the advice aapmt batch gives).
+function M.checkpoint_missing(path)
+  return string.format("%s: no such file; %s", path, M.advice("imagereward"))
+end
+
 -- The BERT vocabulary for a checkpoint, or nil and a message.
 function M.vocab(explicit, checkpoint)
   local path, where = a.find_vocab(explicit, checkpoint)

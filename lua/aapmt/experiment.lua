@@ -364,6 +364,22 @@ local function check_override(text, path, value)
   end
 end
 
+-- Raises when two overrides set the same key (shortcuts resolved: epochs=
+-- is train.epochs=): the second would silently win, and the run would not
+-- be the one typed. Commands call it once before reading any file.
+function M.check_repeated(overrides)
+  local given = {}
+  for _, o in ipairs(overrides or {}) do
+    local ok, _, _, key = pcall(M.parse_override, o)
+    if ok then
+      if given[key] then
+        error(string.format("command line: '%s' and '%s' both set %s; give it once", given[key], o, key), 0)
+      end
+      given[key] = o
+    end
+  end
+end
+
 -- The declaration's fields with overrides ({"seed=100", ...}) applied and
 -- checked. Later errors about an overridden key (an unknown metric from
 -- metrics=qualty) name the command line too: decl.overridden maps the key
@@ -371,6 +387,7 @@ end
 function M.with_overrides(decl, overrides)
   local f = copy(decl.fields)
   decl.overridden = {}
+  M.check_repeated(overrides)
   for _, o in ipairs(overrides or {}) do
     local ok, path, value = pcall(M.parse_override, o)
     if not ok then error("command line: " .. tostring(path), 0) end

@@ -10,6 +10,8 @@
 -- batches of `batch` (default 8). A prompt is one string for all images or
 -- a list with one per image.
 local a = aapmt
+local lfs = require "lfs"
+local databases = require "aapmt.databases"
 
 local M = {default_checkpoint = "checkpoint/ImageReward/ImageReward.pt"}
 local Model = {}
@@ -21,6 +23,7 @@ function M.load(opts)
   if type(opts) == "string" then opts = {checkpoint = opts} end
   opts = opts or {}
   local checkpoint = opts.checkpoint or M.default_checkpoint
+  if not lfs.attributes(checkpoint) then error(databases.checkpoint_missing(checkpoint), 2) end
   local net = a.imagereward_load(checkpoint, opts.config, opts.copy)
   if opts.device and opts.device ~= "cpu" then net:to(opts.device) end
   local vocab, where = a.find_vocab(opts.vocab, checkpoint)
@@ -68,6 +71,67 @@ function Model:each_batch(prompt, images, opts, fn)
     if opts.progress then opts.progress:step(last) end
   end
   if opts.progress then opts.progress:finish() end
+end
+
+-- The reason an image could not be read, without the "image 'PATH': "
+-- the engine puts in front (the caller names the path).
+local function image_error(path, err)
+  err = tostring(err)
+  local prefix = "image '" .. path .. "': "
+  return err:sub(1, #prefix) == prefix and err:sub(#prefix + 1) or err
+end
+
+-- The pixels of the paths that decode, and why each other failed. The batch
+-- is tried whole first: decoding one by one only happens when it failed,
+-- so good batches keep the engine's parallel decoding.
+function Model:pixels_of(paths)
+  local ok, pixels = pcall(a.preprocess, paths, self.image_size)
+  if ok then
+    local all = {}
+    for i = 1, #paths do all[i] = i end
+    return pixels, all, {}
+  end
+  local parts, good, errors = {}, {}, {}
+  for i, path in ipairs(paths) do
+    local one_ok, one = pcall(a.preprocess, {path}, self.image_size)
+    if one_ok then
+      parts[#parts + 1], good[#good + 1] = one, i
+    else
+      errors[i] = image_error(path, one)
+    end
+  end
+  if #parts <= 1 then return parts[1], good, errors end
+  local pixels_all = a.concat(parts, 1)
+  for _, part in ipairs(parts) do part:free() end
+  return pixels_all, good, errors
+end
+
+-- Like score, but an image that cannot be read does not stop the others:
+-- returns scores (nil where an image failed) and errors (image index ->
+-- the reason), both indexed as images.
+function Model:score_each(prompt, images, opts)
+  if type(images) == "string" then images = {images} end
+  local n = #images
+  if n == 0 then error("no images given", 2) end
+  opts = opts or {}
+  local scores, errors = {}, {}
+  for first = 1, n, self.batch do
+    local last = math.min(first + self.batch - 1, n)
+    local paths = table.move(images, first, last, 1, {})
+    local pixels, good, failed = self:pixels_of(paths)
+    for k, why in pairs(failed) do errors[first + k - 1] = why end
+    if pixels then
+      local prompts = {}
+      for j, k in ipairs(good) do prompts[j] = prompt_at(prompt, first + k - 1, n) end
+      local ids, mask = self.tokenizer:encode_batch(prompts, self.max_length)
+      local out = a.no_grad(function() return self.net:forward(pixels, ids, mask, {}) end)
+      for j, s in ipairs(out.scores:totable()) do scores[first + good[j] - 1] = s end
+      pixels:free()
+    end
+    if opts.progress then opts.progress:step(last) end
+  end
+  if opts.progress then opts.progress:finish() end
+  return scores, errors
 end
 
 -- Normalised scores, one number per image, in input order.

@@ -47,6 +47,7 @@
 -- the background aapmt.loader (its own seeded order) where it is built.
 local a = aapmt
 local folder = require "aapmt.run_folder"
+local databases = require "aapmt.databases"
 local progress = require "aapmt.progress"
 local config = require "aapmt.train_config"
 local evaluation = require "aapmt.train_eval"
@@ -156,7 +157,10 @@ end
 
 local function load_model(spec, weights)
   if weights then return a.imagereward_load(weights, spec.config) end
-  if spec.checkpoint then return a.imagereward_load(spec.checkpoint, spec.config) end
+  if spec.checkpoint then
+    if not folder.exists(spec.checkpoint) then fail("model: %s", databases.checkpoint_missing(spec.checkpoint)) end
+    return a.imagereward_load(spec.checkpoint, spec.config)
+  end
   if not spec.config then fail("model: give checkpoint= or config= (for random weights)") end
   return a.imagereward_random(spec.config, spec.seed or 0, {init = spec.init})
 end

@@ -10,8 +10,9 @@
  *       none for csv); skip_missing: rows whose image is missing are left out
  *       and counted (see ds:skipped()) instead of failing.
  *   ds:size(), #ds              rows kept
- *   ds:row(i)                   {name=, prompt=, image=, targets={...}, line=, csv_row=}
- *                               (line: in the CSV file; csv_row: 1-based data row)
+ *   ds:row(i), ds[i]            {name=, prompt=, image=, targets={...}, line=, csv_row=}
+ *                               (line: in the CSV file; csv_row: 1-based data row);
+ *                               i outside 1..#ds is an error, never nil
  *   ds:column(name)             list: "name", "prompt", "image", "line", "csv_row"
  *                               or a target name
  *   ds:targets()                the target names, in order
@@ -163,6 +164,19 @@ static int ds_row(lua_State *L) {
     lua_setfield(L, -2, "line");
     lua_pushinteger(L, ds->csv_row[r] + 1);
     lua_setfield(L, -2, "csv_row");
+    return 1;
+}
+
+/* ds[i] is ds:row(i); any other key is a method (the upvalue's table). */
+static int ds_index(lua_State *L) {
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        lua_settop(L, 2);
+        lua_pushcfunction(L, ds_row);
+        lua_insert(L, 1);
+        lua_call(L, 2, 1);
+        return 1;
+    }
+    lua_gettable(L, lua_upvalueindex(1));
     return 1;
 }
 
@@ -321,6 +335,7 @@ void lt_data_register(lua_State *L) {
     luaL_newmetatable(L, LT_DATASET_TYPE);
     luaL_setfuncs(L, meta, 0);
     luaL_newlib(L, methods);
+    lua_pushcclosure(L, ds_index, 1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
     static const luaL_Reg functions[] = {

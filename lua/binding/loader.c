@@ -16,7 +16,10 @@
  *   ld:next()    pixels (B, 3, S, S) f32, targets (B, M) f32, rows (B) i64
  *                (1-based rows into paths), and the batch's 1-based position;
  *                nil at the end of the epoch. A file that cannot be decoded
- *                raises an error naming it (and ends the epoch).
+ *                raises an error naming it, the batch and the row (1-based),
+ *                and ends the epoch: every later next() raises the same
+ *                error (never nil, which would read as a finished epoch)
+ *                until ld:epoch starts another.
  *   ld:batches() batches an epoch; #ld  rows
  *   ld:stats()   {decodes=, cache_hits=, cache_bytes=} since the start
  *   ld:close()   stops the workers (also __gc / __close); fine mid-epoch

@@ -39,8 +39,10 @@ static const command commands[] = {
                                   "(FILE '-' reads the script from stdin)", cmd_run, NULL},
     {"tokenize", "[--vocab FILE] TEXT", "print ImageReward's 35 token ids for TEXT, then the\n"
                                         "attention mask", NULL, "aapmt.commands.tokenize"},
-    {"score", "--prompt TEXT [...] IMAGE...", "score images against a prompt with ImageReward\n"
-                                              "(aapmt score --help lists the options)", NULL,
+    {"score", "--prompt TEXT [...] IMAGE|DIR...", "score images (folders: every image under them)\n"
+                                                  "against a prompt with ImageReward, or a CSV's\n"
+                                                  "(image, prompt) rows with --csv FILE\n"
+                                                  "(aapmt score --help lists the options)", NULL,
      "aapmt.commands.score"},
     {"split", "--csv FILE --seed N", "print the held-out prompts of the paper's content-isolated\n"
                                      "split, one per line", NULL, "aapmt.commands.split"},
@@ -59,7 +61,7 @@ static const command commands[] = {
     {"demo-db", "--out DIR [...]", "write the built-in synthetic database: images and\n"
                                    "demo.csv with quality, alignment and authenticity MOS", NULL,
      "aapmt.commands.demo_db"},
-    {"help", "", "show this help", NULL, NULL},
+    {"help", "[COMMAND]", "show this help, or the usage of COMMAND", NULL, NULL},
     {"version", "", "show the version and whether CUDA was built", NULL, NULL},
 };
 #define AP_NCOMMANDS (int)(sizeof commands / sizeof commands[0])
@@ -91,12 +93,24 @@ static void usage(FILE *out) {
                  "2 a wrong command line.\n");
 }
 
+/* A wrong command line: one line saying what is wrong, the synopsis and
+ * where the rest is, not the whole usage (which would bury the message). */
 static int usage_error(const char *fmt, const char *what) {
     fprintf(stderr, "aapmt: ");
     fprintf(stderr, fmt, what);
-    fprintf(stderr, "\n\n");
-    usage(stderr);
+    fprintf(stderr, "\nusage: aapmt [options] [command [args]]\n"
+                    "(aapmt --help lists the commands and options)\n");
     return AP_EXIT_USAGE;
+}
+
+/* The usage of a command written in C (run, repl, help, version): its
+ * line of the command table. Lua commands print their own (--help). */
+static void command_usage(const command *cmd, FILE *out) {
+    fprintf(out, "usage: aapmt %s%s%s\n\n%s\n", cmd->name, cmd->args[0] ? " " : "", cmd->args, cmd->summary);
+}
+
+static bool asks_for_help(int argc, char **argv) {
+    return argc > 0 && (strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0);
 }
 
 static void version(void) {
@@ -104,14 +118,18 @@ static void version(void) {
            at_blas_coretype(), at_device_describe(AT_CUDA));
 }
 
+static const command *find_command(const char *name);
+
 static int cmd_repl(lua_State *L, const char *program, int argc, char **argv) {
-    (void)argv;
+    if (asks_for_help(argc, argv)) return command_usage(find_command("repl"), stdout), 0;
     if (argc > 0) return usage_error("repl takes no arguments, got '%s'", argv[0]);
     ap_set_arg(L, program, program, 0, NULL);
     return ap_repl(L);
 }
 
 static int cmd_run(lua_State *L, const char *program, int argc, char **argv) {
+    /* A script really called --help can still be run as ./--help. */
+    if (asks_for_help(argc, argv)) return command_usage(find_command("run"), stdout), 0;
     if (argc == 0) return usage_error("%s: missing the script to run (aapmt run FILE.lua [ARGS...])", "run");
     ap_set_arg(L, program, argv[0], argc - 1, argv + 1);
     return ap_run_script(L, argv[0], argc - 1, argv + 1);
@@ -169,7 +187,14 @@ int main(int argc, char **argv) {
         cmd = find_command(argv[i]);
         if (!cmd) return usage_error("unknown command '%s'", argv[i]);
         i++;
-        if (!cmd->run && !cmd->lua_module) {   /* help and version need no Lua state */
+        if (strcmp(cmd->name, "help") == 0 && i < argc) {   /* help COMMAND: COMMAND --help */
+            const command *about = find_command(argv[i]);
+            if (!about) return usage_error("help: unknown command '%s'", argv[i]);
+            if (!about->lua_module) return command_usage(about, stdout), 0;
+            static char help_flag[] = "--help";
+            cmd = about;
+            argv[i] = help_flag;
+        } else if (!cmd->run && !cmd->lua_module) {   /* help and version need no Lua state */
             if (strcmp(cmd->name, "help") == 0) usage(stdout);
             else version();
             return 0;

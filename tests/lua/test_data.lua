@@ -49,6 +49,20 @@ check.eq(agiqa:row(5).prompt, "line\nbreak", "a prompt with a line break")
 check.eq(agiqa:row(6).line, 8, "lines count the line break")
 check.eq(#agiqa:column("prompt"), 19, "column of prompts")
 check.raises(function() return agiqa:row(20) end, "Dataset:row: row 20 is outside 1..19")
+-- ds[i] is ds:row(i): the same fields, the same errors (never nil), methods still found.
+for _, i in ipairs({1, 2, 5, 19}) do
+  local by_method, by_index = agiqa:row(i), agiqa[i]
+  check.eq(type(by_index), "table", "ds[" .. i .. "] is a row")
+  for _, key in ipairs({"name", "prompt", "line", "csv_row"}) do
+    check.eq(by_index[key], by_method[key], "ds[" .. i .. "]." .. key)
+  end
+  same_list(by_index.targets, by_method.targets, "ds[" .. i .. "].targets")
+end
+check.raises(function() return agiqa[0] end, "row 0 is outside 1..19")
+check.raises(function() return agiqa[20] end, "row 20 is outside 1..19")
+check.raises(function() return agiqa[1.5] end, "number has no integer representation")
+check.eq(agiqa.nope, nil, "a key that is no method is nil")
+check.eq(type(agiqa.split), "function", "methods are found beside ds[i]")
 check.raises(function() return agiqa:column("nope") end, "no column 'nope'")
 check.raises(function() return agiqa:column("image") end, "without an image folder")
 

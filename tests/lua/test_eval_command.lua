@@ -167,10 +167,48 @@ fails({"--csv", bad, "--pred", "score", "--mos", "mos", "--mos-csv", partial}, 1
 local twice = write("twice.csv", "name,mos\na.png,1\nb.png,2\na.png,3\nc.png,4\nz.png,1\nz.png,2\n")
 fails({"--csv", bad, "--pred", "score", "--mos", "mos", "--mos-csv", twice}, 1, "twice.csv", "'a.png'",
   "lines 2 and 4")
+-- Any key on two rows is an error, looked up or not: the file is ambiguous.
 local good = write("good.csv", "name,score\nb.png,0.5\nc.png,0.1\n")
-out, err, status = run({"--csv", good, "--pred", "score", "--mos", "mos", "--mos-csv", twice})
-check.eq(status, 0, "a key on two rows of --mos-csv that is not looked up is fine (" .. err .. ")")
-check.eq(parse(out).N, 2, "N with unused duplicate keys")
+fails({"--csv", good, "--pred", "score", "--mos", "mos", "--mos-csv", twice}, 1, "twice.csv",
+  "2 keys of column 'name' are on more than one row", "'a.png' (lines 2 and 4)", "'z.png' (lines 6 and 7)")
+
+-- Empty, NaN and inf cells: an error listing the first few, or left out with --drop-missing.
+local holes = write("holes.csv", "name,pred,mos\n" .. table.concat({
+  "r1,0.1,1", "r2,,2", "r3,0.3,nan", "r4,0.4,4", "r5,inf,5", "r6,0.6,6", "r7,NaN,-inf", "r8,0.8,8",
+  "r9,1e999,9", "r10,1.0,10", "r11, ,11", "r12,1.2,12"}, "\n") .. "\n")
+fails({"--csv", holes, "--pred", "pred", "--mos", "mos"}, 1, "7 cells cannot be used",
+  "holes.csv, line 3 (data row 2), column 'pred': the empty cell",
+  "holes.csv, line 4 (data row 3), column 'mos': 'nan'", "line 6 (data row 5), column 'pred': 'inf'",
+  "line 8 (data row 7), column 'pred': 'NaN'", "line 8 (data row 7), column 'mos': '-inf'", "and 2 more",
+  "--drop-missing")
+out, err, status = run({"--csv", holes, "--pred", "pred", "--mos", "mos", "--drop-missing"})
+check.eq(status, 0, "--drop-missing (" .. err .. ")")
+check.truthy(err:find("dropped 6 of 12 rows whose prediction or MOS is empty, NaN or inf", 1, true),
+  "--drop-missing says how many: " .. err)
+got = parse(out)
+want = a.metrics.all({1, 4, 6, 8, 10, 12}, {0.1, 0.4, 0.6, 0.8, 1.0, 1.2})
+check.eq(got.N, 6, "--drop-missing N")
+check.near(got.PLCC, want.plcc, 1e-15, "--drop-missing PLCC over the rows kept")
+check.near(got.RMSE, want.rmse, 1e-15, "--drop-missing RMSE over the rows kept")
+-- A cell that is no number at all is still an error.
+local words = write("words.csv", "name,pred,mos\na,0.1,1\nb,high,2\nc,,3\nd,0.4,4\n")
+fails({"--csv", words, "--pred", "pred", "--mos", "mos", "--drop-missing"}, 1, "1 cell cannot be used",
+  "line 3 (data row 2), column 'pred': 'high' is not a number")
+local few = write("few.csv", "name,pred,mos\na,0.1,1\nb,,2\nc,nan,3\n")
+fails({"--csv", few, "--pred", "pred", "--mos", "mos", "--drop-missing"}, 1, "1 row left", "at least 2")
+
+-- A constant column: the correlations are undefined, with a warning, and exit 0.
+local flat = write("flat.csv", "name,pred,mos\na,0.5,1\nb,0.5,2\nc,0.5,3\nd,0.5,5\n")
+out, err, status = run({"--csv", flat, "--pred", "pred", "--mos", "mos"})
+check.eq(status, 0, "constant predictions: exit status 0 (" .. err .. ")")
+got = parse(out)
+check.truthy(isnan(got.PLCC) and isnan(got.SRCC) and isnan(got.KRCC), "constant predictions: nan correlations")
+check.eq(got.N, 4, "constant predictions: N")
+check.truthy(err:find("warning: the prediction column 'pred' is constant (0.5) over the 4 rows", 1, true)
+  and err:find("undefined", 1, true), "constant predictions: the warning says why: " .. err)
+out, err, status = run({"--csv", flat, "--pred", "mos", "--mos", "pred"})
+check.eq(status, 0, "a constant MOS: exit status 0")
+check.truthy(err:find("the MOS column 'pred' is constant", 1, true), "a constant MOS: warning: " .. err)
 local _, _, help_status = run({"--help"})
 check.eq(help_status, 0, "aapmt eval --help")
 

@@ -345,17 +345,13 @@ local function cli_fails(args, want_status, ...)
   end
 end
 
-local missing = tmp .. "/no such image.png"
-cli_fails(string.format("--prompt cat %s %s %s", model_args, shell_quote(images[1]), shell_quote(missing)),
-  1, missing)
+-- (Bad images among good ones: tests/lua/test_score_command.lua.)
 cli_fails(string.format("--prompt cat --checkpoint %s --config %s --vocab %s %s", shell_quote(truncated),
   shell_quote(config), shell_quote(vocab), shell_quote(images[1])), 1, truncated)
 cli_fails(string.format("--prompt cat --checkpoint %s --config %s --vocab %s %s", shell_quote(checkpoint),
   shell_quote(wrong_config), shell_quote(vocab), shell_quote(images[1])), 1, checkpoint, "model config")
 cli_fails(string.format("--prompt cat --checkpoint %s --config %s --vocab %s %s", shell_quote(checkpoint),
   shell_quote(broken_config), shell_quote(vocab), shell_quote(images[1])), 1, broken_config)
-cli_fails(string.format("--prompt cat %s %s", model_args, shell_quote(fixtures .. "/image/truncated.png")),
-  1, fixtures .. "/image/truncated.png")
 cli_fails(string.format("%s %s", model_args, shell_quote(images[1])), 2, "--prompt")
 cli_fails(string.format("--prompt cat %s", model_args), 2, "IMAGE")
 cli_fails(string.format("--prompt cat --batch 0 %s %s", model_args, shell_quote(images[1])), 2, "--batch")

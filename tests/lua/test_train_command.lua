@@ -94,4 +94,13 @@ status, out, err = run(string.format("train %q --epochs two", run_file))
 check.eq(status, 2, "bad --epochs")
 check.truthy(err:find("--epochs needs an integer", 1, true), err)
 
+-- A start checkpoint that is not there: where ImageReward-v1.0 comes from and goes.
+local no_weights = tmp .. "/no_weights.lua"
+folder.write_atomic(no_weights, string.format("local cfg = dofile(%q)\ncfg.model = %q\ncfg.out = %q\nreturn cfg\n",
+  run_file, tmp .. "/none.pt", tmp .. "/no_weights_run"))
+status, out, err = run(string.format("train %q", no_weights))
+check.eq(status, 1, "a missing checkpoint")
+check.truthy(err:find(tmp .. "/none.pt: no such file; download ImageReward.pt from Hugging Face THUDM/ImageReward",
+  1, true), err)
+
 os.execute(string.format("rm -rf %q", tmp))

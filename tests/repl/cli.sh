@@ -103,6 +103,26 @@ stderr_has "needs a Lua chunk"
 expect 2 -- repl extra
 stderr_has "takes no arguments"
 
+# a wrong command line is one line and a pointer, not the whole usage
+expect 2 -- --bogus
+grep -q "Commands:" "$err" && fail "a wrong option printed the whole usage"
+[ "$(wc -l <"$err")" -le 3 ] || fail "a wrong option printed more than three lines"
+
+# usage of one command: COMMAND --help and help COMMAND, never a file named --help
+for args in "run --help" "run -h" "help run"; do
+    expect 0 -- $args
+    stdout_has "usage: aapmt run FILE.lua [ARGS...]"
+    grep -q "cannot open" "$err" && fail "aapmt $args tried to open a file"
+done
+expect 0 -- repl --help
+stdout_has "usage: aapmt repl"
+expect 0 -- help score
+stdout_has "usage: aapmt score --prompt TEXT"
+expect 0 -- help eval
+stdout_has "usage: aapmt eval --csv FILE"
+expect 2 -- help frobnicate
+stderr_has "help: unknown command 'frobnicate'"
+
 # -i: the REPL after the chunks (reading stdin, which is not a terminal)
 printf 'x * 2\n' | "$aapmt" -e 'x = 21' -i >"$out" 2>"$err" || fail "-e then -i failed"
 stdout_is "42"

@@ -1,6 +1,7 @@
 -- aapmt batch [--force] [--clean] [DIR|FILE ...] [key=value ...]
 local cli = require "aapmt.cli"
 local batch = require "aapmt.batch"
+local experiment = require "aapmt.experiment"
 local interrupts = require "aapmt.interrupts"
 
 local usage = [[
@@ -40,6 +41,8 @@ return cli.command("batch", usage, {force = "flag", clean = "flag"}, function(op
     if p:find("^[%a_][%w_%.]*=") then overrides[#overrides + 1] = p else paths[#paths + 1] = p end
   end
   if #paths == 0 then paths = {"experiments/paper"} end
+  local repeated_ok, repeated = pcall(experiment.check_repeated, overrides)
+  if not repeated_ok then cli.fail(repeated, 2) end
   -- Ctrl-C while planning goes on up (cli.command: exit status 130).
   local ok, entries, failures, stopped = interrupts.pcall(batch.run, paths, overrides,
     {force = opts.force, clean = opts.clean})

@@ -280,6 +280,8 @@ return cli.command("check", usage, {}, function(_, positional)
   for _, p in ipairs(positional) do
     if p:find("^[%a_][%w_%.]*=") then overrides[#overrides + 1] = p else paths[#paths + 1] = p end
   end
+  local repeated_ok, repeated = pcall(experiment.check_repeated, overrides)
+  if not repeated_ok then cli.fail(repeated, 2) end
   local default = #paths == 0
   if default then paths = {databases.project_dir() .. "/experiments/paper"} end
   for _, p in ipairs(paths) do

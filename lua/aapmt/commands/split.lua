@@ -24,6 +24,15 @@ return cli.command("split", usage,
     if #positional > 0 then cli.fail("unexpected argument '" .. positional[1] .. "'", 2) end
     if not opts.csv then cli.fail("--csv FILE is required", 2) end
     if not opts.seed then cli.fail("--seed N is required", 2) end
+    -- numpy's seeds are 32-bit: a seed outside is a wrong command line, said here
+    -- rather than by the engine (whose message would repeat "split:").
+    if opts.seed < 0 or opts.seed > 4294967295 then
+      cli.fail(string.format("--seed %d is outside numpy's range 0..4294967295", opts.seed), 2)
+    end
+    local fraction = opts.train_fraction or 0.8
+    if not (fraction >= 0 and fraction <= 1) then
+      cli.fail(string.format("--train-fraction %s is not in [0, 1]", tostring(opts.train_fraction)), 2)
+    end
     local column = opts.prompt_column or "prompt"
     local ok, csv = pcall(a.read_csv, opts.csv)
     if not ok then cli.fail(csv) end
@@ -39,8 +48,7 @@ return cli.command("split", usage,
       end
       prompts[r] = row[col]
     end
-    local ok2, train_or_err, _, test_prompts = pcall(a.split_prompts, prompts, opts.seed,
-      opts.train_fraction or 0.8)
+    local ok2, train_or_err, _, test_prompts = pcall(a.split_prompts, prompts, opts.seed, fraction)
     if not ok2 then cli.fail(train_or_err) end
     for _, p in ipairs(test_prompts) do
       if p:find("[\r\n]") then
