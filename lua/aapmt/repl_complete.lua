@@ -106,7 +106,9 @@ function M.candidates(line, env)
   local stem = word:sub(1, #word - #prefix)
   local out = {}
   for k in pairs(names(value, methods_only)) do
-    if k:sub(1, #prefix) == prefix then out[#out + 1] = stem .. k end
+    -- metamethods (__index of a class table) only when asked for
+    local hidden = k:sub(1, 2) == "__" and prefix:sub(1, 2) ~= "__"
+    if k:sub(1, #prefix) == prefix and not hidden then out[#out + 1] = stem .. k end
   end
   table.sort(out)
   return out

@@ -64,7 +64,7 @@ local function entries(t)
 end
 
 function format_table(t, indent, path)
-  if path[t] then return "<cycle: " .. tostring(t) .. ">" end
+  if path[t] then return "<cycle>" end   -- t is one of its own ancestors
   if #path >= M.depth_max then return "{…}" end
   local n, keys = entries(t)
   if n == 0 and #keys == 0 then return "{}" end
