@@ -35,7 +35,7 @@ local function short_tostring(v)
 end
 
 local function scalar(v)
-  if type(v) == "string" then return string.format("%q", v):gsub("\\\n", "\\n") end
+  if type(v) == "string" then return (string.format("%q", v):gsub("\\\n", "\\n")) end
   if has_tostring(v) then return short_tostring(v) end
   return tostring(v)
 end
