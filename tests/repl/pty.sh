@@ -48,9 +48,18 @@ wait_for() {
     wait_for 'same score'
     keys '\004'
 } | HOME="$dir/home" TERM=dumb timeout 60 script -qec "$aapmt" /dev/null >"$dir/raw" 2>&1
+status=$?
 tr -d '\r' <"$dir/raw" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' >"$dir/out"
 
 failed=0
+if [ "$status" -ne 0 ]; then
+    echo "the REPL exited with status $status"
+    failed=1
+fi
+if grep -q "Sanitizer" "$dir/out"; then
+    echo "a sanitizer reported (below)"
+    failed=1
+fi
 expect() {
     if ! grep -qF -- "$1" "$dir/out"; then
         echo "the terminal lacks: $1"
