@@ -140,7 +140,12 @@ function M.text(x)
     end
   end
   local area = area_of_object(x)
-  if area then return M.format_area(area) end
+  if area then
+    local lines = {area.area .. ":"}
+    for _, e in ipairs(area.entries) do lines[#lines + 1] = "  " .. e.signature end
+    lines[#lines + 1] = 'help("' .. area.entries[1].name .. '") and the like tell more.'
+    return table.concat(lines, "\n")
+  end
   return "no help for this " .. type(x) .. "; help() lists what there is"
 end
 

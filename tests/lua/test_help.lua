@@ -52,7 +52,14 @@ check.truthy(help.text(aapmt.softmax):find("^aapmt%.softmax%(x, dim%)"), "help(a
 check.truthy(help.text("Tensor:narrow"):find("^Tensor:narrow%(dim, start, length%)\n"), 'help("Tensor:narrow")')
 check.truthy(help.text("narrow"):find("^Tensor:narrow"), 'help("narrow")')
 check.truthy(help.text(aapmt.metrics.srcc):find("^aapmt%.metrics%.srcc"), "help(aapmt.metrics.srcc)")
-check.truthy(help.text(aapmt.ones(2)):find("^Tensor methods:\n"), "help(a tensor)")
+check.truthy(help.text(aapmt.ones(2)):find("^Tensor methods:\n  Tensor:size%(%[dim%]%)\n"), "help(a tensor)")
+local net = aapmt.imagereward_random(here .. "/../fixtures/train_run/tiny_config.json", 1)
+check.truthy(help.text(net):find("net:forward%(pixels"), "help(net)")
+net:free()
+local overview = help.text()
+for _, area in ipairs{"Constructors:", "Tensor methods:", "Metrics:", "Models:"} do
+  check.truthy(overview:find(area, 1, true), "help() lists " .. area)
+end
 local Model = require("aapmt.imagereward").Model
 check.truthy(help.text(setmetatable({}, Model)):find("model:score"), "help(model)")
 check.truthy(help.text("Training"):find("aapmt.adam"), 'help("Training")')
