@@ -3,6 +3,8 @@
 #   lua_<name>   tests/lua/<name>.lua run by `aapmt run` (helpers in tests/lua/lib/)
 #   repl_<name>  scripted REPL sessions: tests/repl/cases/<name>.in with the
 #                expected .out (stdout), .err (stderr fragments) and .status
+#   repl_pty     the REPL on a pseudo-terminal: completion, locals, Ctrl-C
+#   repl_readme_session  the REPL session the README shows, output compared
 #   cli          the command line: help, version, -e, run with args, exit codes
 #   lua_module   a plain lua5.4 doing require "aapmt" from build/lua
 
@@ -43,6 +45,13 @@ foreach(input ${AAPMT_REPL_CASES})
     COMMAND sh ${AAPMT_REPL_TEST_DIR}/run_case.sh $<TARGET_FILE:aapmt> ${dir}/${name})
   set_tests_properties(repl_${name} PROPERTIES SKIP_RETURN_CODE 77)
 endforeach()
+
+# Keys reach the terminal with pauses (about 10 s), so it runs beside others.
+add_test(NAME repl_pty
+  COMMAND sh ${AAPMT_REPL_TEST_DIR}/pty.sh $<TARGET_FILE:aapmt> ${PROJECT_SOURCE_DIR})
+set_tests_properties(repl_pty PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 90)
+add_test(NAME repl_readme_session
+  COMMAND sh ${AAPMT_REPL_TEST_DIR}/readme_session.sh $<TARGET_FILE:aapmt> ${PROJECT_SOURCE_DIR}/README.md)
 
 add_test(NAME cli COMMAND sh ${AAPMT_REPL_TEST_DIR}/cli.sh $<TARGET_FILE:aapmt>)
 

@@ -16,6 +16,7 @@ local databases = require "aapmt.databases"
 local M = {default_checkpoint = "checkpoint/ImageReward/ImageReward.pt"}
 local Model = {}
 Model.__index = Model
+M.Model = Model   -- the methods, for help() and completion
 
 -- opts: checkpoint, config (JSON path), vocab (vocab.txt path), batch, copy,
 -- device ("cuda" scores on the GPU).

@@ -37,5 +37,8 @@ int ap_run_lua_command(lua_State *L, const char *module, int argc, char **argv);
 /* Interactive with readline when stdin is a terminal; otherwise reads
  * statements from stdin silently and returns 1 if any of them failed. */
 int ap_repl(lua_State *L);
+/* Lets readline complete Lua names through the Lua module aapmt.repl (a
+ * registry reference; repl_complete.c). */
+void ap_repl_completion(lua_State *L, int module_ref);
 
 #endif

@@ -3,7 +3,10 @@
  * Each statement is first tried as "return <line>;" so expressions print
  * their values; otherwise lines are added while the parser reports an
  * unfinished chunk (its message ends in "<eof>"), as lua.c does, and the
- * lines so far are tried as an expression again after each one. On a
+ * lines so far are tried as an expression again after each one. Compiling,
+ * printing, completion and the REPL's variables (a plain `local` lives on
+ * to the next line) are lua/aapmt/repl.lua's; chunks keep their line
+ * numbers in the input, so errors in piped input name the failing line. On a
  * terminal, input goes through readline with history in ~/.aapmt_history;
  * otherwise statements are read from stdin with no prompts, so the REPL can
  * be scripted, and the exit status says whether any statement failed. */
@@ -27,6 +30,10 @@ typedef struct repl {
     lua_State *L;
     bool interactive;
     char history_path[4096];   /* empty: no history file */
+    int module_ref;            /* the Lua module aapmt.repl */
+    int keeper_ref;            /* what the last compiled chunk is called with */
+    int lines_read;
+    int statement_line;        /* the input line the statement began on */
 } repl;
 
 /* ---- Ctrl-C at the prompt: drop the line (and any unfinished chunk) ---- */
@@ -88,6 +95,8 @@ static char *read_line(repl *r, bool first) {
 static bool push_line(repl *r, bool first) {
     char *line = read_line(r, first);
     if (!line) return false;
+    r->lines_read++;
+    if (first) r->statement_line = r->lines_read;
     if (first && line[0] == '=') lua_pushfstring(r->L, "return %s", line + 1);
     else lua_pushstring(r->L, line);
     free(line);
@@ -111,11 +120,32 @@ static bool is_incomplete(lua_State *L, int status) {
     return msg && len >= mark_len && strcmp(msg + len - mark_len, mark) == 0;
 }
 
+/* Pushes the compiled function (LUA_OK) or the syntax error (LUA_ERRSYNTAX),
+ * through repl.compile; what the function is to be called with goes to
+ * r->keeper_ref. */
+static int compile(repl *r, const char *code, bool keep_locals) {
+    lua_State *L = r->L;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->module_ref);
+    lua_getfield(L, -1, "compile");
+    lua_remove(L, -2);
+    lua_pushstring(L, code);
+    lua_pushinteger(L, r->statement_line);
+    lua_pushboolean(L, keep_locals);
+    if (lua_pcall(L, 3, 2, 0) != LUA_OK) return LUA_ERRMEM;   /* compile itself failed */
+    if (lua_isnil(L, -2)) {
+        lua_remove(L, -2);
+        return LUA_ERRSYNTAX;
+    }
+    luaL_unref(L, LUA_REGISTRYINDEX, r->keeper_ref);
+    r->keeper_ref = luaL_ref(L, LUA_REGISTRYINDEX);   /* LUA_REFNIL when none */
+    return LUA_OK;
+}
+
 static int load_as_expression(repl *r) {
     lua_State *L = r->L;
     const char *line = lua_tostring(L, -1);
     const char *code = lua_pushfstring(L, "return %s;", line);
-    int status = luaL_loadbuffer(L, code, strlen(code), "=stdin");
+    int status = compile(r, code, false);
     if (status == LUA_OK) {
         lua_remove(L, -2);   /* the "return" code */
         save_history(r, line);
@@ -134,9 +164,8 @@ static int load_statement(repl *r) {
     chunk_cancelled = false;   /* a Ctrl-C before this line cancelled nothing */
     if (load_as_expression(r) == LUA_OK) return LUA_OK;
     for (;;) {   /* stack: the chunk so far */
-        size_t len;
-        const char *chunk = lua_tolstring(L, -1, &len);
-        int status = luaL_loadbuffer(L, chunk, len, "=stdin");
+        const char *chunk = lua_tostring(L, -1);
+        int status = compile(r, chunk, true);
         if (!is_incomplete(L, status)) {
             save_history(r, chunk);
             lua_remove(L, -2);
@@ -164,18 +193,50 @@ static int load_statement(repl *r) {
 
 /* ---- printing results ---- */
 
-/* Prints the values on the stack with the global print, so tensors show
- * through their __tostring. */
-static void print_results(repl *r) {
+/* Prints the values on the stack with repl.print (tables readably, tensors
+ * through their __tostring). Returns the status of that call. */
+static int print_results(repl *r) {
     lua_State *L = r->L;
     int n = lua_gettop(L);
-    if (n == 0) return;
+    if (n == 0) return LUA_OK;
     luaL_checkstack(L, LUA_MINSTACK, "too many results to print");
-    lua_getglobal(L, "print");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, r->module_ref);
+    lua_getfield(L, -1, "print");
+    lua_remove(L, -2);
     lua_insert(L, 1);
-    if (lua_pcall(L, n, 0, 0) != LUA_OK)
-        fprintf(stderr, "error calling 'print' (%s)\n", lua_tostring(L, -1));
+    int status = ap_docall(L, n, 0);
     fflush(stdout);
+    return status;
+}
+
+/* Runs the compiled statement on top of the stack; leaves its results. */
+static int run_statement(repl *r) {
+    int narg = 0;
+    if (r->keeper_ref != LUA_REFNIL && r->keeper_ref != LUA_NOREF) {
+        lua_rawgeti(r->L, LUA_REGISTRYINDEX, r->keeper_ref);
+        narg = 1;
+    }
+    return ap_docall(r->L, narg, LUA_MULTRET);
+}
+
+/* Loads aapmt.repl, keeps it in r->module_ref and lets it add its globals
+ * (help). */
+static bool open_module(repl *r) {
+    lua_State *L = r->L;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "aapmt.repl");
+    if (ap_docall(L, 1, 1) != LUA_OK) {
+        ap_report(L, LUA_ERRRUN, "aapmt: ");
+        return false;
+    }
+    lua_getfield(L, -1, "start");
+    if (ap_docall(L, 0, 0) != LUA_OK) {
+        ap_report(L, LUA_ERRRUN, "aapmt: ");
+        lua_pop(L, 1);
+        return false;
+    }
+    r->module_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return true;
 }
 
 /* ---- the loop ---- */
@@ -198,9 +259,11 @@ static void open_history(repl *r) {
 }
 
 int ap_repl(lua_State *L) {
-    repl r = {.L = L, .interactive = isatty(STDIN_FILENO)};
+    repl r = {.L = L, .interactive = isatty(STDIN_FILENO), .keeper_ref = LUA_NOREF};
     bool failed = false;
+    if (!open_module(&r)) return 1;
     if (r.interactive) {
+        ap_repl_completion(L, r.module_ref);
         open_history(&r);
         rl_readline_name = "aapmt";
         rl_signal_event_hook = after_prompt_signal;
@@ -212,10 +275,9 @@ int ap_repl(lua_State *L) {
     }
     int status;
     while ((status = load_statement(&r)) != -1) {
-        if (status == LUA_OK) status = ap_docall(L, 0, LUA_MULTRET);
-        if (status == LUA_OK) {
-            print_results(&r);
-        } else {
+        if (status == LUA_OK) status = run_statement(&r);
+        if (status == LUA_OK) status = print_results(&r);
+        if (status != LUA_OK) {
             failed = true;
             ap_report(L, status, "");
         }
