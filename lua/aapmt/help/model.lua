@@ -3,6 +3,8 @@
 -- model under it (model.net, or aapmt.imagereward_load's result).
 return {area = "Models", entries = {
   {"model:score(prompt, images [, opts])", "ImageReward's normalised score of each image (file paths) for the prompt (one string, or one per image); a list in input order.", 'model:score("a cat on a sofa", {"a.jpg", "b.png"})'},
+  {"model:score_each(prompt, images [, opts])", "Like score, but a bad image does not stop the rest: scores[i] is nil and errors[i] says why for each image that could not be read.", 'scores, errors = model:score_each("a cat", {"a.jpg", "broken.png"})'},
+  {"model:pixels_of(paths)", "The preprocessed pixels of the images that could be read, which of the paths they are, and why each other path failed.", 'pixels, good, errors = model:pixels_of({"a.jpg", "b.png"})'},
   {"model:rank(prompt, images [, opts])", "Ranks (1 = best) and normalised rewards, as ImageReward's inference_rank.", 'ranks, rewards = model:rank("a cat", images)'},
   {"model:features(prompt, images [, opts])", "The [CLS] features of the last text layer, (N, hidden).", 'model:features("a cat", images):size()'},
   {"model:cross_attention(prompt, image)", "Per text layer, the prompt tokens' attention to the image tokens, (heads, tokens, image tokens), and the word pieces.", 'maps, pieces = model:cross_attention("a cat", "a.jpg")'},
