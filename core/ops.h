@@ -39,6 +39,14 @@ at_tensor *at_log(at_tensor *a);
 at_tensor *at_sqrt(at_tensor *a);
 at_tensor *at_relu(at_tensor *a);
 at_tensor *at_gelu(at_tensor *a);   /* exact: x * Phi(x) with erf */
+at_tensor *at_abs(at_tensor *a);
+at_tensor *at_pow(at_tensor *a, double exponent);
+at_tensor *at_sigmoid(at_tensor *a);
+at_tensor *at_tanh(at_tensor *a);
+at_tensor *at_clamp(at_tensor *a, double lo, double hi); /* -INFINITY / INFINITY leave a side open */
+/* Elementwise comparison of float tensors (broadcast) into a u8 mask of 0/1. */
+typedef enum { AT_CMP_EQ, AT_CMP_NE, AT_CMP_LT, AT_CMP_LE, AT_CMP_GT, AT_CMP_GE } at_compare_op;
+at_tensor *at_compare(at_compare_op op, const at_tensor *a, const at_tensor *b);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p); the mask
  * comes from rng (advanced by numel). Identity when !training or p == 0. */
 at_tensor *at_dropout(at_tensor *a, double p, bool training, at_rng *rng);
