@@ -47,6 +47,9 @@ at_tensor *at_clamp(at_tensor *a, double lo, double hi); /* -INFINITY / INFINITY
 /* Elementwise comparison of float tensors (broadcast) into a u8 mask of 0/1. */
 typedef enum { AT_CMP_EQ, AT_CMP_NE, AT_CMP_LT, AT_CMP_LE, AT_CMP_GT, AT_CMP_GE } at_compare_op;
 at_tensor *at_compare(at_compare_op op, const at_tensor *a, const at_tensor *b);
+/* a where the u8 mask is nonzero, else b (same dtype), all broadcast;
+ * differentiable in a and b. CPU only. */
+at_tensor *at_where(const at_tensor *mask, at_tensor *a, at_tensor *b);
 /* The largest (smallest) element as a 0-dim tensor; NaN wins, and the
  * gradient goes to the first extreme. CPU only. */
 at_tensor *at_max_all(at_tensor *t);
