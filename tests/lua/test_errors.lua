@@ -142,4 +142,10 @@ raises(function() return ix:max(3) end, "Tensor:max", "3")
 raises(function() return a.tensor({1, 2}, "i32"):abs() end, "abs")
 raises(function() return a.zeros(0):max() end, "max", "empty")
 
+raises(function() return a.where(ix, ix, ix) end, "where", "mask must be u8", "f32")
+raises(function() return a.where(ix:gt(0), "x", ix) end, "aapmt.where", "a (argument #2)", "string")
+raises(function() return a.where(ix:gt(0), 1, 2) end, "aapmt.where", "must be a tensor")
+raises(function() return ix:masked_fill(ix:gt(0), "x") end, "Tensor:masked_fill", "value")
+raises(function() return a.where(a.ones(2, "u8"), ix, ix) end, "where", "broadcast")
+
 print("ok")

@@ -163,4 +163,14 @@ local w = a.tensor({{1, 5}, {4, 2}}, "f64"):requires_grad_(true)
 w:max(1):sum():backward()
 check.tensor(w.grad, {{0, 1}, {1, 0}}, 0, "max's gradient goes to the winners")
 
+-- where and masked_fill: numbers or tensors, broadcast, differentiable
+local q = a.tensor({{1, -2}, {3, -4}}, "f64")
+check.tensor(a.where(q:gt(0), q, 0), {{1, 0}, {3, 0}})
+check.tensor(a.where(q:gt(0), 1, q), {{1, -2}, {1, -4}})
+check.tensor(a.where(a.tensor({{1}, {0}}, "u8"), q, a.tensor({10, 20}, "f64")), {{1, -2}, {10, 20}})
+check.tensor(q:masked_fill(q:lt(0), -9), {{1, -9}, {3, -9}})
+local wq = a.tensor({1, -2}, "f64"):requires_grad_(true)
+a.where(wq:gt(0), wq, wq * 3):sum():backward()
+check.tensor(wq.grad, {1, 3}, 0, "where's gradient follows the mask")
+
 print("ok")
