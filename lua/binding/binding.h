@@ -61,8 +61,10 @@ int64_t lt_dim_index_to_c(lua_State *L, lua_Integer index, int d, int64_t size, 
 /* The element (as a 0-dim view) or view that the Torch7 index table at idx
  * names (tensor_index.c); a new reference, or a Lua error. */
 at_tensor *lt_index_view(lua_State *L, at_tensor *t, int idx, const char *fname);
-/* aapmt.where(mask, a, b) (tensor_math.c). */
+/* aapmt.where(mask, a, b), and Tensor:masked_fill put into the methods
+ * table on the stack's top (tensor_select.c). */
 int lt_where(lua_State *L);
+void lt_select_register(lua_State *L);
 /* 1-based, possibly negative index into a dim of the given size → 0-based. */
 int64_t lt_index_to_c(lua_State *L, lua_Integer index, int64_t size, const char *fname);
 /* Reads a shape given either as one table {2, 3} at idx or as integers from

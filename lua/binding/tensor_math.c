@@ -116,47 +116,6 @@ static int t_le(lua_State *L) { return compare(L, AT_CMP_LE, "Tensor:le"); }
 static int t_gt(lua_State *L) { return compare(L, AT_CMP_GT, "Tensor:gt"); }
 static int t_ge(lua_State *L) { return compare(L, AT_CMP_GE, "Tensor:ge"); }
 
-/* Argument idx, already checked to be a tensor or a number, as a tensor (a
- * number becomes a 0-dim tensor of like's dtype); a new reference. */
-static at_tensor *tensor_or_number(lua_State *L, int idx, const at_tensor *like, const char *fname) {
-    at_tensor *t = lt_test(L, idx, fname);
-    if (t) return at_retain(t), t;
-    return at_scalar(like->dtype, lua_tonumber(L, idx));
-}
-
-/* aapmt.where(mask, a, b): a where the u8 mask is set, else b; a or b may be
- * a number (then the other operand's dtype), not both. */
-int lt_where(lua_State *L) {
-    const char *fname = "aapmt.where";
-    at_tensor *mask = lt_check(L, 1, fname);
-    at_tensor *ta = lt_test(L, 2, fname), *tb = lt_test(L, 3, fname);
-    if (!ta && !tb)
-        return luaL_error(L, "%s: a (argument #2) or b (argument #3) must be a tensor, got %s and %s", fname,
-                          luaL_typename(L, 2), luaL_typename(L, 3));
-    at_tensor *like = ta ? ta : tb;
-    for (int i = 2; i <= 3; i++) /* before any tensor is made, so an error leaks none */
-        if (!lt_test(L, i, fname) && lua_type(L, i) != LUA_TNUMBER)
-            return luaL_error(L, "%s: %s (argument #%d) must be an aapmt tensor or a number, got %s", fname,
-                              i == 2 ? "a" : "b", i, luaL_typename(L, i));
-    at_tensor *a = tensor_or_number(L, 2, like, fname), *b = tensor_or_number(L, 3, like, fname);
-    at_tensor *out = a && b ? at_where(mask, a, b) : NULL;
-    at_release(a);
-    at_release(b);
-    return lt_push(L, out);
-}
-
-/* t:masked_fill(mask, value): value where the u8 mask is set. */
-static int t_masked_fill(lua_State *L) {
-    const char *fname = "Tensor:masked_fill";
-    at_tensor *t = lt_check(L, 1, fname), *mask = lt_check(L, 2, fname);
-    if (lua_type(L, 3) != LUA_TNUMBER)
-        return luaL_error(L, "%s: value must be a number, got %s", fname, luaL_typename(L, 3));
-    at_tensor *v = at_scalar(t->dtype, lua_tonumber(L, 3));
-    at_tensor *out = v ? at_where(mask, v, t) : NULL;
-    at_release(v);
-    return lt_push(L, out);
-}
-
 /* t:sum() sums everything into a 0-dim tensor; t:sum(dim [, keepdim]). */
 static int reduce(lua_State *L, bool mean, const char *fname) {
     at_tensor *t = lt_check(L, 1, fname);
@@ -229,7 +188,7 @@ void lt_math_register(lua_State *L) {
         {"exp", t_exp}, {"log", t_log}, {"sqrt", t_sqrt}, {"relu", t_relu}, {"gelu", t_gelu},
         {"abs", t_abs}, {"pow", t_pow}, {"sigmoid", t_sigmoid}, {"tanh", t_tanh}, {"clamp", t_clamp},
         {"eq", t_eq}, {"ne", t_ne}, {"lt", t_lt}, {"le", t_le}, {"gt", t_gt}, {"ge", t_ge},
-        {"masked_fill", t_masked_fill}, {"max", t_max}, {"min", t_min}, {"argmax", t_argmax}, {"argmin", t_argmin},
+        {"max", t_max}, {"min", t_min}, {"argmax", t_argmax}, {"argmin", t_argmin},
         {"sum", t_sum}, {"mean", t_mean}, {"softmax", t_softmax}, {"matmul", t_matmul},
         {NULL, NULL}};
     luaL_setfuncs(L, methods, 0);

@@ -1,6 +1,6 @@
 /* The Tensor type's metatable: release, field access (t.grad,
  * t.requires_grad, t[i], t[{i, {a, b}}]), element assignment, and the methods of the parts
- * (tensor_methods.c, tensor_views.c, tensor_math.c, tensor_print.c), which
+ * (tensor_methods.c, tensor_views.c, tensor_math.c, tensor_select.c, tensor_print.c), which
  * it registers: the parts depend on tensor_udata.c, this file on the parts. */
 #include <string.h>
 
@@ -127,6 +127,7 @@ void lt_tensor_register(lua_State *L) {
     lt_methods_register(L);
     lt_views_register(L);
     lt_math_register(L);
+    lt_select_register(L);
     lua_pushcfunction(L, tensor_free);
     lua_setfield(L, -2, "free");
     lua_pushvalue(L, -1);
