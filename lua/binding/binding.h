@@ -65,8 +65,6 @@ at_tensor *lt_index_view(lua_State *L, at_tensor *t, int idx, const char *fname)
  * table on the stack's top (tensor_select.c). */
 int lt_where(lua_State *L);
 void lt_select_register(lua_State *L);
-/* 1-based, possibly negative index into a dim of the given size → 0-based. */
-int64_t lt_index_to_c(lua_State *L, lua_Integer index, int64_t size, const char *fname);
 /* Reads a shape given either as one table {2, 3} at idx or as integers from
  * idx on; returns ndim and stores the stack index after the shape in *next.
  * allow_minus_one permits -1 entries (reshape, expand). */

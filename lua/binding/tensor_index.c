@@ -4,23 +4,14 @@
  * goes), {a, b} keeps a..b inclusive, {a} is {a, a}, {} the whole dim; dims
  * past the table's end are kept whole. Indices are 1-based, negative ones
  * count from the end. Every index is checked before any view is made, so an
- * error leaves no tensor behind. */
+ * error leaves no tensor behind. Single indices are checked by args.c's
+ * lt_dim_index_to_c, as everywhere in the binding. */
 #include "binding.h"
 
 typedef struct {
     bool select;          /* a number: the dim is dropped */
     int64_t start, len;   /* 0-based */
 } dim_index;
-
-/* A 1-based (or negative) index of dim d into 0-based, or a Lua error
- * naming the dim, the index and the size. */
-int64_t lt_dim_index_to_c(lua_State *L, lua_Integer index, int d, int64_t size, const char *fname) {
-    if (index >= 1 && index <= size) return index - 1;
-    if (index < 0 && index >= -size) return size + index;
-    luaL_error(L, "%s: index %I is out of range for dim %d of size %I (indices are 1..%I or -%I..-1)", fname,
-               index, d + 1, (lua_Integer)size, (lua_Integer)size, (lua_Integer)size);
-    return -1;
-}
 
 static lua_Integer integer_at(lua_State *L, int idx, int d, const char *fname) {
     int exact;

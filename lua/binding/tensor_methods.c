@@ -66,7 +66,7 @@ static void check_indices(lua_State *L, at_tensor *t, int idx, int64_t *index, c
         if (!exact)
             luaL_error(L, "%s: index %d must be an integer, got %s", fname, d + 1,
                        luaL_typename(L, idx + d));
-        index[d] = lt_index_to_c(L, i, t->shape[d], fname);
+        index[d] = lt_dim_index_to_c(L, i, d, t->shape[d], fname);
     }
 }
 
