@@ -39,6 +39,25 @@ at_tensor *at_log(at_tensor *a);
 at_tensor *at_sqrt(at_tensor *a);
 at_tensor *at_relu(at_tensor *a);
 at_tensor *at_gelu(at_tensor *a);   /* exact: x * Phi(x) with erf */
+at_tensor *at_abs(at_tensor *a);
+at_tensor *at_pow(at_tensor *a, double exponent);
+at_tensor *at_sigmoid(at_tensor *a);
+at_tensor *at_tanh(at_tensor *a);
+at_tensor *at_clamp(at_tensor *a, double lo, double hi); /* -INFINITY / INFINITY leave a side open */
+/* Elementwise comparison of float tensors (broadcast) into a u8 mask of 0/1. */
+typedef enum { AT_CMP_EQ, AT_CMP_NE, AT_CMP_LT, AT_CMP_LE, AT_CMP_GT, AT_CMP_GE } at_compare_op;
+at_tensor *at_compare(at_compare_op op, const at_tensor *a, const at_tensor *b);
+/* a where the u8 mask is nonzero, else b (same dtype), all broadcast;
+ * differentiable in a and b. CPU only. */
+at_tensor *at_where(const at_tensor *mask, at_tensor *a, at_tensor *b);
+/* The largest (smallest) element as a 0-dim tensor; NaN wins, and the
+ * gradient goes to the first extreme. CPU only. */
+at_tensor *at_max_all(at_tensor *t);
+at_tensor *at_min_all(at_tensor *t);
+/* Over dim (0-based): *values (t's dtype, differentiable) and, unless
+ * indices is NULL, *indices (i64, 0-based positions along dim). 0 or -1. */
+int at_max(at_tensor *t, int dim, bool keepdim, at_tensor **values, at_tensor **indices);
+int at_min(at_tensor *t, int dim, bool keepdim, at_tensor **values, at_tensor **indices);
 /* Zeroes elements with probability p and scales the rest by 1/(1-p); the mask
  * comes from rng (advanced by numel). Identity when !training or p == 0. */
 at_tensor *at_dropout(at_tensor *a, double p, bool training, at_rng *rng);

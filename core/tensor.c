@@ -367,15 +367,25 @@ static double read_elem(const void *base, at_dtype d, int64_t i) {
     }
 }
 
+/* Float to integer conversions saturate (NaN gives 0) and truncate toward
+ * zero: C leaves an out-of-range conversion undefined. 2^63 is the first
+ * double past INT64_MAX. */
+static int64_t saturate(double v, double lo, double hi) {
+    if (v != v) return 0;
+    if (v <= lo) return (int64_t)lo;
+    if (v >= hi) return v >= 9223372036854775808.0 ? INT64_MAX : (int64_t)hi;
+    return (int64_t)v;
+}
+
 static void write_elem(void *base, at_dtype d, int64_t i, double v) {
     switch (d) {
     case AT_F32: ((float *)base)[i] = (float)v; break;
     case AT_F64: ((double *)base)[i] = v; break;
     case AT_F16: ((uint16_t *)base)[i] = at_f32_to_f16((float)v); break;
     case AT_BF16: ((uint16_t *)base)[i] = at_f32_to_bf16((float)v); break;
-    case AT_I32: ((int32_t *)base)[i] = (int32_t)v; break;
-    case AT_I64: ((int64_t *)base)[i] = (int64_t)v; break;
-    case AT_U8: ((uint8_t *)base)[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
+    case AT_I32: ((int32_t *)base)[i] = (int32_t)saturate(v, INT32_MIN, INT32_MAX); break;
+    case AT_I64: ((int64_t *)base)[i] = saturate(v, -9223372036854775808.0, 9223372036854775808.0); break;
+    case AT_U8: ((uint8_t *)base)[i] = (uint8_t)saturate(v, 0, 255); break;
     default: break;
     }
 }

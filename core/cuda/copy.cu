@@ -28,15 +28,25 @@ __device__ double load(const void *p, at_dtype d, int64_t i) {
     }
 }
 
+// Saturating float-to-integer conversion, as core/tensor.c's: NaN gives 0,
+// values truncate toward zero and stop at the limits (C leaves the rest
+// undefined). 2^63 is the first double past INT64_MAX.
+__device__ int64_t saturate(double v, double lo, double hi) {
+    if (v != v) return 0;
+    if (v <= lo) return (int64_t)lo;
+    if (v >= hi) return v >= 9223372036854775808.0 ? INT64_MAX : (int64_t)hi;
+    return (int64_t)v;
+}
+
 __device__ void store(void *p, at_dtype d, int64_t i, double v) {
     switch (d) {
     case AT_F32: ((float *)p)[i] = (float)v; break;
     case AT_F64: ((double *)p)[i] = v; break;
     case AT_F16: ((__half *)p)[i] = __float2half_rn((float)v); break;
     case AT_BF16: ((__nv_bfloat16 *)p)[i] = __float2bfloat16_rn((float)v); break;
-    case AT_I32: ((int32_t *)p)[i] = (int32_t)v; break;
-    case AT_I64: ((int64_t *)p)[i] = (int64_t)v; break;
-    case AT_U8: ((uint8_t *)p)[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v); break;
+    case AT_I32: ((int32_t *)p)[i] = (int32_t)saturate(v, INT32_MIN, INT32_MAX); break;
+    case AT_I64: ((int64_t *)p)[i] = saturate(v, -9223372036854775808.0, 9223372036854775808.0); break;
+    case AT_U8: ((uint8_t *)p)[i] = (uint8_t)saturate(v, 0, 255); break;
     default: break;
     }
 }

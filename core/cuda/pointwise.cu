@@ -33,6 +33,17 @@ template <typename T> __device__ T apply(at_pointwise_op op, T x, T y, T s) {
     case AT_PW_RELU_GRAD: return y > 0 ? x : (T)0;
     case AT_PW_SQRT_GRAD: return x * (T)0.5 / y;
     case AT_PW_GELU_GRAD: return x * (phi(y) + y * (T)INV_SQRT2PI * exp((T)-0.5 * y * y));
+    case AT_PW_ABS: return x < 0 ? -x : x;
+    case AT_PW_POW: return pow(x, s);
+    case AT_PW_SIGMOID: return (T)1 / ((T)1 + exp(-x));
+    case AT_PW_TANH: return tanh(x);
+    case AT_PW_CLAMP_MIN: return x < s ? s : x; // NaN passes through, as on the CPU
+    case AT_PW_CLAMP_MAX: return x > s ? s : x;
+    case AT_PW_ABS_GRAD: return y > 0 ? x : y < 0 ? -x : (T)0;
+    case AT_PW_SIGMOID_GRAD: return x * y * ((T)1 - y);
+    case AT_PW_TANH_GRAD: return x * ((T)1 - y * y);
+    case AT_PW_CLAMP_MIN_GRAD: return y >= s ? x : (T)0;
+    case AT_PW_CLAMP_MAX_GRAD: return y <= s ? x : (T)0;
     }
     return x;
 }

@@ -44,6 +44,7 @@ static const at_kernels cuda_kernels = {
 /* The ops with CUDA kernels: every op outside AT_OP_GENERIC_LIST. */
 static const char *const cuda_ops[] = {
     "add", "sub", "mul", "div", "scale", "add_scalar", "neg", "exp", "log", "sqrt", "relu", "gelu", "dropout",
+    "abs", "pow", "sigmoid", "tanh", "clamp",
     "sum", "sum_all", "matmul", "linear", "layernorm", "softmax", "attention", "embedding",
 };
 

@@ -27,6 +27,8 @@ typedef enum {
     AT_PW_ADD, AT_PW_SUB, AT_PW_MUL, AT_PW_DIV,
     AT_PW_SCALE, AT_PW_ADD_SCALAR, AT_PW_NEG, AT_PW_EXP, AT_PW_LOG, AT_PW_SQRT, AT_PW_RELU, AT_PW_GELU,
     AT_PW_RELU_GRAD, AT_PW_SQRT_GRAD, AT_PW_GELU_GRAD,
+    AT_PW_ABS, AT_PW_POW, AT_PW_SIGMOID, AT_PW_TANH, AT_PW_CLAMP_MIN, AT_PW_CLAMP_MAX,
+    AT_PW_ABS_GRAD, AT_PW_SIGMOID_GRAD, AT_PW_TANH_GRAD, AT_PW_CLAMP_MIN_GRAD, AT_PW_CLAMP_MAX_GRAD,
 } at_pointwise_op;
 
 /* An additive attention mask (B, H, Lq, Lk) given by element strides over
@@ -38,7 +40,8 @@ typedef struct {
 
 typedef struct at_kernels {
     /* out = op(a, b) with numpy broadcasting (b NULL for unary ops; s is the
-     * scalar of scale and add_scalar); a and b may have any strides. */
+     * scalar of scale, add_scalar, pow's exponent and clamp's bound); a and b
+     * may have any strides. */
     int (*pointwise)(at_pointwise_op op, at_tensor *out, const at_tensor *a, const at_tensor *b, double s);
     /* out = a with element i (row-major) zeroed when Philox uniform(seed,
      * counter + i) < p, the rest scaled by 1/(1-p): the CPU's mask, bit for bit. */

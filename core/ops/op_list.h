@@ -9,7 +9,8 @@
     X(narrow) X(transpose) X(permute) X(reshape) X(expand) X(contiguous) X(to_dtype) \
     X(add) X(sub) X(mul) X(div) X(scale) X(add_scalar) X(neg) \
     X(exp) X(log) X(sqrt) X(relu) X(gelu) X(dropout) \
-    X(sum) X(sum_all) \
+    X(abs) X(pow) X(sigmoid) X(tanh) X(clamp) X(where) \
+    X(sum) X(sum_all) X(max) X(min) \
     X(matmul) X(linear) X(layernorm) X(softmax) X(attention) \
     X(embedding) X(concat) X(mse_loss) X(sse_loss)
 

@@ -96,9 +96,10 @@ static void loop_run(const loop_shape *L, run_fn f, size_t es, const char *a, co
 #define BINARY_KERNEL(name, T, expr)                                                              \
     SIMD_CLONES                                                                                   \
     static void name(int64_t n, const void *pa, int64_t sa, const void *pb, int64_t sb, void *po, \
-                     double s) {                                                                  \
+                     double s_) {                                                                 \
         const T *restrict a = pa, *restrict b = pb;                                               \
         T *restrict o = po;                                                                       \
+        T s = (T)s_;                                                                              \
         (void)s;                                                                                  \
         if (sa == 1 && sb == 1) {                                                                 \
             for (int64_t i = 0; i < n; i++) { T x = a[i], y = b[i]; o[i] = (expr); }              \
@@ -205,6 +206,32 @@ BINARY_OP(gelu_grad, gelu, AT_PW_GELU_GRAD,
           x * (vphif(y) + y * (float)INV_SQRT2PI * vexpf(-0.5f * y * y)),
           x * (0.5 * (1.0 + erf(y * INV_SQRT2)) + y * INV_SQRT2PI * exp(-0.5 * y * y)))
 
+UNARY_OP(abs, abs, AT_PW_ABS, x < 0 ? -x : x, x < 0 ? -x : x)
+UNARY_OP(pow, pow, AT_PW_POW, powf(x, s), pow(x, s))
+UNARY_OP(sigmoid, sigmoid, AT_PW_SIGMOID, 1.0f / (1.0f + vexpf(-x)), 1.0 / (1.0 + exp(-x)))
+UNARY_OP(tanh, tanh, AT_PW_TANH, tanhf(x), tanh(x))
+/* Written so that NaN passes through, as relu does. */
+UNARY_OP(clamp_min, clamp, AT_PW_CLAMP_MIN, x < s ? s : x, x < s ? s : x)
+UNARY_OP(clamp_max, clamp, AT_PW_CLAMP_MAX, x > s ? s : x, x > s ? s : x)
+/* abs's gradient at 0 is 0, as in PyTorch. */
+BINARY_OP(abs_grad, abs, AT_PW_ABS_GRAD, y > 0 ? x : y < 0 ? -x : 0.0f, y > 0 ? x : y < 0 ? -x : 0.0)
+BINARY_OP(sigmoid_grad, sigmoid, AT_PW_SIGMOID_GRAD, x * y * (1.0f - y), x * y * (1.0 - y))
+BINARY_OP(tanh_grad, tanh, AT_PW_TANH_GRAD, x * (1.0f - y * y), x * (1.0 - y * y))
+/* A bound itself lets the gradient through, as in PyTorch. */
+BINARY_OP(clamp_min_grad, clamp, AT_PW_CLAMP_MIN_GRAD, y >= s ? x : 0.0f, y >= s ? x : 0.0)
+BINARY_OP(clamp_max_grad, clamp, AT_PW_CLAMP_MAX_GRAD, y <= s ? x : 0.0f, y <= s ? x : 0.0)
+
+/* Comparisons give 1 or 0 in the inputs' dtype; at_compare narrows that to
+ * u8. Not differentiable, so not in the op list: compare_slot has no device
+ * kernels, so a CUDA input gets the "no CUDA kernel" error naming it. */
+static const at_op_def at_op_compare = {"compare", NULL, {0, NULL, NULL}};
+BINARY_OP(cmp_eq, compare, 0, x == y, x == y)
+BINARY_OP(cmp_ne, compare, 0, x != y, x != y)
+BINARY_OP(cmp_lt, compare, 0, x < y, x < y)
+BINARY_OP(cmp_le, compare, 0, x <= y, x <= y)
+BINARY_OP(cmp_gt, compare, 0, x > y, x > y)
+BINARY_OP(cmp_ge, compare, 0, x >= y, x >= y)
+
 /* ---- drivers ---- */
 
 static int check_pair(const char *op, const at_tensor *a, const at_tensor *b) {
@@ -220,7 +247,7 @@ static at_tensor *on_device(const kernel *k, at_tensor *out, const at_tensor *a,
     return NULL;
 }
 
-static at_tensor *run_binary(const char *op, const kernel *k, const at_tensor *a, const at_tensor *b) {
+static at_tensor *run_binary_s(const char *op, const kernel *k, const at_tensor *a, const at_tensor *b, double s) {
     if (check_pair(op, a, b)) return NULL;
     int nd;
     int64_t shape[AT_MAX_DIMS];
@@ -228,12 +255,16 @@ static at_tensor *run_binary(const char *op, const kernel *k, const at_tensor *a
     at_tensor *out = at_empty_uninit_on(at_device_of(a), a->dtype, nd, shape);
     int64_t n = out ? at_numel(out) : 0;
     if (n == 0) return out;
-    if (at_on_cuda(out)) return on_device(k, out, a, b, 0);
+    if (at_on_cuda(out)) return on_device(k, out, a, b, s);
     loop_shape L;
     loop_init(&L, nd, shape, a, b);
     loop_run(&L, a->dtype == AT_F32 ? k->f32 : k->f64, at_dtype_size(a->dtype), at_data(a), at_data(b),
-             at_data(out), 0, n);
+             at_data(out), s, n);
     return out;
+}
+
+static at_tensor *run_binary(const char *op, const kernel *k, const at_tensor *a, const at_tensor *b) {
+    return run_binary_s(op, k, a, b, 0);
 }
 
 static at_tensor *run_unary(const char *op, const kernel *k, const at_tensor *a, double s) {
@@ -516,6 +547,109 @@ static at_tensor *gelu_case(int v, at_tensor **in) { return unary_case(v, in, at
 
 const at_op_def at_op_relu = {"relu", relu_backward, {3, kinked_inputs, relu_case}};
 const at_op_def at_op_gelu = {"gelu", gelu_backward, {3, unary_inputs, gelu_case}};
+
+/* ---- abs, pow, sigmoid, tanh, clamp ---- */
+
+at_tensor *at_abs(at_tensor *a) { return record1(&at_op_abs, run_unary("abs", &abs_k, a, 0), a); }
+
+at_tensor *at_pow(at_tensor *a, double exponent) {
+    at_tensor *out = run_unary("pow", &pow_k, a, exponent);
+    at_node *n = at_record(&at_op_pow, out, 1, &a);
+    if (n) n->fparam[0] = exponent;
+    return out;
+}
+
+static at_tensor *with_saved_output(const at_op_def *op, at_tensor *out, at_tensor *a) {
+    at_node *n = at_record(op, out, 1, &a);
+    if (n) n->saved[0] = at_detach(out);
+    return out;
+}
+
+at_tensor *at_sigmoid(at_tensor *a) { return with_saved_output(&at_op_sigmoid, run_unary("sigmoid", &sigmoid_k, a, 0), a); }
+at_tensor *at_tanh(at_tensor *a) { return with_saved_output(&at_op_tanh, run_unary("tanh", &tanh_k, a, 0), a); }
+
+/* Two passes (max with lo, then min with hi) keep the kernels one scalar
+ * each; an open side (an infinite bound) skips its pass. */
+at_tensor *at_clamp(at_tensor *a, double lo, double hi) {
+    if (at_check_float("clamp", a)) return NULL;
+    if (isnan(lo) || isnan(hi) || lo > hi) {
+        at_set_error("clamp: the bounds must satisfy min <= max, got min %g and max %g", lo, hi);
+        return NULL;
+    }
+    at_tensor *low = isinf(lo) && lo < 0 ? at_clone_data(a) : run_unary("clamp", &clamp_min_k, a, lo);
+    at_tensor *out = low && !(isinf(hi) && hi > 0) ? run_unary("clamp", &clamp_max_k, low, hi) : (at_retain(low), low);
+    at_release(low);
+    at_node *n = at_record(&at_op_clamp, out, 1, &a);
+    if (n) n->fparam[0] = lo, n->fparam[1] = hi;
+    return out;
+}
+
+static int abs_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = run_binary("abs backward", &abs_grad_k, g, n->inputs[0]);
+    return gin[0] ? 0 : -1;
+}
+
+/* d/dx x^p = p·x^(p-1), from ops that have device kernels of their own. */
+static int pow_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    double p = n->fparam[0];
+    at_tensor *d = at_pow(n->inputs[0], p - 1), *pd = d ? at_scale(d, p) : NULL;
+    gin[0] = pd ? at_mul((at_tensor *)g, pd) : NULL;
+    at_release(d);
+    at_release(pd);
+    return gin[0] ? 0 : -1;
+}
+
+static int sigmoid_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = run_binary("sigmoid backward", &sigmoid_grad_k, g, n->saved[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static int tanh_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    gin[0] = run_binary("tanh backward", &tanh_grad_k, g, n->saved[0]);
+    return gin[0] ? 0 : -1;
+}
+
+static int clamp_backward(at_node *n, const at_tensor *g, at_tensor **gin) {
+    at_tensor *x = n->inputs[0];
+    at_tensor *low = run_binary_s("clamp backward", &clamp_min_grad_k, g, x, n->fparam[0]);
+    gin[0] = low ? run_binary_s("clamp backward", &clamp_max_grad_k, low, x, n->fparam[1]) : NULL;
+    at_release(low);
+    return gin[0] ? 0 : -1;
+}
+
+/* Like unary_inputs, but no value within 0.05 of clamp's bounds ±0.5. */
+static int clamp_inputs(int variant, at_rng *rng, at_tensor **in) {
+    if (unary_inputs(variant, rng, in) < 0) return -1;
+    double *p = at_data(in[0]);
+    for (int64_t i = 0; i < at_numel(in[0]); i++)
+        if (fabs(fabs(p[i]) - 0.5) < 0.05) p[i] *= 1.25;
+    return 1;
+}
+
+static at_tensor *pow_of(at_tensor *a) { return at_pow(a, 2.5); }
+static at_tensor *clamp_both(at_tensor *a) { return at_clamp(a, -0.5, 0.5); }
+static at_tensor *abs_case(int v, at_tensor **in) { return unary_case(v, in, at_abs); }
+static at_tensor *pow_case(int v, at_tensor **in) { return unary_case(v, in, pow_of); }
+static at_tensor *sigmoid_case(int v, at_tensor **in) { return unary_case(v, in, at_sigmoid); }
+static at_tensor *tanh_case(int v, at_tensor **in) { return unary_case(v, in, at_tanh); }
+static at_tensor *clamp_case(int v, at_tensor **in) { return unary_case(v, in, clamp_both); }
+
+const at_op_def at_op_abs = {"abs", abs_backward, {3, kinked_inputs, abs_case}};
+const at_op_def at_op_pow = {"pow", pow_backward, {3, positive_inputs, pow_case}};
+const at_op_def at_op_sigmoid = {"sigmoid", sigmoid_backward, {3, unary_inputs, sigmoid_case}};
+const at_op_def at_op_tanh = {"tanh", tanh_backward, {3, unary_inputs, tanh_case}};
+const at_op_def at_op_clamp = {"clamp", clamp_backward, {3, clamp_inputs, clamp_case}};
+
+/* ---- comparisons ---- */
+
+at_tensor *at_compare(at_compare_op op, const at_tensor *a, const at_tensor *b) {
+    static const kernel *const ks[] = {&cmp_eq_k, &cmp_ne_k, &cmp_lt_k, &cmp_le_k, &cmp_gt_k, &cmp_ge_k};
+    static const char *const names[] = {"eq", "ne", "lt", "le", "gt", "ge"};
+    at_tensor *ones = run_binary(names[op], ks[op], a, b);
+    at_tensor *mask = ones ? at_to_dtype(ones, AT_U8) : NULL;
+    at_release(ones);
+    return mask;
+}
 
 /* ---- dropout ---- */
 

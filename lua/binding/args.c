@@ -32,11 +32,11 @@ int lt_check_dim(lua_State *L, int idx, int ndim, const char *fname) {
     return lt_dim_to_c(L, dim, ndim, fname);
 }
 
-int64_t lt_index_to_c(lua_State *L, lua_Integer index, int64_t size, const char *fname) {
+int64_t lt_dim_index_to_c(lua_State *L, lua_Integer index, int d, int64_t size, const char *fname) {
     if (index >= 1 && index <= size) return index - 1;
     if (index < 0 && index >= -size) return size + index;
-    luaL_error(L, "%s: index %d is out of range for a dim of size %d (indices are 1..%d or -%d..-1)",
-               fname, (int)index, (int)size, (int)size, (int)size);
+    luaL_error(L, "%s: index %I is out of range for dim %d of size %I (indices are 1..%I or -%I..-1)", fname,
+               index, d + 1, (lua_Integer)size, (lua_Integer)size, (lua_Integer)size);
     return -1;
 }
 

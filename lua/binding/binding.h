@@ -55,8 +55,16 @@ int lt_check_dim(lua_State *L, int idx, int ndim, const char *fname);
 /* Converts a Lua dim value (1-based or negative) to 0-based, raising when
  * out of range. */
 int lt_dim_to_c(lua_State *L, lua_Integer dim, int ndim, const char *fname);
-/* 1-based, possibly negative index into a dim of the given size → 0-based. */
-int64_t lt_index_to_c(lua_State *L, lua_Integer index, int64_t size, const char *fname);
+/* A 1-based or negative index of dim d (0-based) into 0-based; raises naming
+ * the dim, the index and the size when out of range. */
+int64_t lt_dim_index_to_c(lua_State *L, lua_Integer index, int d, int64_t size, const char *fname);
+/* The element (as a 0-dim view) or view that the Torch7 index table at idx
+ * names (tensor_index.c); a new reference, or a Lua error. */
+at_tensor *lt_index_view(lua_State *L, at_tensor *t, int idx, const char *fname);
+/* aapmt.where(mask, a, b), and Tensor:masked_fill put into the methods
+ * table on the stack's top (tensor_select.c). */
+int lt_where(lua_State *L);
+void lt_select_register(lua_State *L);
 /* Reads a shape given either as one table {2, 3} at idx or as integers from
  * idx on; returns ndim and stores the stack index after the shape in *next.
  * allow_minus_one permits -1 entries (reshape, expand). */

@@ -144,7 +144,7 @@ void lt_functions_register(lua_State *L) {
     static const luaL_Reg functions[] = {
         {"matmul", f_matmul}, {"linear", f_linear}, {"layernorm", f_layernorm},
         {"softmax", f_softmax}, {"attention", f_attention}, {"embedding", f_embedding},
-        {"concat", f_concat}, {"dropout", f_dropout}, {"mse_loss", f_mse_loss},
+        {"concat", f_concat}, {"where", lt_where}, {"dropout", f_dropout}, {"mse_loss", f_mse_loss},
         {"sse_loss", f_sse_loss}, {NULL, NULL}};
     luaL_setfuncs(L, functions, 0);
 }

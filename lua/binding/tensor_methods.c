@@ -66,7 +66,7 @@ static void check_indices(lua_State *L, at_tensor *t, int idx, int64_t *index, c
         if (!exact)
             luaL_error(L, "%s: index %d must be an integer, got %s", fname, d + 1,
                        luaL_typename(L, idx + d));
-        index[d] = lt_index_to_c(L, i, t->shape[d], fname);
+        index[d] = lt_dim_index_to_c(L, i, d, t->shape[d], fname);
     }
 }
 
@@ -152,7 +152,7 @@ void lt_methods_register(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"size", t_size}, {"dim", t_dim}, {"dtype", t_dtype}, {"device", t_device}, {"numel", t_numel},
         {"is_contiguous", t_is_contiguous}, {"item", t_item}, {"get", t_get}, {"set", t_set},
-        {"totable", t_totable}, {"clone", t_clone}, {"detach", t_detach},
+        {"totable", t_totable}, {"tolist", t_totable}, {"clone", t_clone}, {"detach", t_detach},
         {"requires_grad_", t_requires_grad_}, {"zero_grad", t_zero_grad},
         {"backward", t_backward}, {NULL, NULL}};
     luaL_setfuncs(L, methods, 0);

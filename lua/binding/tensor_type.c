@@ -1,6 +1,6 @@
 /* The Tensor type's metatable: release, field access (t.grad,
- * t.requires_grad, t[i]), element assignment, and the methods of the parts
- * (tensor_methods.c, tensor_views.c, tensor_math.c, tensor_print.c), which
+ * t.requires_grad, t[i], t[{i, {a, b}}]), element assignment, and the methods of the parts
+ * (tensor_methods.c, tensor_views.c, tensor_math.c, tensor_select.c, tensor_print.c), which
  * it registers: the parts depend on tensor_udata.c, this file on the parts. */
 #include <string.h>
 
@@ -18,7 +18,7 @@ static int tensor_release(lua_State *L) {
 static int index_element(lua_State *L, at_tensor *t, lua_Integer i) {
     const char *fname = "Tensor[]";
     if (t->ndim == 0) return luaL_error(L, "%s: cannot index a 0-dim tensor (use t:item())", fname);
-    int64_t c = lt_index_to_c(L, i, t->shape[0], fname);
+    int64_t c = lt_dim_index_to_c(L, i, 0, t->shape[0], fname);
     if (t->ndim == 1) {
         lt_check_host(L, t, fname);
         lt_push_element(L, t->dtype, at_get(t, &c));
@@ -51,29 +51,42 @@ static int tensor_index(lua_State *L) {
         if (!exact) return luaL_error(L, "Tensor[]: index %s is not an integer", lua_tostring(L, 2));
         return index_element(L, t, i);
     }
-    return 0;
+    if (key_type == LUA_TTABLE) {
+        at_tensor *v = lt_index_view(L, lt_check(L, 1, "Tensor[]"), 2, "Tensor[]");
+        if (v->ndim > 0) return lt_push(L, v);
+        double value = at_item(v);
+        at_dtype dtype = v->dtype;
+        at_release(v);
+        lt_push_element(L, dtype, value);
+        return 1;
+    }
+    return luaL_error(L, "Tensor[]: the key must be a method name, an integer or an index table, got %s",
+                      luaL_typename(L, 2));
 }
 
 /* t[i] = v: sets an element of a 1-D tensor, or fills (number) / copies
- * into (tensor) the slice t:select(1, i). Not recorded by autograd. */
+ * into (tensor) the slice t:select(1, i); t[{...}] = v does the same to the
+ * element or view the table names (tensor_index.c). Not recorded by autograd. */
 static int assign_element(lua_State *L, at_tensor *t) {
     const char *fname = "Tensor[]=";
-    int exact;
-    lua_Integer i = lua_tointegerx(L, 2, &exact);
+    bool table = lua_istable(L, 2);
+    int exact = 1;
+    lua_Integer i = table ? 0 : lua_tointegerx(L, 2, &exact);
     if (!exact) return luaL_error(L, "%s: index %s is not an integer", fname, lua_tostring(L, 2));
     if (t->ndim == 0) return luaL_error(L, "%s: cannot index a 0-dim tensor (use t:set(v))", fname);
-    int64_t c = lt_index_to_c(L, i, t->shape[0], fname);
+    int64_t c = table ? 0 : lt_dim_index_to_c(L, i, 0, t->shape[0], fname);
     at_tensor *src = lt_test(L, 3, fname);
     if (!src && lua_type(L, 3) != LUA_TNUMBER)
         return luaL_error(L, "%s: value must be a number or an aapmt tensor, got %s", fname,
                           luaL_typename(L, 3));
-    if (t->ndim == 1 && !src) {
+    if (t->ndim == 1 && !src && !table) {
         lt_check_host(L, t, fname);
         at_set(t, &c, lua_tonumber(L, 3));
         return 0;
     }
+    at_tensor *slice = table ? lt_index_view(L, t, 2, fname) : NULL;
     bool was = at_set_grad_enabled(false);
-    at_tensor *slice = at_select(t, 0, c);
+    if (!table) slice = at_select(t, 0, c);
     int rc = !slice ? -1 : src ? at_copy_(slice, src) : at_fill_(slice, lua_tonumber(L, 3));
     at_release(slice);
     at_set_grad_enabled(was);
@@ -83,7 +96,7 @@ static int assign_element(lua_State *L, at_tensor *t) {
 
 static int tensor_newindex(lua_State *L) {
     at_tensor *t = lt_check(L, 1, "Tensor[]=");
-    if (lua_type(L, 2) == LUA_TNUMBER) return assign_element(L, t);
+    if (lua_type(L, 2) == LUA_TNUMBER || lua_istable(L, 2)) return assign_element(L, t);
     const char *key = lua_tostring(L, 2);
     if (key && strcmp(key, "requires_grad") == 0) {
         if (!lua_isboolean(L, 3))
@@ -114,6 +127,7 @@ void lt_tensor_register(lua_State *L) {
     lt_methods_register(L);
     lt_views_register(L);
     lt_math_register(L);
+    lt_select_register(L);
     lua_pushcfunction(L, tensor_free);
     lua_setfield(L, -2, "free");
     lua_pushvalue(L, -1);

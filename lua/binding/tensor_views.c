@@ -64,7 +64,7 @@ static int t_narrow(lua_State *L) {
     const char *fname = "Tensor:narrow";
     at_tensor *t = lt_check(L, 1, fname);
     int dim = lt_check_dim(L, 2, t->ndim, fname);
-    int64_t start = lt_index_to_c(L, luaL_checkinteger(L, 3), t->shape[dim], fname);
+    int64_t start = lt_dim_index_to_c(L, luaL_checkinteger(L, 3), dim, t->shape[dim], fname);
     lua_Integer length = luaL_checkinteger(L, 4);
     if (length < 0 || start + length > t->shape[dim])
         return luaL_error(L, "%s: start %d with length %d does not fit dim %d of size %d", fname,
@@ -76,7 +76,7 @@ static int t_select(lua_State *L) {
     const char *fname = "Tensor:select";
     at_tensor *t = lt_check(L, 1, fname);
     int dim = lt_check_dim(L, 2, t->ndim, fname);
-    int64_t index = lt_index_to_c(L, luaL_checkinteger(L, 3), t->shape[dim], fname);
+    int64_t index = lt_dim_index_to_c(L, luaL_checkinteger(L, 3), dim, t->shape[dim], fname);
     return lt_push(L, at_select(t, dim, index));
 }
 

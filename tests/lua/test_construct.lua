@@ -95,6 +95,33 @@ a.set_num_threads(1)
 check.eq(a.get_num_threads(), 1, "set_num_threads")
 a.set_num_threads(threads)
 check.eq(math.type(a.memory()), "integer", "aapmt.memory()")
+-- every constructor takes the same options
+check.eq(aapmt.ones(2, {requires_grad = true}).requires_grad, true, "ones with requires_grad")
+check.eq(aapmt.zeros(2, 3, {dtype = "f64"}):dtype(), "f64", "zeros with dtype")
+check.eq(aapmt.full({2}, 7, {dtype = "i32"}):dtype(), "i32", "full with an options table")
+check.eq(aapmt.tensor({1, 2}, {requires_grad = true}).requires_grad, true, "tensor with requires_grad")
+check.eq(aapmt.randn(3, {seed = 1, requires_grad = true}).requires_grad, true, "randn keeps seed")
+check.eq(aapmt.eye(2, {dtype = "u8"}):dtype(), "u8", "eye with options")
+check.eq(aapmt.ones(2, {device = "cpu"}):device(), "cpu", "device cpu")
+-- arange, linspace, eye
+check.tensor(aapmt.arange(4), {0, 1, 2, 3})
+check.tensor(aapmt.arange(2, 5), {2, 3, 4})
+check.tensor(aapmt.arange(1, 2, 0.25, "f64"), {1, 1.25, 1.5, 1.75})
+check.tensor(aapmt.arange(3, 0, -1, "i64"), {3, 2, 1})
+check.eq(aapmt.arange(2, 2):numel(), 0, "an empty range")
+check.tensor(aapmt.linspace(0, 1, 5, "f64"), {0, 0.25, 0.5, 0.75, 1})
+check.tensor(aapmt.linspace(3, 9, 1), {3})
+check.tensor(aapmt.eye(2), {{1, 0}, {0, 1}})
+check.tensor(aapmt.eye(2, 3), {{1, 0, 0}, {0, 1, 0}})
+-- a flat table with a shape; tolist is totable
+check.tensor(aapmt.tensor({1, 2, 3, 4, 5, 6}, {shape = {3, 2}}), {{1, 2}, {3, 4}, {5, 6}})
+check.eq(aapmt.tensor({{1, 2}, {3, 4}}):tolist()[2][1], 3.0, "tolist")
+-- integer dtypes hold exactly what they are given; t:to saturates
+check.tensor(aapmt.tensor({255, 0, -2147483648}, "i64"), {255, 0, -2147483648})
+check.tensor(aapmt.tensor({300, -5, 1e10}, "f64"):to("u8"), {255, 0, 255})
+check.tensor(aapmt.tensor({1e10, -1e10, 0 / 0}, "f64"):to("i32"), {2147483647, -2147483648, 0})
+check.tensor(aapmt.tensor({1e30, -1e30}, "f64"):to("i64"), {math.maxinteger, math.mininteger})
+
 print("ok")
 
 -- aapmt.clock is monotonic wall-clock time

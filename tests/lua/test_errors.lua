@@ -107,4 +107,45 @@ raises(function() return a.imagereward_random(nil, 0, 5) end, "aapmt.imagereward
 
 -- errors leave the state usable
 check.tensor(x + 1, {{2, 3, 4}, {5, 6, 7}})
+-- constructors never change a value silently
+raises(function() return a.tensor({3000000000}, "i32") end, "aapmt.tensor", "3000000000", "i32")
+raises(function() return a.tensor({300}, "u8") end, "aapmt.tensor", "300", "u8")
+raises(function() return a.tensor({-1}, "u8") end, "value -1", "u8")
+raises(function() return a.tensor({2.5}, "i64") end, "value 2.5", "not an integer", "i64")
+raises(function() return a.tensor(1.5, "i32") end, "value 1.5", "i32")
+raises(function() return a.full({2}, 0.5, "i32") end, "aapmt.full", "value 0.5", "i32")
+raises(function() return a.tensor({2 ^ 60 | 0}, "i64") end, "beyond 2^53")
+raises(function() return a.arange(0, 1, 0.5, "i32") end, "aapmt.arange", "value 0.5", "i32")
+-- options are checked by name
+raises(function() return a.ones(2, {bogus = true}) end, "aapmt.ones", "unknown option 'bogus'")
+raises(function() return a.zeros(2, {device = "tpu"}) end, "aapmt.zeros", "'device'", "tpu")
+raises(function() return a.ones(2, {requires_grad = "yes"}) end, "aapmt.ones", "'requires_grad'", "boolean")
+raises(function() return a.ones(2, {requires_grad = true, dtype = "i32"}) end, "aapmt.ones", "i32")
+raises(function() return a.tensor({1, 2, 3}, {shape = {2, 2}}) end, "'shape'", "4 elements", "holds 3")
+raises(function() return a.arange(0, 5, 0) end, "aapmt.arange", "step")
+raises(function() return a.arange(5, 0) end, "aapmt.arange", "moves away")
+raises(function() return a.linspace(0, 1, 0) end, "aapmt.linspace", "n")
+raises(function() return a.eye(-1) end, "aapmt.eye", "n")
+-- indexing out of range names the dim, the index and the size
+local ix = a.tensor({{1, 2, 3}, {4, 5, 6}})
+raises(function() return ix[{3, 1}] end, "Tensor[]", "index 3", "dim 1", "size 2")
+raises(function() return ix[{1, {2, 7}}] end, "index 7", "dim 2", "size 3")
+raises(function() return ix[{1, 2, 3}] end, "3 indices", "2 dims")
+raises(function() return ix[{1, {3, 2}}] end, "dim 2", "ends")
+raises(function() return ix[{1.5}] end, "dim 1", "1.5")
+raises(function() return ix[5] end, "index 5", "dim 1", "size 2")
+-- new ops' argument errors
+raises(function() return ix:pow("2") end, "Tensor:pow", "exponent")
+raises(function() return ix:clamp(1, 0) end, "clamp", "min 1", "max 0")
+raises(function() return ix:gt("x") end, "Tensor:gt", "number")
+raises(function() return ix:max(3) end, "Tensor:max", "3")
+raises(function() return a.tensor({1, 2}, "i32"):abs() end, "abs")
+raises(function() return a.zeros(0):max() end, "max", "empty")
+
+raises(function() return a.where(ix, ix, ix) end, "where", "mask must be u8", "f32")
+raises(function() return a.where(ix:gt(0), "x", ix) end, "aapmt.where", "a (argument #2)", "string")
+raises(function() return a.where(ix:gt(0), 1, 2) end, "aapmt.where", "must be a tensor")
+raises(function() return ix:masked_fill(ix:gt(0), "x") end, "Tensor:masked_fill", "value")
+raises(function() return a.where(a.ones(2, "u8"), ix, ix) end, "where", "broadcast")
+
 print("ok")

@@ -64,4 +64,20 @@ check.eq(base:get(1, 1), 3.0, "detach shares storage")
 local keep = a.tensor({{1, 2}, {3, 4}}):select(1, 2)
 collectgarbage()
 check.tensor(keep, {3, 4})
+-- Torch7's table indexing: an element, or a view with inclusive ranges
+local t = aapmt.tensor({{1, 2, 3, 4, 5}, {6, 7, 8, 9, 10}}, "f64")
+check.eq(t[{2, 3}], 8.0, "t[{i, j}] is the element")
+check.eq(t[{-1, -1}], 10.0, "negative indices count from the end")
+check.tensor(t[{1, {2, 4}}], {2, 3, 4})
+check.tensor(t[{{1, 2}, {5}}], {{5}, {10}}, 0, "{a} keeps the dim")
+check.tensor(t[{{}, 2}], {2, 7}, 0, "{} is the whole dim")
+check.tensor(t[{2}], {6, 7, 8, 9, 10}, 0, "dims past the table are whole")
+local view = t[{1, {2, 3}}]
+view[1] = 20
+check.eq(t[{1, 2}], 20.0, "a range is a view sharing storage")
+t[{2, {1, 2}}] = 0
+check.tensor(t[2], {0, 0, 8, 9, 10}, 0, "assignment through a range")
+t[{1, 1}] = -1
+check.eq(t:get(1, 1), -1.0, "assignment to an element")
+
 print("ok")
