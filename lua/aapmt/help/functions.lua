@@ -7,6 +7,7 @@ return {area = "Functions", entries = {
   {"aapmt.attention(q, k, v [, mask [, scale]])", "Scaled dot-product attention, softmax(q kᵀ · scale) v; scale defaults to 1/√d.", "q = aapmt.randn({1, 4, 8}, {seed = 1}); aapmt.attention(q, q, q)"},
   {"aapmt.embedding(weight, ids)", "Rows of weight picked by 0-based token ids.", "aapmt.embedding(aapmt.randn({10, 4}, {seed = 1}), aapmt.tensor({0, 3}, \"i64\"))"},
   {"aapmt.concat(tensors [, dim])", "The tensors joined along dim (default 1).", "aapmt.concat({aapmt.ones(2), aapmt.zeros(2)}, 1)"},
+  {"aapmt.where(mask, a, b)", "a where the u8 mask is set, else b; a or b may be a number; all three broadcast; differentiable in a and b.", "aapmt.where(x:gt(0), x, 0)"},
   {"aapmt.dropout(x, p [, training [, seed]])", "Zeroes elements with probability p and scales the rest by 1/(1-p) when training (the default); without a seed the default generator supplies the stream.", "aapmt.dropout(x, 0.1, true, 7)"},
   {"aapmt.mse_loss(prediction, target)", "The mean squared error.", "aapmt.mse_loss(x, aapmt.zeros(2, 3))"},
   {"aapmt.sse_loss(prediction, target)", "The sum of squared errors.", "aapmt.sse_loss(x, aapmt.zeros(2, 3))"},
