@@ -457,7 +457,7 @@ function M.run(cfg)
     weights_logged = r.loss_weights ~= nil, losses = {}, images_done = 0,
     eval_batch_size = r.eval_batch_size, state_path = r.out .. "/checkpoints/state.lua", test_rows = r.test_rows}
 
-  local state = folder.read_lua(run.state_path)
+  local state = checkpoints.read_state(r.out)
   if state and not r.resume then
     fail("%s already holds a run (checkpoints/state.lua): pass resume = true (aapmt train: --resume) to go on with "
       .. "it, give another out folder, or remove %s to start afresh", r.out, r.out)

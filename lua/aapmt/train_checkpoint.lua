@@ -16,18 +16,51 @@ local function checkpoint_paths(out, step)
   return base .. ".model.safetensors", base .. ".optim.safetensors", base .. ".head.safetensors"
 end
 
+local STEP_FILE = "^step%-%d+%.%a+%.safetensors$"
+
+-- state.lua names its files relative to the run folder, so a moved or
+-- copied folder resumes from its own files. Older states hold the paths as
+-- given (absolute, or relative to the directory the run started in): only
+-- the file name is kept, and it must be a step file of this folder, so a
+-- copy never reads, nor later deletes, the original's checkpoint.
+local function inside(out, stored)
+  if stored == nil then return nil end
+  local name = stored:match("[^/]+$") or ""
+  if not name:find(STEP_FILE) then
+    fail("%s/checkpoints/state.lua names %s, not a step file of this run folder; remove %s to start afresh",
+      out, stored, out)
+  end
+  return out .. "/checkpoints/" .. name
+end
+
+-- The state of the run in `out` (nil if none), its file paths inside `out`.
+function M.read_state(out)
+  local state = folder.read_lua(out .. "/checkpoints/state.lua")
+  if state then
+    state.model, state.optimizer, state.head = inside(out, state.model), inside(out, state.optimizer),
+      inside(out, state.head)
+  end
+  return state
+end
+
+local function relative(out, path) return path and path:sub(#out + 2) end
+
 -- Model and optimizer first, under names of their own; the state file that
 -- points at them is written last, atomically, so a kill at any moment leaves
 -- the previous complete checkpoint in force.
 function M.write(run, state)
   local model_path, optim_path, head_path = checkpoint_paths(run.out, state.step)
-  local previous = folder.read_lua(run.state_path)
+  local previous = M.read_state(run.out)
   local ok, err = pcall(function()
     run.net:save(model_path)
     a.save(run.opt:state(), optim_path)
     if run.lua_head then lua_head.save(run.lua_head, head_path) end
     state.model, state.optimizer, state.head = model_path, optim_path, run.lua_head and head_path or nil
-    folder.write_atomic(run.state_path, "return " .. folder.lua_value(state) .. "\n")
+    local record = {}
+    for k, v in pairs(state) do record[k] = v end
+    record.model, record.optimizer, record.head = relative(run.out, state.model), relative(run.out, optim_path),
+      relative(run.out, state.head)
+    folder.write_atomic(run.state_path, "return " .. folder.lua_value(record) .. "\n")
   end)
   if not ok then
     -- A full disk, most likely: what was written goes, the checkpoint in
@@ -58,7 +91,7 @@ function M.remove_leftovers(dir, state)
   if state and state.head then keep[state.head] = true end
   for name in lfs.dir(dir) do
     local path = dir .. "/" .. name
-    if (name:find("%.tmp") or name:find("^step%-%d+%..*safetensors$")) and not keep[path] then os.remove(path) end
+    if (name:find("%.tmp") or name:find(STEP_FILE)) and not keep[path] then os.remove(path) end
   end
 end
 

@@ -20,6 +20,7 @@ local check = require "check"
 local lfs = require "lfs"
 local folder = require "aapmt.run_folder"
 local train = require "aapmt.train"
+local checkpoints = require "aapmt.train_checkpoint"
 local a = aapmt
 
 a.set_num_threads(2)
@@ -125,7 +126,7 @@ end
 
 -- The checkpoint in force: state.lua reads back and its files load whole.
 local function checkpoint_intact(out, what)
-  local ok, state = pcall(folder.read_lua, out .. "/checkpoints/state.lua")
+  local ok, state = pcall(checkpoints.read_state, out)
   check.truthy(ok, what .. ": state.lua reads back (" .. tostring(state) .. ")")
   if not state then return nil end
   check.truthy(state.step % 3 == 0 or state.step == total_steps, what .. ": checkpoint step " .. state.step)

@@ -167,7 +167,7 @@ do
   local steps = #whole.losses // 4
   local part = train.run(head_options(tmp .. "/resumed", {stop_after_steps = steps}))
   check.truthy(part.stopped, "stopped after one epoch")
-  local state = folder.read_lua(tmp .. "/resumed/checkpoints/state.lua")
+  local state = require("aapmt.train_checkpoint").read_state(tmp .. "/resumed")
   check.truthy(state.head and folder.exists(state.head), "the checkpoint names its head file")
   check.raises(function()
     train.run(head_options(tmp .. "/resumed", {resume = true, head = function(info)

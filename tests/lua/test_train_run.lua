@@ -235,6 +235,52 @@ do
   check.eq(kept, 2, "one checkpoint (model + optimizer) kept")
 end
 
+-- ---- a copied or moved run folder resumes from its own files ----
+do
+  local opts = {stop_after_steps = 5}
+  for k, v in pairs(resume_opts) do opts[k] = v end
+  train.run(cfg("original", opts))
+  local state_text = folder.read(tmp .. "/original/checkpoints/state.lua")
+  local function copy(from, to) assert(os.execute(string.format("cp -a '%s/%s' '%s/%s'", tmp, from, tmp, to))) end
+  local function snapshot(dir)
+    local bytes = {}
+    for _, sub in ipairs({"", "/checkpoints"}) do
+      for f in lfs.dir(dir .. sub) do
+        local p = dir .. sub .. "/" .. f
+        if lfs.attributes(p, "mode") == "file" then bytes[sub .. "/" .. f] = folder.read(p) end
+      end
+    end
+    return bytes
+  end
+  local resumed = {resume = true}
+  for k, v in pairs(resume_opts) do resumed[k] = v end
+  -- A state written before paths were relative names the original's files
+  -- by absolute path: the copy must use its own and leave the original be.
+  copy("original", "old_copy")
+  folder.write_atomic(tmp .. "/old_copy/checkpoints/state.lua",
+    (state_text:gsub('"checkpoints/', '"' .. tmp .. '/original/checkpoints/')))
+  local before = snapshot(tmp .. "/original")
+  check.truthy(state_text:find('"checkpoints/step%-00000004%.model'), "state.lua names its files relative to the run")
+  check.eq(train.run(cfg("old_copy", resumed)).steps, 9, "the copy of an old state resumed to the end")
+  same_weights(tmp .. "/old_copy/model.safetensors", tmp .. "/full/model.safetensors", "copy resumed: weights")
+  local after = snapshot(tmp .. "/original")
+  for k, v in pairs(before) do check.truthy(after[k] == v, "the original's " .. k .. " is untouched") end
+  for k in pairs(after) do check.truthy(before[k], "nothing new in the original: " .. k) end
+  -- A copy given as a relative out, then the original moved away: each resumes.
+  copy("original", "relative_copy")
+  local up = lfs.currentdir():gsub("[^/]+", "..")
+  local rel = cfg("relative_copy", resumed)
+  rel.out = up:sub(2) .. tmp .. "/relative_copy"
+  check.eq(train.run(rel).steps, 9, "a copy given as a relative out resumed")
+  assert(os.rename(tmp .. "/original", tmp .. "/moved"))
+  check.eq(train.run(cfg("moved", resumed)).steps, 9, "the moved folder resumed")
+  -- A state naming a file outside its folder's step files is refused.
+  copy("old_copy", "foreign")
+  folder.write_atomic(tmp .. "/foreign/checkpoints/state.lua",
+    (state_text:gsub('"checkpoints/step%-00000004%.model%.safetensors"', '"/etc/passwd"')))
+  check.raises(function() train.run(cfg("foreign", resumed)) end, "/etc/passwd", "not a step file")
+end
+
 -- ---- resume after a real SIGKILL of a child `aapmt run` ----
 do
   local aapmt_bin = arg[-1]
