@@ -4,7 +4,9 @@
 # plain local kept to the next line, input line numbers in errors, and
 # Ctrl-C stopping a loop of model and tensor work while both stay usable.
 # The keys are sent with pauses, so each reaches readline (or the running
-# loop) at its turn. usage: pty.sh AAPMT SOURCE_ROOT; exits 77 without `script`.
+# loop) at its turn. script(1) starts the REPL through $SHELL -c: the shell
+# execs it, since a shell left waiting would itself die of the Ctrl-C (dash
+# does) and script would report that death as the REPL's status. usage: pty.sh AAPMT SOURCE_ROOT; exits 77 without `script`.
 set -u
 aapmt=$1
 root=$2
@@ -47,7 +49,7 @@ wait_for() {
     keys 'print("sum", x:sum():item(), "same score", model:score("a cat", image)[1] == before, n > 0)\n'
     wait_for 'same score'
     keys '\004'
-} | HOME="$dir/home" TERM=dumb timeout 60 script -qec "$aapmt" /dev/null >"$dir/raw" 2>&1
+} | HOME="$dir/home" TERM=dumb SHELL=/bin/sh timeout 60 script -qec "exec \"$aapmt\"" /dev/null >"$dir/raw" 2>&1
 status=$?
 tr -d '\r' <"$dir/raw" | sed 's/\x1b\[[0-9;?]*[a-zA-Z]//g' >"$dir/out"
 
