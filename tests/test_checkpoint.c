@@ -159,7 +159,7 @@ static void test_hostile_files(void) {
         {"bad_memo.pt", at_load_checkpoint, "memo index 7 was never set"},
         {"no_stop.pt", at_load_checkpoint, "ends without STOP"},
         {"truncated.pt", at_load_checkpoint, "no end-of-central-directory record"},
-        {"corrupt_central_directory.pt", at_load_checkpoint, "corrupt central directory"},
+        {"corrupt_central_directory.pt", at_load_checkpoint, "no central directory entry at offset"},
         {"entry_past_end.pt", at_load_checkpoint, "no local header"},
         {"view_past_storage.pt", at_load_checkpoint, "reaches past storage '0' of 4 elements"},
         {"storage_past_record.pt", at_load_checkpoint, "needs 800 bytes but its record has 16"},

@@ -297,6 +297,38 @@ static void test_zips(void) {
     if (rc == 0) at_zip_free(&z);
     free(e.p);
 
+    /* A local header whose name length (0xffff) disagrees with the central
+     * directory's: the message says so, not "names a different entry". */
+    {
+        buf l = make_zip(good, 2, 0);
+        l.p[26] = 0xff, l.p[27] = 0xff;
+        rc = at_zip_read(&z, l.p, l.n, "hostile", "local_name_length.zip");
+        expect_error(rc != 0, "local_name_length.zip",
+                     "entry 'x/data.pkl': its local header at offset 0 gives a name of 65535 bytes, the central "
+                     "directory 10");
+        if (rc == 0) at_zip_free(&z);
+        free(l.p);
+    }
+    /* An archive comment holding an end record's signature (and a record
+     * after it) is only a comment: the true end record is the one whose
+     * comment ends the file. */
+    {
+        buf c = make_zip(good, 2, 0);
+        buf fake = {0};
+        put32(&fake, 0x06054b50), put16(&fake, 0), put16(&fake, 0), put16(&fake, 1), put16(&fake, 1);
+        put32(&fake, 46), put32(&fake, 0), put16(&fake, 0);
+        puts_(&fake, " (a comment)");
+        c.n -= 2;   /* rewrite the real record's comment length */
+        put16(&c, (unsigned)fake.n);
+        put(&c, fake.p, fake.n);
+        rc = at_zip_read(&z, c.p, c.n, "hostile", "comment_with_end_record.zip");
+        CHECK(rc == 0 && z.count == 2 && at_zip_find(&z, "x/version"), "comment_with_end_record.zip: %s",
+              rc ? at_last_error() : "wrong entries");
+        if (rc == 0) at_zip_free(&z);
+        free(c.p);
+        free(fake.p);
+    }
+
     /* The same attack through the public loader: os.system in a whole .pt file. */
     zspec evil[] = {{"evil/data.pkl", "\x80\x02" "cos\nsystem\n\x8c\x04" "echo\x85R.", 0, 0, 0, NULL, 0},
                     {"evil/version", "3\n", 0, 0, 0, NULL, 0}};

@@ -50,14 +50,21 @@ typedef struct {
 /* The central directory's place and entry count, from the (zip64) end record. */
 static int find_directory(const reader *r, uint64_t *cd_offset, uint64_t *cd_size, uint64_t *count) {
     if (r->size < EOCD_SIZE) FAIL(r, "file of %llu bytes is too short for a zip archive", (unsigned long long)r->size);
+    /* The end record is the one whose comment ends the file: an archive
+     * comment may itself contain the record's signature. Failing that, the
+     * last record whose comment fits (the file has bytes after it). */
     uint64_t lowest = r->size > EOCD_SIZE + MAX_COMMENT ? r->size - EOCD_SIZE - MAX_COMMENT : 0;
-    uint64_t eocd = UINT64_MAX;
+    uint64_t eocd = UINT64_MAX, loose = UINT64_MAX;
     for (uint64_t pos = r->size - EOCD_SIZE + 1; pos-- > lowest;) {
-        if (rd32(r->data + pos) == EOCD_SIG && rd16(r->data + pos + 20) <= r->size - pos - EOCD_SIZE) {
+        if (rd32(r->data + pos) != EOCD_SIG) continue;
+        uint64_t comment = rd16(r->data + pos + 20), after = r->size - pos - EOCD_SIZE;
+        if (comment == after) {
             eocd = pos;
             break;
         }
+        if (comment < after && loose == UINT64_MAX) loose = pos;
     }
+    if (eocd == UINT64_MAX) eocd = loose;
     if (eocd == UINT64_MAX)
         FAIL(r, "no end-of-central-directory record (truncated or not a zip file)");
     const unsigned char *e = r->data + eocd;
@@ -119,8 +126,12 @@ static bool name_is_safe(const char *name) {
 
 /* *header gets where the entry's local header starts. */
 static int read_entry(const reader *r, uint64_t *pos, uint64_t cd_end, at_zip_entry *out, uint64_t *header) {
-    if (!in_bounds(*pos, CENTRAL_SIZE, cd_end) || rd32(r->data + *pos) != CENTRAL_SIG)
-        FAIL(r, "corrupt central directory at offset %llu", (unsigned long long)*pos);
+    if (!in_bounds(*pos, CENTRAL_SIZE, cd_end))
+        FAIL(r, "the central directory ends (offset %llu) before its entries do (next one at offset %llu)",
+             (unsigned long long)cd_end, (unsigned long long)*pos);
+    if (rd32(r->data + *pos) != CENTRAL_SIG)
+        FAIL(r, "no central directory entry at offset %llu, where the end record places one (signature 0x%08x)",
+             (unsigned long long)*pos, (unsigned)rd32(r->data + *pos));
     const unsigned char *c = r->data + *pos;
     uint16_t flags = rd16(c + 8), method = rd16(c + 10);
     uint64_t csize = rd32(c + 20), usize = rd32(c + 24), offset = rd32(c + 42);
@@ -149,9 +160,15 @@ static int read_entry(const reader *r, uint64_t *pos, uint64_t cd_end, at_zip_en
         FAIL(r, "entry '%s': no local header at offset %llu", name, (unsigned long long)offset);
     const unsigned char *l = r->data + offset;
     uint64_t data_offset = offset + LOCAL_SIZE + rd16(l + 26) + rd16(l + 28);
-    if (rd16(l + 26) != name_len || !in_bounds(offset + LOCAL_SIZE, name_len, r->size) ||
-        memcmp(l + LOCAL_SIZE, raw_name, name_len) != 0)
-        FAIL(r, "entry '%s': local header names a different entry", name);
+    if (rd16(l + 26) != name_len)
+        FAIL(r, "entry '%s': its local header at offset %llu gives a name of %u bytes, the central directory %u",
+             name, (unsigned long long)offset, (unsigned)rd16(l + 26), (unsigned)name_len);
+    if (!in_bounds(offset + LOCAL_SIZE, name_len, r->size))
+        FAIL(r, "entry '%s': the name in its local header at offset %llu runs past the end of the file", name,
+             (unsigned long long)offset);
+    if (memcmp(l + LOCAL_SIZE, raw_name, name_len) != 0)
+        FAIL(r, "entry '%s': its local header at offset %llu names a different entry", name,
+             (unsigned long long)offset);
     if (!in_bounds(data_offset, usize, r->size))
         FAIL(r, "entry '%s': %llu bytes at offset %llu run past the end of the file (%llu bytes; truncated?)",
              name, (unsigned long long)usize, (unsigned long long)data_offset, (unsigned long long)r->size);

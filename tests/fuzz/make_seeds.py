@@ -44,6 +44,12 @@ for src in ("views.pt", "dtypes.pt", "nested.pt"):
     with zipfile.ZipFile(os.path.join(ckpt, src)) as z:
         pkl = [n for n in z.namelist() if n.endswith("data.pkl")][0]
         write(d, src.replace(".pt", ".pkl"), z.read(pkl))
+# Zip damage the reader once misreported: a local header's name length of
+# 0xffff, and an archive comment that holds an end record of its own.
+raw = open(os.path.join(ckpt, "views.pt"), "rb").read()
+write(d, "local_name_length.pt", raw[:26] + b"\xff\xff" + raw[28:])
+fake = b"PK\x05\x06" + bytes(4) + b"\x01\x00\x01\x00" + (46).to_bytes(4, "little") + bytes(6) + b"comment"
+write(d, "comment_with_end_record.pt", raw[:-2] + len(fake).to_bytes(2, "little") + fake)
 
 d = target("safetensors")
 copy(ckpt, [n for n in os.listdir(ckpt) if n.endswith(".safetensors")], d, 5000)
