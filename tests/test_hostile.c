@@ -484,6 +484,19 @@ static void test_images(void) {
     put(&b, "\xff\xda\x00\x08\x01\x01\x00\x00\x3f\x00", 10);
     put(&b, "\x00\x00\xff\xd9", 4);
     expect_image("bomb.jpg", &b, "65500 x 65500 = 4290250000 pixels exceeds the limit");
+    /* 13000 x 13000 is under the default (as in Pillow) but over a limit a
+     * service sets in the environment; a max_pixels argument wins over it. */
+    b.p[76] = 13000 >> 8, b.p[77] = 13000 & 0xff, b.p[78] = 13000 >> 8, b.p[79] = 13000 & 0xff;
+    setenv("AAPMT_MAX_IMAGE_PIXELS", "1000000", 1);
+    expect_image("big.jpg", &b, "13000 x 13000 = 169000000 pixels exceeds the limit of 1000000 pixels");
+    at_image *im = at_image_decode(b.p, b.n, "big_small_limit.jpg", 100);
+    expect_error(im == NULL, "big_small_limit.jpg", "exceeds the limit of 100 pixels");
+    at_image_free(im);
+    setenv("AAPMT_MAX_IMAGE_PIXELS", "12 million", 1);
+    expect_image("big_bad_env.jpg", &b, "AAPMT_MAX_IMAGE_PIXELS='12 million' is not a positive whole number");
+    setenv("AAPMT_MAX_IMAGE_PIXELS", "0", 1);
+    expect_image("big_zero_env.jpg", &b, "AAPMT_MAX_IMAGE_PIXELS='0' is not a positive whole number");
+    unsetenv("AAPMT_MAX_IMAGE_PIXELS");
     free(b.p);
 }
 

@@ -47,6 +47,11 @@ typedef struct {
 /* Pillow refuses images over 2 * Image.MAX_IMAGE_PIXELS pixels as
  * decompression bombs; that is the default bound here too. */
 #define AT_IMAGE_MAX_PIXELS_DEFAULT ((int64_t)2 * 89478485)
+/* The environment variable that replaces the default (a service lowers it). */
+#define AT_IMAGE_MAX_PIXELS_ENV "AAPMT_MAX_IMAGE_PIXELS"
+/* The bound a max_pixels argument means: itself when positive, else the
+ * environment's value or the default; -1 after an error (a malformed value). */
+int64_t at_image_pixel_limit(int64_t max_pixels);
 
 const char *at_image_mode_name(at_image_mode mode);   /* "RGB", "P", ... */
 int at_image_mode_channels(at_image_mode mode);
@@ -55,8 +60,9 @@ at_image *at_image_new(int width, int height, at_image_mode mode);
 void at_image_free(at_image *im);                      /* NULL is fine */
 
 /* Decodes a file, or bytes in memory (name is only for messages). A
- * max_pixels of 0 or less means AT_IMAGE_MAX_PIXELS_DEFAULT; the bound is
- * checked against the header before any pixel memory is allocated. */
+ * max_pixels of 0 or less means the environment's limit or the default
+ * (at_image_pixel_limit); the bound is checked against the header before
+ * any pixel memory is allocated. */
 at_image *at_image_load(const char *path, int64_t max_pixels);
 at_image *at_image_decode(const void *data, size_t size, const char *name, int64_t max_pixels);
 

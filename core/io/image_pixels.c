@@ -3,6 +3,7 @@
 #include "image.h"
 #include "image_internal.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -45,8 +46,22 @@ void at_image_free(at_image *im) {
     free(im);
 }
 
-static int64_t pixel_limit(int64_t max_pixels) {
-    return max_pixels > 0 ? max_pixels : AT_IMAGE_MAX_PIXELS_DEFAULT;
+/* The limit a caller's max_pixels of 0 or less stands for: the environment's
+ * AT_IMAGE_MAX_PIXELS_ENV when set (read at each check, so a service may set
+ * it before any image is read; getenv is safe from the loader's threads while
+ * nothing calls setenv), else the default. -1 after an error. */
+int64_t at_image_pixel_limit(int64_t max_pixels) {
+    if (max_pixels > 0) return max_pixels;
+    const char *text = getenv(AT_IMAGE_MAX_PIXELS_ENV);
+    if (!text || !*text) return AT_IMAGE_MAX_PIXELS_DEFAULT;
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || *end || v < 1) {
+        at_set_error("%s='%s' is not a positive whole number of pixels", AT_IMAGE_MAX_PIXELS_ENV, text);
+        return -1;
+    }
+    return v;
 }
 
 int at_image_check_pixels(const char *name, int64_t w, int64_t h, int64_t max_pixels) {
@@ -54,11 +69,14 @@ int at_image_check_pixels(const char *name, int64_t w, int64_t h, int64_t max_pi
         at_set_error("image '%s': invalid size %lld x %lld", name, (long long)w, (long long)h);
         return -1;
     }
+    int64_t limit = at_image_pixel_limit(max_pixels);
+    if (limit < 0) return -1;
     /* w > limit / h is w * h > limit without overflow: PNG sizes go to 2^32 - 1. */
-    if (w > pixel_limit(max_pixels) / h) {
+    if (w > limit / h) {
         at_set_error("image '%s': %lld x %lld = %.0f pixels exceeds the limit of %lld pixels "
-                     "(a possible decompression bomb)", name, (long long)w, (long long)h,
-                     (double)w * (double)h, (long long)pixel_limit(max_pixels));
+                     "(a possible decompression bomb; %s or the max_pixels option sets the limit)", name,
+                     (long long)w, (long long)h, (double)w * (double)h, (long long)limit,
+                     AT_IMAGE_MAX_PIXELS_ENV);
         return -1;
     }
     return 0;

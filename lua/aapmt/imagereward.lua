@@ -19,7 +19,8 @@ Model.__index = Model
 M.Model = Model   -- the methods, for help() and completion
 
 -- opts: checkpoint, config (JSON path), vocab (vocab.txt path), batch, copy,
--- device ("cuda" scores on the GPU).
+-- device ("cuda" scores on the GPU), max_image_pixels (the decompression-bomb
+-- bound for each image; default AAPMT_MAX_IMAGE_PIXELS or Pillow's).
 function M.load(opts)
   if type(opts) == "string" then opts = {checkpoint = opts} end
   opts = opts or {}
@@ -36,7 +37,12 @@ function M.load(opts)
       vocab, tokenizer:size(), vocab_size), 2)
   end
   return setmetatable({net = net, tokenizer = tokenizer, image_size = net:image_size(),
-    batch = opts.batch or 8, max_length = 35}, Model)
+    batch = opts.batch or 8, max_length = 35, max_image_pixels = opts.max_image_pixels}, Model)
+end
+
+-- aapmt.preprocess's options for this model (the pixel bound), or nil.
+local function preprocess_options(model)
+  return model.max_image_pixels and {max_pixels = model.max_image_pixels} or nil
 end
 
 local function prompt_at(prompt, i, n)
@@ -61,7 +67,7 @@ function Model:each_batch(prompt, images, opts, fn)
       paths[#paths + 1] = images[i]
       prompts[#prompts + 1] = prompt_at(prompt, i, n)
     end
-    local pixels = a.preprocess(paths, self.image_size)
+    local pixels = a.preprocess(paths, self.image_size, preprocess_options(self))
     local ids, mask = self.tokenizer:encode_batch(prompts, self.max_length)
     local out = a.no_grad(function()
       return self.net:forward(pixels, ids, mask, {cross_attention = opts.cross_attention,
@@ -86,7 +92,7 @@ end
 -- is tried whole first: decoding one by one only happens when it failed,
 -- so good batches keep the engine's parallel decoding.
 function Model:pixels_of(paths)
-  local ok, pixels = pcall(a.preprocess, paths, self.image_size)
+  local ok, pixels = pcall(a.preprocess, paths, self.image_size, preprocess_options(self))
   if ok then
     local all = {}
     for i = 1, #paths do all[i] = i end
@@ -94,7 +100,7 @@ function Model:pixels_of(paths)
   end
   local parts, good, errors = {}, {}, {}
   for i, path in ipairs(paths) do
-    local one_ok, one = pcall(a.preprocess, {path}, self.image_size)
+    local one_ok, one = pcall(a.preprocess, {path}, self.image_size, preprocess_options(self))
     if one_ok then
       parts[#parts + 1], good[#good + 1] = one, i
     else

@@ -3,13 +3,16 @@
  * the training loop, in a seeded order that depends only on (seed, epoch).
  *
  *   aapmt.loader{paths=, targets=, size=224, batch=, seed=0, shuffle=true,
- *                drop_last=false, workers=0, prefetch=2, cache_bytes=0}
+ *                drop_last=false, workers=0, prefetch=2, cache_bytes=0,
+ *                max_image_pixels=0}
  *       paths: list of image files (row i is paths[i]); targets: an
  *       (#paths, M) float tensor or a list of #paths lists of M numbers, or
  *       nil for none; size: the image side; batch: rows a batch (required);
  *       workers: decoding threads (0: one a core); prefetch: batches
  *       prepared ahead; cache_bytes: keep up to that many bytes of decoded
- *       images (3 * size * size bytes each) so later epochs skip decoding.
+ *       images (3 * size * size bytes each) so later epochs skip decoding;
+ *       max_image_pixels: the decompression-bomb bound (0: the default,
+ *       AAPMT_MAX_IMAGE_PIXELS or Pillow's).
  *   ld:epoch(e [, start_batch])  starts epoch e (any integer; the order is a
  *       function of seed and e) at batch start_batch, 1-based (default 1:
  *       the whole epoch; to resume after k batches pass k + 1)
@@ -41,7 +44,7 @@ static at_loader *check_loader(lua_State *L, const char *fname) {
 }
 
 static const char *const known_options[] = {"paths", "targets", "size", "batch", "seed", "shuffle",
-                                            "drop_last", "workers", "prefetch", "cache_bytes", NULL};
+                                            "drop_last", "workers", "prefetch", "cache_bytes", "max_image_pixels", NULL};
 
 /* targets= as a tensor, or a list of rows lists of numbers: a tensor
  * reference the caller releases, or NULL for none. Raises on errors (a
@@ -132,6 +135,9 @@ static int ld_new(lua_State *L) {
     o.workers = (int)workers;
     o.prefetch = (int)prefetch;
     o.cache_bytes = (size_t)cache;
+    lua_Integer max_pixels = lt_opt_integer(L, 1, "max_image_pixels", 0, fname);
+    if (max_pixels < 0) luaL_error(L, "%s: max_image_pixels must be at least 1 (0: the default), got %I", fname, max_pixels);
+    o.max_pixels = (int64_t)max_pixels;
     o.seed = (uint64_t)lt_opt_integer(L, 1, "seed", 0, fname);
     o.shuffle = lt_opt_bool(L, 1, "shuffle", true, fname);
     o.drop_last = lt_opt_bool(L, 1, "drop_last", false, fname);

@@ -313,11 +313,19 @@ static int model_tostring(lua_State *L) {
     return 1;
 }
 
+/* aapmt.preprocess(paths[, size[, {max_pixels = N}]]): max_pixels bounds
+ * each image's pixel count (default: AAPMT_MAX_IMAGE_PIXELS or Pillow's). */
 static int preprocess(lua_State *L) {
     const char *fname = "aapmt.preprocess";
+    static const char *const options[] = {"max_pixels", NULL};
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_Integer size = luaL_optinteger(L, 2, 224);
     if (size < 1 || size > 8192) return luaL_error(L, "%s: size must be in 1..8192, got %d", fname, (int)size);
+    lua_Integer max_pixels = 0;
+    if (lt_options(L, 3, options, fname)) {
+        max_pixels = lt_opt_integer(L, 3, "max_pixels", 0, fname);
+        if (max_pixels < 1) return luaL_error(L, "%s: max_pixels must be at least 1, got %I", fname, max_pixels);
+    }
     int n = (int)lua_rawlen(L, 1);
     if (n == 0) return luaL_error(L, "%s: needs at least one image path", fname);
     const char **paths = lua_newuserdatauv(L, sizeof *paths * (size_t)n, 0);
@@ -328,7 +336,7 @@ static int preprocess(lua_State *L) {
         paths[i] = lua_tostring(L, -1);   /* kept alive by the table */
         lua_pop(L, 1);
     }
-    return lt_push(L, at_image_preprocess_files(paths, n, (int)size, 0));
+    return lt_push(L, at_image_preprocess_files(paths, n, (int)size, (int64_t)max_pixels));
 }
 
 void lt_model_register(lua_State *L) {

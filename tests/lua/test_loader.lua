@@ -137,6 +137,21 @@ do
   ld3:epoch(1)   -- closed at the end of the block while the workers run
 end
 
+-- The pixel bound: rgba_45x67.png (row 4, 3015 pixels) is over 3000; the
+-- same bound in aapmt.preprocess.
+do
+  local bounded <close> = a.loader{paths = paths, size = 32, batch = 4, shuffle = false, max_image_pixels = 3000}
+  bounded:epoch(0)
+  check.raises(function() bounded:next() end, "rgba_45x67.png", "3015 pixels exceeds the limit of 3000 pixels")
+  check.raises(function() a.preprocess({paths[4]}, 32, {max_pixels = 3000}) end, "rgba_45x67.png",
+    "exceeds the limit of 3000 pixels")
+  check.eq(a.preprocess({paths[4]}, 32, {max_pixels = 3015}):size(1), 1, "an image at the bound is decoded")
+  check.raises(function() a.preprocess({paths[4]}, 32, {max_pixels = 0}) end, "max_pixels must be at least 1")
+  check.raises(function() a.preprocess({paths[4]}, 32, {max_pixel = 9}) end, "unknown option 'max_pixel'")
+  check.raises(function() a.loader{paths = paths, batch = 2, max_image_pixels = -1} end,
+    "max_image_pixels must be at least 1")
+end
+
 -- Option errors.
 check.raises(function() a.loader{paths = paths} end, "aapmt.loader", "batch")
 check.raises(function() a.loader{paths = {}, batch = 2} end, "paths is empty")

@@ -31,8 +31,8 @@ local function score(args, opts)
     end
   end
   for _, v in ipairs(args) do quoted[#quoted + 1] = q(v) end
-  local p = io.popen(string.format("cd %s && env -u AAPMT_IMAGEREWARD -u AAPMT_HOME %s score %s 2>%s; echo status=$?",
-    q(opts.dir or "."), q(exe), table.concat(quoted, " "), q(tmp .. "/err")))
+  local p = io.popen(string.format("cd %s && env -u AAPMT_IMAGEREWARD -u AAPMT_HOME %s %s score %s 2>%s; echo status=$?",
+    q(opts.dir or "."), opts.env or "", q(exe), table.concat(quoted, " "), q(tmp .. "/err")))
   local out = p:read("a")
   p:close()
   local f = assert(io.open(tmp .. "/err"))
@@ -92,6 +92,27 @@ out, err, status = score({"--json", "--threads", "1", "--prompt", "a cat", good[
 check.eq(status, 1, "--json with a bad image: exit status 1")
 has(out, '{"image": "' .. good[1] .. '", "score": ', "--json scores the good image")
 has(out, '{"image": "' .. missing .. '", "error": "cannot open', "--json gives the bad image's error")
+
+-- ---- the pixel bound: --max-image-pixels, else AAPMT_MAX_IMAGE_PIXELS ----
+
+-- palette_50x40.png has 2000 pixels, rgba_45x67.png 3015.
+local bomb = "aapmt score: " .. good[3] .. ": 45 x 67 = 3015 pixels exceeds the limit of 2000 pixels"
+out, err, status = score({"--max-image-pixels", "2000", "--prompt", "a cat", good[2], good[3]})
+check.eq(status, 1, "an image over --max-image-pixels is a bad image (" .. err .. ")")
+check.near(score_of(out, good[2]), want[2], 1e-5, "the image within the bound is scored")
+has(err, bomb, "--max-image-pixels: stderr names the image, its pixels and the limit")
+out, err, status = score({"--prompt", "a cat", good[2], good[3]}, {env = "AAPMT_MAX_IMAGE_PIXELS=2000"})
+check.eq(status, 1, "an image over AAPMT_MAX_IMAGE_PIXELS is a bad image (" .. err .. ")")
+has(err, bomb, "AAPMT_MAX_IMAGE_PIXELS: stderr names the image, its pixels and the limit")
+out, err, status = score({"--max-image-pixels", "4000", "--prompt", "a cat", good[3]},
+  {env = "AAPMT_MAX_IMAGE_PIXELS=2000"})
+check.eq(status, 0, "--max-image-pixels wins over the environment (" .. err .. ")")
+out, err, status = score({"--prompt", "a cat", good[3]}, {env = "AAPMT_MAX_IMAGE_PIXELS=lots"})
+check.eq(status, 1, "a malformed AAPMT_MAX_IMAGE_PIXELS")
+has(err, "AAPMT_MAX_IMAGE_PIXELS='lots' is not a positive whole number", "names the variable and its value")
+out, err, status = score({"--max-image-pixels", "0", "--prompt", "a cat", good[3]})
+check.eq(status, 2, "--max-image-pixels 0 is a wrong command line")
+has(err, "--max-image-pixels must be at least 1", "says why")
 
 -- ---- folders: every image under them, recursively, sorted ----
 

@@ -40,6 +40,9 @@ writes the CSV with its columns as they were plus a last column score
                        checkpoint, else the Hugging Face cache)
   --batch N            images a batch (default 8)
   --threads N          threads (default: all the cores we may use)
+  --max-image-pixels N an image of more pixels is not decoded but reported
+                       as a possible decompression bomb (default
+                       $AAPMT_MAX_IMAGE_PIXELS, else 178956970 as in Pillow)
   --json               print {"prompt": ..., "scores": [{"image": ..., "score": ...}
                        or {"image": ..., "error": ...}, ...]} (not with --csv)
   --skip-bad           exit 0 even when some images could not be read
@@ -92,7 +95,7 @@ local function load_model(opts)
     checkpoint = where
   end
   local ok, model = pcall(IR.load, {checkpoint = checkpoint, config = opts.config, vocab = opts.vocab,
-    batch = opts.batch})
+    batch = opts.batch, max_image_pixels = opts.max_image_pixels})
   if not ok then cli.fail(model) end
   return model
 end
@@ -196,10 +199,11 @@ end
 return cli.command("score", usage,
   {prompt = "string", checkpoint = "string", config = "string", vocab = "string", batch = "integer",
    json = "flag", skip_bad = "flag", threads = "integer", csv = "string", image_column = "string",
-   prompt_column = "string", images = "string", out = "string"},
+   prompt_column = "string", images = "string", out = "string", max_image_pixels = "integer"},
   function(opts, args)
     if opts.batch and opts.batch < 1 then cli.fail("--batch must be at least 1", 2) end
     if opts.threads and opts.threads < 1 then cli.fail("--threads must be at least 1", 2) end
+    if opts.max_image_pixels and opts.max_image_pixels < 1 then cli.fail("--max-image-pixels must be at least 1", 2) end
     if opts.csv then
       if opts.prompt then cli.fail("--prompt is for IMAGE arguments; with --csv each row has its prompt", 2) end
       if #args > 0 then cli.fail("--csv takes no IMAGE arguments, got '" .. args[1] .. "'", 2) end
