@@ -3,8 +3,9 @@
 -- paper's quality prompt.
 return aapmt.experiment{
   description = "Quality: a small ImageReward trained from scratch on the demo database.",
-  database = {demo = {images = 2000, size = 32, seed = 42, per_prompt = 4}},
+  database = {demo = {images = 24000, size = 48, seed = 42, per_prompt = 2}},
   start = "random", model_config = "tiny_model.json",
-  train = {metrics = {"quality"}, epochs = 6, batch_size = 32, lr = 1e-3, loss = "mse"},
-  evaluate = {protocols = {"test"}},
+  train = {metrics = {"quality"}, epochs = 2, batch_size = 32, lr = 1e-3, loss = "mse",
+    schedule = {kind = "cosine", warmup = 100}, max_length = 24, eval_every = false},
+  evaluate = {tasks = {"quality"}, protocols = {"test"}, batch_size = 64},
 }

@@ -7,4 +7,6 @@ return aapmt.experiment{
     "extremely high quality image, with high resolution"}},
   train = {metrics = {"quality"}},
   paper = {table = "table2"},
+  -- each prompt's model against Prompt 2's, on the same held-out rows
+  compare = {{variant = "quality_prompt=extremely high quality image, with vivid details"}},
 }

@@ -6,4 +6,6 @@ return aapmt.experiment{
   start = {experiment = "fig1_align_trained", variant = "database=aigciqa2023"},
   train = {metrics = {"quality"}},
   paper = {table = "table4", model = "align->quality transfer", epochs = 100},
+  -- against training for quality directly, on the same held-out rows
+  compare = {{experiment = "fig2_quality_trained", variant = "database=aigciqa2023"}},
 }

@@ -7,4 +7,6 @@ return aapmt.experiment{
   start = {experiment = "fig2_quality_trained", variant = "database=aigciqa2023"},
   train = {metrics = {"align"}},
   paper = {table = "table4", model = "quality->align transfer", epochs = 100},
+  -- against training for alignment directly, on the same held-out rows
+  compare = {{experiment = "fig1_align_trained", variant = "database=aigciqa2023"}},
 }

@@ -9,4 +9,7 @@ return aapmt.experiment{
   head = "coded",
   train = {metrics = {"align", "quality", "authenticity"}},
   paper = {table = "table5", model = "metric transformer"},
+  -- beside the single-task models on the same held-out rows (paired intervals)
+  compare = {{experiment = "fig1_align_trained", variant = "database=aigciqa2023"},
+    {experiment = "fig2_quality_trained", variant = "database=aigciqa2023"}, "table3_authenticity"},
 }

@@ -6,4 +6,6 @@ return aapmt.experiment{
   database = "aigciqa2023",
   head = "metric_attention",
   train = {metrics = {"align", "quality", "authenticity"}},
+  compare = {"table5_fig5_metric_transformer", {experiment = "fig1_align_trained", variant = "database=aigciqa2023"},
+    {experiment = "fig2_quality_trained", variant = "database=aigciqa2023"}, "table3_authenticity"},
 }
