@@ -69,6 +69,10 @@ for sub, name in ((0, "444"), (1, "422"), (2, "420")):
     buf = io.BytesIO()
     small.save(buf, "JPEG", quality=80, subsampling=sub)
     write(d, "tiny_%s.jpg" % name, buf.getvalue())
+    if name == "420":   # the same with SOF9: arithmetic decoding of Huffman data
+        data = buf.getvalue()
+        sof = data.index(b"\xff\xc0")
+        write(d, "tiny_sof9.jpg", data[:sof] + b"\xff\xc9" + data[sof + 2:])
 for mode in ("L", "CMYK"):
     buf = io.BytesIO()
     small.convert(mode).save(buf, "JPEG", quality=80)
