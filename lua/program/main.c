@@ -58,6 +58,10 @@ static const command commands[] = {
     {"check", "[DIR|FILE ...]", "say which inputs (databases, weights, vocabulary) the\n"
                                 "experiment files need, and which are missing", NULL,
      "aapmt.commands.check"},
+    {"export", "RUN|CHECKPOINT --out FILE", "write a trained model as one .pt or safetensors file\n"
+                                            "with ImageReward.pt's keys, for PyTorch and the\n"
+                                            "ImageReward package (aapmt export --help)", NULL,
+     "aapmt.commands.export"},
     {"demo-db", "--out DIR [...]", "write the built-in synthetic database: images and\n"
                                    "demo.csv with quality, alignment and authenticity MOS", NULL,
      "aapmt.commands.demo_db"},
