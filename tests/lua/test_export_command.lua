@@ -69,7 +69,8 @@ check.truthy(err:find("--format must be pt or safetensors, got 'onnx'", 1, true)
 check.truthy(not folder.exists(tmp .. "/x.onnx"), "nothing written")
 
 -- An unfinished run: its last checkpoint, said on stderr.
-os.remove(out .. "/model.safetensors")
+local bare_model = tmp .. "/model_alone.safetensors"
+assert(os.rename(out .. "/model.safetensors", bare_model))
 status, _, err = run.aapmt(tmp, string.format("export %s --out %s", q(out), q(tmp .. "/last.safetensors")))
 check.eq(status, 0, "an unfinished run (" .. err .. ")")
 check.truthy(err:find(out .. " has not finished: exporting its checkpoint of step 2", 1, true), err)
@@ -78,15 +79,29 @@ check.truthy(same_tensor(last["mlp.layers.0.weight"], trained["mlp.layers.0.weig
   "the last checkpoint is the final model here (one epoch, checkpointed at its end)")
 
 -- A model file, without a run: the unused tensors come from --start, or are left out, said on stderr.
-status, _, err = run.aapmt(tmp, string.format("export %s --out %s", q(tmp .. "/last.safetensors"),
-  q(tmp .. "/bare.safetensors")))
+status, _, err = run.aapmt(tmp, string.format("export %s --out %s", q(bare_model), q(tmp .. "/bare.safetensors")))
 check.eq(status, 0, "a model file (" .. err .. ")")
 check.truthy(err:find("blip.vision_proj.* and blip.text_proj.* (unused by scoring) are left out", 1, true), err)
 check.truthy(a.load(tmp .. "/bare.safetensors")["blip.vision_proj.weight"] == nil, "left out")
-status, _, err = run.aapmt(tmp, string.format("export %s --start %s --out %s", q(tmp .. "/last.safetensors"),
-  q(run.start), q(tmp .. "/started.safetensors")))
+status, _, err = run.aapmt(tmp, string.format("export %s --start %s --out %s", q(bare_model), q(run.start),
+  q(tmp .. "/started.safetensors")))
 check.eq(status, 0, "a model file with --start (" .. err .. ")")
 check.eq(#keys(a.load(tmp .. "/started.safetensors")), #keys(start), "--start gives the unused tensors")
+
+-- A head written in Lua goes under lua_head.*, beside the backbone.
+local headed = tmp .. "/headed"
+run.train(tmp, headed, 'head = require("aapmt.nn").Linear(24, 1)')
+local head = a.load(headed .. "/head.safetensors")
+status, _, err = run.aapmt(tmp, string.format("export %s --out %s", q(headed), q(tmp .. "/headed.pt")))
+check.eq(status, 0, "a run with a Lua head (" .. err .. ")")
+local with_head, n_head = a.load(tmp .. "/headed.pt"), 0
+for name, t in pairs(head) do
+  n_head = n_head + 1
+  check.truthy(with_head["lua_head." .. name] and same_tensor(with_head["lua_head." .. name], t),
+    "the Lua head's " .. name .. " is lua_head." .. name)
+end
+check.truthy(n_head > 0, "the Lua head has tensors")
+check.eq(#keys(with_head), #keys(start) + n_head, "the backbone's keys and the head's, nothing else")
 
 -- Errors.
 status, _, err = run.aapmt(tmp, string.format("export %s --out %s", q(tmp .. "/nothing"), q(tmp .. "/y.pt")))
