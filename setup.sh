@@ -21,9 +21,14 @@ packages=(build-essential cmake pkg-config lua5.4 liblua5.4-dev lua-filesystem
           libopenblas-openmp-dev libreadline-dev libjpeg62-turbo-dev libstb-dev
           libutf8proc-dev libcjson-dev libssl-dev gnuplot-nox clang libclang-rt-14-dev)
 
+# The tests also check files against PyTorch itself (a .pt aapmt writes
+# loaded by torch.load; an exported model scored by the reference model):
+# Debian's torch, about 4 minutes to install on two cores.
+test_packages=(python3-torch python3-torchvision python3-pil)
+
 install_missing() {
     local missing=()
-    for p in "${packages[@]}"; do
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
     done
     [ ${#missing[@]} -eq 0 ] && return
@@ -45,7 +50,11 @@ run_tests() { # run_tests DIR
     (cd "$1" && ctest --output-on-failure -j "$jobs")
 }
 
-install_missing
+if [ "$mode" = test ]; then
+    install_missing "${packages[@]}" "${test_packages[@]}"
+else
+    install_missing "${packages[@]}"
+fi
 case "$mode" in
 build) build "$build_dir" ;;
 demo)
