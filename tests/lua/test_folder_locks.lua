@@ -1,0 +1,122 @@
+-- One process per folder: a training holds its run folder for its whole
+-- life, and a second one on the same folder is refused at once, naming the
+-- folder and the holder's pid (the holder here is a child process held
+-- mid-run on its stdin); a lock left by a dead process never blocks.
+package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
+local check = require "check"
+local lfs = require "lfs"
+local files = require "files"
+local folder = require "aapmt.run_folder"
+local train = require "aapmt.train"
+local a = aapmt
+
+a.set_num_threads(1)
+local absolute = files.absolute
+local here = absolute(arg[0]:match("^(.*)/") or ".")
+local fixtures = here .. "/../fixtures"
+local aapmt_bin = absolute(arg[-1])
+local tmp = os.tmpname()
+os.remove(tmp)
+assert(lfs.mkdir(tmp))
+
+local function sleep(seconds) os.execute("sleep " .. seconds) end
+
+-- Waits (at most 60 s) until path exists; its text then.
+local function wait_for(path, what)
+  for _ = 1, 3000 do
+    local text = folder.read(path)
+    if text and text:find("\n") then return text end
+    sleep(0.02)
+  end
+  error("timed out waiting for " .. what, 2)
+end
+
+-- A child `aapmt run` of script (Lua text) with its stdin a pipe from here:
+-- closing the pipe lets a child that waits on its stdin go on.
+local function start_child(name, script)
+  local path = tmp .. "/" .. name .. ".lua"
+  folder.write_atomic(path, script)
+  local pipe = assert(io.popen(string.format("OMP_NUM_THREADS=1 AAPMT_RUNS=%q %q run %q >%q 2>&1", tmp .. "/runs",
+    aapmt_bin, path, tmp .. "/" .. name .. ".out"), "w"))
+  return pipe, tmp .. "/" .. name .. ".out"
+end
+
+-- Lua text for a child: a hook that, at the first step, writes the
+-- child's pid to marker and waits on stdin.
+local function hold_at_first_step(marker)
+  return string.format([[
+local function hold(info)
+  if info.step == 1 then
+    local pid = io.open("/proc/self/stat"):read("a"):match("^(%%d+)")
+    local f = io.open(%q, "w")
+    f:write(pid, "\n")
+    f:close()
+    io.read("a")
+  end
+end
+]], marker)
+end
+
+-- ---- the binding ----
+do
+  local path = tmp .. "/held.lock"
+  local lock = assert(a.lock_file(path))
+  local pid = tonumber(folder.read(path))
+  local again, why, holder = a.lock_file(path)
+  check.eq(again, nil, "a second lock of one file is refused")
+  check.eq(holder, pid, "it names the holder's pid")
+  check.truthy(why:find(path, 1, true) and why:find("locked by process " .. pid, 1, true), "the message: " .. why)
+  lock:release()
+  lock:release()
+  check.truthy(not folder.exists(path), "release removes the lock file")
+  do
+    local closing <close> = assert(a.lock_file(path, {wait = true}))
+    check.eq(select(3, a.lock_file(path)), pid, "held inside the block")
+  end
+  check.truthy(a.lock_file(path), "released on leaving the block")
+  check.raises(function() a.lock_file(path, {wiat = true}) end, "unknown option 'wiat'")
+end
+
+-- ---- a training holds its run folder ----
+local rows = {}
+for i, f in ipairs({"rgb_224x224.jpg", "rgb_32x33.png", "grey.jpg", "palette_50x40.png"}) do
+  rows[i] = {name = f, image = fixtures .. "/image/" .. f, prompt = i <= 2 and "a red cat" or "a blue boat",
+    targets = {mos_quality = i / 2}}
+end
+local function cfg(out)
+  return {model = {config = fixtures .. "/train_run/tiny_config.json", seed = 7},
+    vocab = fixtures .. "/tokenizer/vocab.txt", train = rows, test = rows, metrics = {"quality"},
+    optimizer = {kind = "adam", lr = 1e-3}, epochs = 2, batch_size = 2, seed = 11, out = out, progress = false}
+end
+
+do
+  local out, marker = tmp .. "/run", tmp .. "/run.pid"
+  folder.write_atomic(tmp .. "/run_cfg.lua", "return " .. folder.lua_value(cfg(out)) .. "\n")
+  local child, child_out = start_child("train_child", hold_at_first_step(marker) .. string.format([[
+local cfg = dofile(%q)
+cfg.on_step = hold
+require("aapmt.train").run(cfg)
+]], tmp .. "/run_cfg.lua"))
+  local pid = math.tointeger(tonumber(wait_for(marker, "the training child's first step")))
+  local t0 = a.clock()
+  local ok, err = pcall(train.run, cfg(out))
+  check.truthy(not ok, "a second training in a held folder is refused")
+  check.truthy(a.clock() - t0 < 5, "at once")
+  check.truthy(tostring(err):find("train.run: " .. out .. " is in use by process " .. pid, 1, true),
+    "the refusal names the folder and the holder's pid: " .. tostring(err))
+  check.truthy(child:close(), "the holder goes on and ends well: " .. (folder.read(child_out) or ""))
+  local log = folder.read(out .. "/log.txt")
+  local _, starts = log:gsub(" start: ", "")
+  check.eq(starts, 1, "the folder holds one run: " .. log)
+  check.eq(require("aapmt.train_checkpoint").read_state(out).step, 4, "the holder's run ran to its end")
+  check.truthy(not folder.exists(out .. "/.lock"), "the lock file goes with the run")
+
+  -- A lock file a killed run left (naming a pid that no longer runs) never blocks.
+  folder.write_atomic(out .. "/.lock", pid .. "\n")
+  local again = cfg(out)
+  again.resume = true
+  check.eq(train.run(again).steps, 4, "a stale lock file does not block")
+end
+
+files.remove_tree(tmp)
+print("folder locks: ok")
