@@ -1,7 +1,8 @@
--- One process per folder: a training holds its run folder for its whole
--- life, and a second one on the same folder is refused at once, naming the
--- folder and the holder's pid (the holder here is a child process held
--- mid-run on its stdin); a lock left by a dead process never blocks.
+-- One process per folder: a training holds its run folder and a batch its
+-- experiments' folders for their whole lives, and a second one on the same
+-- folder is refused at once, naming the folder and the holder's pid (the
+-- holders here are child processes held mid-run on their stdin); a lock
+-- left by a dead process never blocks.
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local check = require "check"
 local lfs = require "lfs"
@@ -116,6 +117,50 @@ require("aapmt.train").run(cfg)
   local again = cfg(out)
   again.resume = true
   check.eq(train.run(again).steps, 4, "a stale lock file does not block")
+end
+
+-- ---- a batch holds its experiments' folders ----
+do
+  local csv, runs = tmp .. "/ratings.csv", tmp .. "/runs"
+  local lines = {"name,prompt,mos_quality\n"}
+  for _, r in ipairs(rows) do
+    lines[#lines + 1] = string.format("%s,%s,%g\n", r.name, r.prompt, r.targets.mos_quality)
+  end
+  folder.write_atomic(csv, table.concat(lines))
+  local exp = tmp .. "/held_exp.lua"
+  folder.write_atomic(exp, string.format([[
+return aapmt.experiment{
+  database = {kind = "csv", csv = %q, images = %q, targets = {"mos_quality"}},
+  model_config = %q, vocab = %q, split = {train_fraction = 0.5}, plot = false,
+  start = "random", train = {metrics = {"quality"}, epochs = 1, batch_size = 2, lr = 1e-3},
+}
+]], csv, fixtures .. "/image", fixtures .. "/train_run/tiny_config.json", fixtures .. "/tokenizer/vocab.txt"))
+  local marker = tmp .. "/batch.pid"
+  local child, child_out = start_child("batch_child", hold_at_first_step(marker) .. string.format([[
+local train = require "aapmt.train"
+local run = train.run
+train.run = function(cfg)
+  cfg.on_step = hold
+  return run(cfg)
+end
+local _, failures = require("aapmt.batch").run({%q}, {}, {runs_dir = %q})
+os.exit(failures == 0 and 0 or 1)
+]], exp, runs))
+  local pid = math.tointeger(tonumber(wait_for(marker, "the batch child's first step")))
+  local err_path = tmp .. "/batch2.err"
+  local t0 = a.clock()
+  local _, _, status = os.execute(string.format("AAPMT_RUNS=%q %q batch %q >%q 2>%q </dev/null", runs, aapmt_bin, exp,
+    tmp .. "/batch2.out", err_path))
+  local err = folder.read(err_path) or ""
+  check.eq(status, 1, "a second batch of a held experiment is refused: " .. err)
+  check.truthy(a.clock() - t0 < 30, "before any work")
+  check.truthy(err:find("experiment 'held_exp': " .. runs .. "/held_exp is in use by process " .. pid, 1, true),
+    "the refusal names the experiment's folder and the holder's pid: " .. err)
+  check.truthy(not err:find("run held_exp", 1, true), "nothing was run: " .. err)
+  check.truthy(child:close(), "the holding batch goes on and ends well: " .. (folder.read(child_out) or ""))
+  check.truthy(folder.exists(runs .. "/held_exp/result.lua"), "its result is there")
+  check.truthy(not folder.exists(runs .. "/.held_exp.lock") and not folder.exists(runs .. "/.summary.lock"),
+    "no lock file is left")
 end
 
 files.remove_tree(tmp)
