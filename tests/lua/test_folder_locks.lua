@@ -2,13 +2,15 @@
 -- experiments' folders for their whole lives, and a second one on the same
 -- folder is refused at once, naming the folder and the holder's pid (the
 -- holders here are child processes held mid-run on their stdin); a lock
--- left by a dead process never blocks.
+-- left by a dead process never blocks; the shared cache of drawn demo
+-- databases never shows a half-drawn folder, even when its drawer is killed.
 package.path = (arg[0]:match("^(.*)/") or ".") .. "/lib/?.lua;" .. package.path
 local check = require "check"
 local lfs = require "lfs"
 local files = require "files"
 local folder = require "aapmt.run_folder"
 local train = require "aapmt.train"
+local database = require "aapmt.experiment_database"
 local a = aapmt
 
 a.set_num_threads(1)
@@ -161,6 +163,64 @@ os.exit(failures == 0 and 0 or 1)
   check.truthy(folder.exists(runs .. "/held_exp/result.lua"), "its result is there")
   check.truthy(not folder.exists(runs .. "/.held_exp.lock") and not folder.exists(runs .. "/.summary.lock"),
     "no lock file is left")
+end
+
+-- ---- the shared cache of drawn demo databases ----
+do
+  local runs = tmp .. "/db_runs"
+  local spec = {database = {demo = {images = 400, size = 32}}}
+  local db = database.resolve(nil, spec, {runs = runs})
+  local function complete(dir)
+    local csv = folder.read(dir .. "/demo.csv")
+    if not (csv and folder.exists(dir .. "/vocab.txt")) then return false end
+    local _, n = csv:gsub("\n", "")
+    local images = 0
+    for name in lfs.dir(dir .. "/images") do
+      if name:find("%.png$") then images = images + 1 end
+    end
+    return n - 1 == 400 and images == 400
+  end
+  -- A drawer killed halfway: its folder, watched throughout, is never there half drawn.
+  local marker = tmp .. "/draw.pid"
+  local child = start_child("draw_child", string.format([[
+local f = io.open(%q, "w")
+f:write(io.open("/proc/self/stat"):read("a"):match("^(%%d+)"), "\n")
+f:close()
+local database = require "aapmt.experiment_database"
+database.draw(database.resolve(nil, %s, {runs = %q}))
+]], marker, folder.lua_value(spec), runs))
+  local pid = math.tointeger(tonumber(wait_for(marker, "the drawing child")))
+  local began, half_seen = false, false
+  for _ = 1, 3000 do
+    if folder.exists(db.dir) and not complete(db.dir) then half_seen = true end
+    if folder.exists(db.dir .. ".partial/images") or folder.exists(db.dir .. "/images") then
+      began = true
+      break
+    end
+    sleep(0.01)
+  end
+  check.truthy(began, "the child began drawing")
+  os.execute("kill -KILL " .. pid)
+  child:close()
+  check.truthy(not half_seen and not folder.exists(db.dir),
+    "the killed drawing left no half-drawn database under its name")
+  check.eq(tonumber(folder.read(db.dir .. ".lock") or ""), pid, "the killed drawer's lock file is left, naming it")
+  -- The next process draws it whole, through the dead drawer's leftovers.
+  database.draw(db)
+  check.truthy(complete(db.dir), "drawn whole after a killed drawing")
+  check.truthy(not folder.exists(db.dir .. ".partial") and not folder.exists(db.dir .. ".lock"),
+    "nothing left beside it")
+
+    -- Two drawers at the same moment: both end well, with one whole database.
+  folder.remove_tree(db.dir)
+  local a1, out1 = start_child("draw_a", string.format([[
+local database = require "aapmt.experiment_database"
+database.draw(database.resolve(nil, %s, {runs = %q}))
+]], folder.lua_value(spec), runs))
+  local a2, out2 = start_child("draw_b", folder.read(tmp .. "/draw_a.lua"))
+  check.truthy(a1:close(), "the first drawer ends well: " .. (folder.read(out1) or ""))
+  check.truthy(a2:close(), "the second drawer ends well: " .. (folder.read(out2) or ""))
+  check.truthy(complete(db.dir), "one whole database")
 end
 
 files.remove_tree(tmp)
