@@ -182,26 +182,36 @@ do
   end
   -- A drawer killed halfway: its folder, watched throughout, is never there half drawn.
   local marker = tmp .. "/draw.pid"
-  local child = start_child("draw_child", string.format([[
+  local function kill_while_drawing()
+    os.remove(marker)
+    local child = start_child("draw_child", string.format([[
 local f = io.open(%q, "w")
 f:write(io.open("/proc/self/stat"):read("a"):match("^(%%d+)"), "\n")
 f:close()
 local database = require "aapmt.experiment_database"
 database.draw(database.resolve(nil, %s, {runs = %q}))
 ]], marker, folder.lua_value(spec), runs))
-  local pid = math.tointeger(tonumber(wait_for(marker, "the drawing child")))
-  local began, half_seen = false, false
-  for _ = 1, 3000 do
-    if folder.exists(db.dir) and not complete(db.dir) then half_seen = true end
-    if folder.exists(db.dir .. ".partial/images") or folder.exists(db.dir .. "/images") then
-      began = true
-      break
+    local pid = math.tointeger(tonumber(wait_for(marker, "the drawing child")))
+    local began, half_seen = false, false
+    for _ = 1, 3000 do
+      if folder.exists(db.dir) and not complete(db.dir) then half_seen = true end
+      if folder.exists(db.dir .. ".partial/images") or folder.exists(db.dir .. "/images") then
+        began = true
+        break
+      end
+      sleep(0.01)
     end
-    sleep(0.01)
+    check.truthy(began, "the child began drawing")
+    os.execute("kill -KILL " .. pid)
+    child:close()
+    return pid, half_seen
   end
-  check.truthy(began, "the child began drawing")
-  os.execute("kill -KILL " .. pid)
-  child:close()
+  local pid, half_seen
+  for _ = 1, 3 do
+    pid, half_seen = kill_while_drawing()
+    if half_seen or not (folder.exists(db.dir) and complete(db.dir)) then break end
+    folder.remove_tree(db.dir)   -- drawn whole before the kill came: again
+  end
   check.truthy(not half_seen and not folder.exists(db.dir),
     "the killed drawing left no half-drawn database under its name")
   check.eq(tonumber(folder.read(db.dir .. ".lock") or ""), pid, "the killed drawer's lock file is left, naming it")
