@@ -197,15 +197,15 @@ local function summary_line(r)
   return table.concat(parts, "  ")
 end
 
+local function release_all(locks)
+  for _, lock in ipairs(locks) do lock:release() end
+end
+
 -- Every experiment's folder is this batch's while it runs: a second batch
 -- (or `aapmt run`) of the same experiment would train into the same
 -- folders, so it is refused before any work, naming the folder and the pid.
 -- The lock file sits beside the folder (runs/.NAME.lock), which a changed
 -- experiment moves aside. Returns the locks, released together on close.
-local function release_all(locks)
-  for _, lock in ipairs(locks) do lock:release() end
-end
-
 local function lock_experiments(order, plans)
   local locks, seen = setmetatable({}, {__close = release_all}), {}
   for _, decl in ipairs(order) do

@@ -24,13 +24,13 @@ function M.exists(path)
   return lfs.attributes(path, "mode") ~= nil
 end
 
--- An exclusive lock on a folder for as long as the caller works in it:
--- keep it in a to-be-closed variable (`local lock <close> = folder.lock(dir)`)
--- so it goes on every way out. Another process holding it gets a refusal at
--- once naming the folder and the holder's pid (after opts.who, and before
--- opts.hint, which says what to do), or
--- with opts.wait waits for it. The lock file is dir/.lock, or opts.file for
--- a folder that is moved or renamed into place (its lock stays beside it).
+-- An exclusive lock on a folder for as long as the caller works in it;
+-- kept in a to-be-closed variable (`local lock <close> = folder.lock(dir)`)
+-- it is released on every way out. When another process holds it, raises at
+-- once "WHO: DIR is in use by process PID; HINT" (opts.who says who refuses,
+-- opts.hint what to do), or with opts.wait waits for it. The lock file is
+-- dir/.lock, or opts.file for a folder that is moved or renamed into place
+-- (its lock stays beside it).
 -- The OS releases the lock of a process that dies, so a lock file a killed
 -- run left behind never blocks.
 function M.lock(dir, opts)
