@@ -197,6 +197,46 @@ local function summary_line(r)
   return table.concat(parts, "  ")
 end
 
+local function release_all(locks)
+  for _, lock in ipairs(locks) do lock:release() end
+end
+
+-- Every experiment's folder is this batch's while it runs: a second batch
+-- (or `aapmt run`) of the same experiment would train into the same
+-- folders, so it is refused before any work, naming the folder and the pid.
+-- The lock file sits beside the folder (runs/.NAME.lock), which a changed
+-- experiment moves aside. Returns the locks, released together on close.
+local function lock_experiments(order, plans)
+  local locks, seen = setmetatable({}, {__close = release_all}), {}
+  for _, decl in ipairs(order) do
+    for _, p in ipairs(plans[decl.name]) do
+      local dir = planner.out_dir(decl, {id = "", fields = p.variant.fields})
+      if not seen[dir] then
+        seen[dir] = true
+        local parent, name = dir:match("^(.*)/([^/]+)$")
+        folder.mkdir(parent)
+        local ok, lock = pcall(folder.lock, dir, {who = string.format("experiment '%s'", decl.name),
+          file = parent .. "/." .. name .. ".lock",
+          hint = "another aapmt batch or run of this experiment works in it: wait for it to end"})
+        if not ok then
+          release_all(locks)
+          error(lock, 0)
+        end
+        locks[#locks + 1] = lock
+      end
+    end
+  end
+  return locks
+end
+
+-- runs/summary.md is over every experiment, so batches of different
+-- experiments write it in turn.
+local function write_summary(dir, plans)
+  folder.mkdir(dir)
+  local lock <close> = folder.lock(dir, {file = dir .. "/.summary.lock", wait = true})
+  summary.write(dir, plans)
+end
+
 local function run_one(p, entry, opts, lookup)
   p.lookup = lookup
   local ran, result = xpcall(runner.run, function(e)
@@ -234,6 +274,7 @@ function M.run(paths, overrides, opts)
     log("nothing was run: %s found before any work", #mistakes == 1 and "a mistake was" or (#mistakes .. " mistakes were"))
     return entries, #mistakes, false
   end
+  local locks <close> = lock_experiments(order, plans)
   local lookup = results_lister(by_name, plans, runs_dir)
   local ctx = context.new(by_name, function(name) return plans[name] end, runs_dir, overrides)
   local status_of, said, ran_any, stopped = {}, {}, false, false
@@ -303,7 +344,7 @@ function M.run(paths, overrides, opts)
       end
     end
   end
-  if ran_any then summary.write(opts.summary_dir or runs_dir, plans) end
+  if ran_any then write_summary(opts.summary_dir or runs_dir, plans) end
   fingerprint.flush()
   return entries, failures, stopped
 end

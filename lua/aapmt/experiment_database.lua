@@ -115,14 +115,26 @@ function M.identity(decl, db)
   return string.format("%s rows=%d skipped=%d %s", db.kind, db.rows, skipped, a.sha256(table.concat(lines, "\n")))
 end
 
--- Draws the demo database when it is not there yet.
+-- Draws the demo database when it is not there yet. The cache is shared by
+-- every run under runs/: a second process waits for the one drawing (and
+-- then finds it drawn), and the drawing goes into DIR.partial, renamed into
+-- place when complete, so no one ever reads a half-drawn database, not even
+-- after a drawing process was killed.
 function M.draw(db)
-  if db.demo and not folder.exists(db.csv) then
-    folder.mkdir(db.dir)
-    local d = a.demo_db(db.demo)
-    d:write(db.dir)
-    d:free()
-  end
+  if not db.demo or folder.exists(db.csv) then return end
+  folder.mkdir(db.dir:match("^(.*)/"))
+  local lock <close> = folder.lock(db.dir, {file = db.dir .. ".lock", wait = true})
+  if folder.exists(db.csv) then return end   -- drawn while we waited
+  local partial = db.dir .. ".partial"
+  folder.remove_tree(partial)   -- a killed drawing's
+  folder.remove_tree(db.dir)    -- a folder without its CSV, drawn before drawings were renamed into place
+  folder.mkdir(partial)
+  local d = a.demo_db(db.demo)
+  local ok, err = pcall(d.write, d, partial)
+  d:free()
+  if not ok then error(err, 0) end
+  local renamed, why = os.rename(partial, db.dir)
+  if not renamed then error(string.format("cannot rename %s to %s: %s", partial, db.dir, tostring(why)), 0) end
 end
 
 return M

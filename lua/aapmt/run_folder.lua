@@ -24,6 +24,26 @@ function M.exists(path)
   return lfs.attributes(path, "mode") ~= nil
 end
 
+-- An exclusive lock on a folder for as long as the caller works in it;
+-- kept in a to-be-closed variable (`local lock <close> = folder.lock(dir)`)
+-- it is released on every way out. When another process holds it, raises at
+-- once "WHO: DIR is in use by process PID; HINT" (opts.who says who refuses,
+-- opts.hint what to do), or with opts.wait waits for it. The lock file is
+-- dir/.lock, or opts.file for a folder that is moved or renamed into place
+-- (its lock stays beside it).
+-- The OS releases the lock of a process that dies, so a lock file a killed
+-- run left behind never blocks.
+function M.lock(dir, opts)
+  opts = opts or {}
+  local lock, why, pid = aapmt.lock_file(opts.file or dir .. "/.lock", {wait = opts.wait == true})
+  if lock then return lock end
+  local who = opts.who and opts.who .. ": " or ""
+  if pid then
+    error(string.format("%s%s is in use by process %d%s", who, dir, pid, opts.hint and ("; " .. opts.hint) or ""), 0)
+  end
+  error(string.format("%scannot lock %s: %s", who, dir, tostring(why)), 0)
+end
+
 -- Removes a file or a folder with everything in it (links are removed, not
 -- followed). Returns the bytes freed.
 function M.remove_tree(path)

@@ -452,6 +452,11 @@ function M.run(cfg)
   rec.identity = resume.identity(r)
   rec.batch_order = r.source and (M.source_kinds[r.source] or "a custom batch source") or "(seed, epoch)"
   fingerprint.flush()
+  folder.mkdir(r.out)
+  -- Two runs in one folder would interleave their checkpoints and logs
+  -- (and race on each file's rename): the folder is this run's until it returns.
+  local lock <close> = folder.lock(r.out, {who = "train.run",
+    hint = "another training runs in this folder: wait for it to end, or give another out folder"})
   folder.mkdir(r.out .. "/checkpoints")
   local run = {out = r.out, metrics = r.metrics, loss = r.loss, max_length = r.max_length,
     weights_logged = r.loss_weights ~= nil, losses = {}, images_done = 0,

@@ -108,6 +108,7 @@ void lt_functions_register(lua_State *L);     /* functions.c: aapmt.matmul ... *
 void lt_tokenizer_register(lua_State *L);     /* tokenizer.c: aapmt.tokenizer, find_vocab */
 void lt_checkpoint_register(lua_State *L);    /* checkpoint.c: aapmt.load, aapmt.save */
 void lt_files_register(lua_State *L);         /* files.c: aapmt.sha256, sha256_file, file_facts */
+void lt_file_lock_register(lua_State *L);     /* file_lock.c: aapmt.lock_file */
 void lt_model_register(lua_State *L);
 void lt_data_register(lua_State *L);          /* data.c: aapmt.dataset, aapmt.split_prompts, aapmt.read_csv */
 void lt_train_register(lua_State *L);

@@ -101,6 +101,7 @@ int luaopen_aapmt(lua_State *L) {
     lt_model_register(L);
     lt_checkpoint_register(L);
     lt_files_register(L);
+    lt_file_lock_register(L);
     lt_data_register(L);
     lt_train_register(L);
     lt_loader_register(L);

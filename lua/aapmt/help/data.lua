@@ -13,5 +13,6 @@ return {area = "Data", entries = {
   {"aapmt.sha256(text)", "The SHA-256 of a string, 64 hex digits.", 'aapmt.sha256("abc")'},
   {"aapmt.sha256_file(path)", "The SHA-256 of a file's bytes, or nil and a message.", 'aapmt.sha256_file("README.md")'},
   {"aapmt.file_facts(path)", 'Size, times, inode and kind ("file", "directory", "other") of a path, or nil and a message.', 'aapmt.file_facts("README.md").size'},
+  {"aapmt.lock_file(path [, {wait = true}])", "An exclusive lock on a file, held until lock:release() (or the process ends, however it ends); else nil, a message and the holder's pid. Keep it in a variable (the collector releases a lock nothing refers to).", 'local lock <close> = assert(aapmt.lock_file("runs/x/.lock"))'},
   {"aapmt.experiment{...}", "Declares an experiment (database, split, start, train); aapmt run FILE runs it.", 'return aapmt.experiment{database = "agiqa3k", train = {metrics = {"quality"}}}'},
 }}
