@@ -273,48 +273,66 @@ static int64_t text_length(const at_tensor *mask) {
     return keep;
 }
 
-int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_tensor *mask,
-                     const ir_forward_opts *opts_in, ir_output *out) {
-    ir_forward_opts opts = opts_in ? *opts_in : (ir_forward_opts){0};
-    *out = (ir_output){0};
+/* The rates the encoders run with are the model's current ones: m->cfg's
+ * rates may have been changed since loading (its sizes may not). Checks them,
+ * and that training with any of them has a generator. */
+static int check_rates(const ir_model *m, const ir_forward_opts *opts) {
+    const ir_config *c = &m->cfg;
+    double rates[7] = {c->vision.drop_path_rate, c->text.hidden_dropout_prob, c->text.attention_probs_dropout_prob,
+                       c->head.dropout[0], c->head.dropout[1], c->head.dropout[2], c->metric_head.dropout};
+    bool any = false;
+    for (int i = 0; i < 7; i++) {
+        if (!(rates[i] >= 0 && rates[i] < 1)) {
+            at_set_error("model: dropout and drop-path rates must be in [0, 1), got %g", rates[i]);
+            return -1;
+        }
+        any = any || rates[i] > 0;
+    }
+    if (opts->training && any && !opts->rng) {
+        at_set_error("model: training with dropout or drop-path needs a random generator (opts.rng)");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_text(const at_tensor *ids, const at_tensor *mask, const at_tensor *images, const char *what) {
     char si[128], sm[128];
     if (!ids || !mask || ids->ndim != 2 || !at_same_shape(ids, mask)) {
         at_set_error("model: ids %s and mask %s must both be (B, L)", ids ? at_shape_str(ids, si, sizeof si) : "(none)",
                      mask ? at_shape_str(mask, sm, sizeof sm) : "(none)");
         return -1;
     }
-    if (pixels && pixels->ndim >= 1 && pixels->shape[0] != ids->shape[0]) {
-        at_set_error("model: %lld images but %lld prompts (pixels %s, ids %s)", (long long)pixels->shape[0],
-                     (long long)ids->shape[0], at_shape_str(pixels, sm, sizeof sm), at_shape_str(ids, si, sizeof si));
+    if (images && images->ndim >= 1 && images->shape[0] != ids->shape[0]) {
+        at_set_error("model: %lld images but %lld prompts (%s %s, ids %s)", (long long)images->shape[0],
+                     (long long)ids->shape[0], what, at_shape_str(images, sm, sizeof sm),
+                     at_shape_str(ids, si, sizeof si));
         return -1;
     }
-    /* The encoders run with the model's current rates: m->cfg's rates may
-     * have been changed since loading (its sizes may not). */
-    const ir_config *c = &m->cfg;
-    double rates[7] = {c->vision.drop_path_rate, c->text.hidden_dropout_prob, c->text.attention_probs_dropout_prob,
-                       c->head.dropout[0], c->head.dropout[1], c->head.dropout[2], c->metric_head.dropout};
-    for (int i = 0; i < 7; i++)
-        if (!(rates[i] >= 0 && rates[i] < 1)) {
-            at_set_error("model: dropout and drop-path rates must be in [0, 1), got %g", rates[i]);
-            return -1;
-        }
-    bool any = false;
-    for (int i = 0; i < 7; i++) any = any || rates[i] > 0;
-    if (opts.training && any && !opts.rng) {
-        at_set_error("model: training with dropout or drop-path needs a random generator (opts.rng)");
-        return -1;
-    }
-    ir_bert bert = m->bert;
+    return 0;
+}
+
+at_tensor *ir_model_encode_image(const ir_model *m, at_tensor *pixels, const ir_forward_opts *opts_in) {
+    ir_forward_opts opts = opts_in ? *opts_in : (ir_forward_opts){0};
+    if (check_rates(m, &opts)) return NULL;
     ir_vit vit = m->vit;
-    vit.cfg.drop_path_rate = c->vision.drop_path_rate;
+    vit.cfg.drop_path_rate = m->cfg.vision.drop_path_rate;
+    return ir_vit_forward(&vit, pixels, opts.training, opts.rng);
+}
+
+int ir_model_forward_encoded(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask,
+                             const ir_forward_opts *opts_in, ir_output *out) {
+    ir_forward_opts opts = opts_in ? *opts_in : (ir_forward_opts){0};
+    *out = (ir_output){0};
+    if (check_text(ids, mask, image, "image tokens") || check_rates(m, &opts)) return -1;
+    const ir_config *c = &m->cfg;
+    ir_bert bert = m->bert;
     bert.cfg.hidden_dropout_prob = c->text.hidden_dropout_prob;
     bert.cfg.attention_probs_dropout_prob = c->text.attention_probs_dropout_prob;
     int64_t L = text_length(mask);
     at_tensor *ids_run = at_narrow(ids, 1, 0, L), *mask_run = ids_run ? at_narrow(mask, 1, 0, L) : NULL;
-    at_tensor *image = NULL, *h = NULL;
+    at_tensor *h = NULL;
     ir_bert_probe probe = {.want_cross_attention = opts.want_cross_attention};
-    if (!mask_run || !(image = ir_vit_forward(&vit, pixels, opts.training, opts.rng)) ||
-        !(h = ir_bert_forward(&bert, ids_run, mask_run, image, opts.training, opts.rng, &probe)))
+    if (!mask_run || !(h = ir_bert_forward(&bert, ids_run, mask_run, image, opts.training, opts.rng, &probe)))
         goto fail;
     if (opts.want_cross_attention) {
         out->cross_attention = probe.cross_attention;
@@ -341,17 +359,28 @@ int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_te
         }
         if (!out->metric_scores) goto fail;
     }
-    if (opts.want_image_tokens) out->image_tokens = image, image = NULL;
-    at_release(image);
+    if (opts.want_image_tokens) {
+        at_retain(image);
+        out->image_tokens = image;
+    }
     at_release(h);
     at_release(ids_run);
     at_release(mask_run);
     return 0;
 fail:
-    at_release(image);
     at_release(h);
     at_release(ids_run);
     at_release(mask_run);
     ir_output_clear(out);
     return -1;
+}
+
+int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_tensor *mask,
+                     const ir_forward_opts *opts, ir_output *out) {
+    *out = (ir_output){0};
+    if (check_text(ids, mask, pixels, "pixels")) return -1;
+    at_tensor *image = ir_model_encode_image(m, pixels, opts);
+    int rc = image ? ir_model_forward_encoded(m, image, ids, mask, opts, out) : -1;
+    at_release(image);
+    return rc;
 }

@@ -119,6 +119,22 @@ typedef struct ir_output {
  * at_backward. */
 int ir_model_forward(const ir_model *m, at_tensor *pixels, at_tensor *ids, at_tensor *mask,
                      const ir_forward_opts *opts, ir_output *out);
+/* The forward in its two parts, so one image encoding serves many texts:
+ * the image side alone (the ViT output, (B, tokens, vision width); opts may
+ * be NULL) and everything after it, from such an encoding with one row per
+ * text (an encoding repeated for several texts gives each text's scores).
+ * ir_model_forward is the one then the other; in training, the generator
+ * draws in the same order. */
+at_tensor *ir_model_encode_image(const ir_model *m, at_tensor *pixels, const ir_forward_opts *opts);
+int ir_model_forward_encoded(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask,
+                             const ir_forward_opts *opts, ir_output *out);
+/* score_texts.c: every text against every image, from one encoding (images,
+ * tokens, width) and ids, mask (texts, L): out's features (texts, images,
+ * hidden), rewards and scores (texts, images), metric_scores (texts,
+ * images, metrics); no grad, no dropout. Equal to ir_model_forward on each
+ * (text, image) pair within float rounding (the same arithmetic on more
+ * rows). */
+int ir_model_score_texts(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out);
 void ir_output_clear(ir_output *out);
 
 /* The head alone on features (B, text hidden) → raw rewards (B), and the

@@ -141,6 +141,58 @@ function Model:score_each(prompt, images, opts)
   return scores, errors
 end
 
+-- scores[t][i] of every text against every image, from one encoding per
+-- batch of images; decode(paths) gives pixels, the positions in paths they
+-- hold and the errors by position. The texts go in groups of at most 8
+-- batches' worth of (text, image) rows, bounding memory.
+local function score_all_texts(self, texts, images, opts, decode)
+  if type(texts) == "string" then texts = {texts} end
+  if type(images) == "string" then images = {images} end
+  if #texts == 0 then error("no texts given", 3) end
+  if #images == 0 then error("no images given", 3) end
+  opts = opts or {}
+  local scores, errors = {}, {}
+  for t = 1, #texts do scores[t] = {} end
+  for first = 1, #images, self.batch do
+    local last = math.min(first + self.batch - 1, #images)
+    local pixels, good, failed = decode(table.move(images, first, last, 1, {}))
+    for k, why in pairs(failed) do errors[first + k - 1] = why end
+    if pixels then
+      local encoding = self.net:encode_image(pixels)
+      pixels:free()
+      local group = math.max(1, (8 * self.batch) // #good)
+      for t0 = 1, #texts, group do
+        local t1 = math.min(t0 + group - 1, #texts)
+        local ids, mask = self.tokenizer:encode_batch(table.move(texts, t0, t1, 1, {}), self.max_length)
+        for k, row in ipairs(self.net:score_texts(encoding, ids, mask).scores:totable()) do
+          for j, v in ipairs(row) do scores[t0 + k - 1][first + good[j] - 1] = v end
+        end
+      end
+      encoding:free()
+    end
+    if opts.progress then opts.progress:step(last) end
+  end
+  if opts.progress then opts.progress:finish() end
+  return scores, errors
+end
+
+-- Every text against every image: scores[t][i], normalised. Each batch of
+-- images is encoded once (the ViT) and that encoding serves all the texts,
+-- so comparing prompts costs little more than one.
+function Model:score_texts(texts, images, opts)
+  return (score_all_texts(self, texts, images, opts, function(paths)
+    local all = {}
+    for i = 1, #paths do all[i] = i end
+    return a.preprocess(paths, self.image_size, preprocess_options(self)), all, {}
+  end))
+end
+
+-- Like score_texts, but an image that cannot be read does not stop the
+-- others: scores[t][i] is nil for it and errors[i] says why.
+function Model:score_texts_each(texts, images, opts)
+  return score_all_texts(self, texts, images, opts, function(paths) return self:pixels_of(paths) end)
+end
+
 -- Normalised scores, one number per image, in input order.
 function Model:score(prompt, images, opts)
   local scores = {}

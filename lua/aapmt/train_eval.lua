@@ -68,14 +68,17 @@ function M.predict(run, rows)
         batch[#batch + 1] = rows[i]
         paths[#paths + 1] = rows[i].image
       end
+      -- One image encoding for every metric's texts.
       local pixels = a.preprocess(paths, run.image_size)
+      local encoding = run.net:encode_image(pixels)
+      pixels:free()
       local shared
       local head = run.lua_head
       for m, metric in ipairs(run.metrics) do
         if head then
           if not (head.shared and shared) then
             local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
-            shared = lua_head.scores(head, run.net:forward(pixels, ids, mask, {training = false}).features)
+            shared = lua_head.scores(head, run.net:forward_encoded(encoding, ids, mask).features)
           end
           local column = shared:select(2, head.columns[m]):totable()
           append(preds[m], column)
@@ -83,19 +86,19 @@ function M.predict(run, rows)
         elseif run.head_columns then
           if not shared then
             local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
-            shared = run.net:forward(pixels, ids, mask, {training = false}).metric_scores
+            shared = run.net:forward_encoded(encoding, ids, mask).metric_scores
           end
           local column = shared:select(2, run.head_columns[m]):totable()
           append(preds[m], column)
           append(raw[m], column)
         else
           local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
-          local out = run.net:forward(pixels, ids, mask, {training = false})
+          local out = run.net:forward_encoded(encoding, ids, mask)
           append(preds[m], out.scores:totable())
           append(raw[m], out.rewards:totable())
         end
       end
-      pixels:free()
+      encoding:free()
     end
   end)
   return preds, raw

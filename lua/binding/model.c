@@ -106,6 +106,8 @@ static at_tensor *input_on(lua_State *L, int idx, const ir_model *m, const char 
     return moved;
 }
 
+static int push_output(lua_State *L, ir_output *out);
+
 static int model_forward(lua_State *L) {
     const char *fname = "ImageReward:forward";
     ir_model *m = check_model(L, fname);
@@ -138,21 +140,78 @@ static int model_forward(lua_State *L) {
     }
     ir_output out = {0};
     if (ir_model_forward(m, pixels, ids, mask, &opts, &out)) return lt_engine_error(L, fname);
+    return push_output(L, &out);
+}
+
+/* The output table of forward (and of forward_encoded); clears out. */
+static int push_output(lua_State *L, ir_output *out) {
     lua_createtable(L, 0, 5);
-    set_tensor(L, "features", out.features);
-    set_tensor(L, "rewards", out.rewards);
-    set_tensor(L, "scores", out.scores);
-    set_tensor(L, "image_tokens", out.image_tokens);
-    set_tensor(L, "metric_scores", out.metric_scores);
-    set_tensor_list(L, "cross_attention", out.cross_attention, out.n_cross_attention);
-    if (out.metric_self_attention) {
+    set_tensor(L, "features", out->features);
+    set_tensor(L, "rewards", out->rewards);
+    set_tensor(L, "scores", out->scores);
+    set_tensor(L, "image_tokens", out->image_tokens);
+    set_tensor(L, "metric_scores", out->metric_scores);
+    set_tensor_list(L, "cross_attention", out->cross_attention, out->n_cross_attention);
+    if (out->metric_self_attention) {
         lua_createtable(L, 0, 2);
-        set_tensor_list(L, "self", out.metric_self_attention, out.n_metric_attention);
-        set_tensor_list(L, "cross", out.metric_cross_attention, out.n_metric_attention);
+        set_tensor_list(L, "self", out->metric_self_attention, out->n_metric_attention);
+        set_tensor_list(L, "cross", out->metric_cross_attention, out->n_metric_attention);
         lua_setfield(L, -2, "metric_attention");
     }
-    ir_output_clear(&out);
+    ir_output_clear(out);
     return 1;
+}
+
+/* net:encode_image(pixels): the ViT output (B, tokens, width), no grad,
+ * for net:score_texts. */
+static int model_encode_image(lua_State *L) {
+    const char *fname = "ImageReward:encode_image";
+    ir_model *m = check_model(L, fname);
+    at_tensor *pixels = input_on(L, 2, m, fname);
+    bool was = at_set_grad_enabled(false);
+    at_tensor *image = ir_model_encode_image(m, pixels, NULL);
+    at_set_grad_enabled(was);
+    at_release(pixels);
+    if (!image) return lt_engine_error(L, fname);
+    return lt_push(L, image);
+}
+
+/* net:forward_encoded(encoding, ids, mask): forward's table (no grad, no
+ * dropout) from an encode_image encoding with one row per text. */
+static int model_forward_encoded(lua_State *L) {
+    const char *fname = "ImageReward:forward_encoded";
+    ir_model *m = check_model(L, fname);
+    lua_settop(L, 4);
+    at_tensor *inputs[3];
+    for (int i = 0; i < 3; i++) {
+        inputs[i] = input_on(L, 2 + i, m, fname);
+        lt_push(L, inputs[i]);
+        lua_toclose(L, -1);
+    }
+    ir_output out = {0};
+    bool was = at_set_grad_enabled(false);
+    int rc = ir_model_forward_encoded(m, inputs[0], inputs[1], inputs[2], NULL, &out);
+    at_set_grad_enabled(was);
+    if (rc) return lt_engine_error(L, fname);
+    return push_output(L, &out);
+}
+
+/* net:score_texts(encoding, ids, mask): {scores=, rewards= (texts, images),
+ * features= (texts, images, hidden), metric_scores=} for every text against
+ * every image of the encoding. */
+static int model_score_texts(lua_State *L) {
+    const char *fname = "ImageReward:score_texts";
+    ir_model *m = check_model(L, fname);
+    lua_settop(L, 4);
+    at_tensor *inputs[3];
+    for (int i = 0; i < 3; i++) { /* held by to-be-closed slots, as in forward */
+        inputs[i] = input_on(L, 2 + i, m, fname);
+        lt_push(L, inputs[i]);
+        lua_toclose(L, -1);
+    }
+    ir_output out = {0};
+    if (ir_model_score_texts(m, inputs[0], inputs[1], inputs[2], &out)) return lt_engine_error(L, fname);
+    return push_output(L, &out);
 }
 
 static int model_head(lua_State *L) {
@@ -341,7 +400,9 @@ static int preprocess(lua_State *L) {
 
 void lt_model_register(lua_State *L) {
     static const luaL_Reg methods[] = {
-        {"forward", model_forward}, {"head", model_head}, {"to", model_to}, {"device", model_device}, {"image_size", model_image_size},
+        {"forward", model_forward}, {"encode_image", model_encode_image},
+        {"forward_encoded", model_forward_encoded}, {"score_texts", model_score_texts},
+        {"head", model_head}, {"to", model_to}, {"device", model_device}, {"image_size", model_image_size},
         {"config", model_config}, {"parameters", model_parameters}, {"fix_rate", model_fix_rate},
         {"save", model_save}, {"metric_head_random", model_metric_head_random},
         {"init_metric_head", model_init_metric_head}, {"free", model_gc}, {NULL, NULL}};

@@ -154,6 +154,42 @@ for _, b in ipairs({1, 3, N}) do
   m:free()
 end
 
+-- ---- one image encoding for every text ----
+
+do
+  local m = IR.load{checkpoint = checkpoint, config = config, vocab = vocab, batch = 3}
+  local net, encodings = m.net, 0
+  -- Counts the ViT runs: the net's methods through a proxy.
+  m.net = setmetatable({encode_image = function(_, px) encodings = encodings + 1; return net:encode_image(px) end},
+    {__index = function(_, k) return function(_, ...) return net[k](net, ...) end end})
+  local texts = {cases.prompts[1], cases.prompts[2], cases.prompts[3], "a cat"}
+  local all = m:score_texts(texts, images)
+  check.eq(encodings, math.ceil(N / 3), "the ViT runs once per batch of images, not once per text")
+  m.net = net
+  for t, text in ipairs(texts) do
+    local one = m:score(text, images)
+    check.eq(#all[t], N, "a score per image for text " .. t)
+    for i = 1, N do
+      check.truthy(math.abs(all[t][i] - one[i]) <= 1e-6 + 1e-6 * math.abs(one[i]),
+        string.format("text %d, image %d: score_texts %.9g, score %.9g", t, i, all[t][i], one[i]))
+    end
+  end
+  check.eq(#m:score_texts("a cat", images[1]), 1, "one text, one image")
+  -- forward_encoded on an encoding is forward, bit for bit.
+  local px = a.preprocess({images[1], images[2]}, 224)
+  local ids, mask = m.tokenizer:encode_batch({cases.prompts[1], "a cat"})
+  local enc = net:encode_image(px)
+  check.eq(table.concat(enc:size(), "x"), "2x197x32", "the encoding is the ViT output")
+  local direct = net:forward(px, ids, mask).scores:totable()
+  local encoded = net:forward_encoded(enc, ids, mask).scores:totable()
+  for i = 1, 2 do check.eq(encoded[i], direct[i], "forward_encoded equals forward, row " .. i) end
+  check.raises(function() net:forward_encoded(enc, ids:narrow(1, 1, 1), mask:narrow(1, 1, 1)) end,
+    "2 images but 1 prompts")
+  check.raises(function() m:score_texts({}, images) end, "no texts given")
+  px:free()
+  m:free()
+end
+
 -- ---- cross-attention maps ----
 
 local text = model.net:config().text
