@@ -20,10 +20,11 @@ function cli.fail(message, status)
   error(setmetatable({message = message, status = status or 1}, failure), 0)
 end
 
--- options: { name = "string" | "number" | "integer" | "flag" }, for --name.
--- Returns opts (defaults filled by the caller) and the positional list. An
--- option with a value given twice is an error: keeping either silently
--- would run something other than what was typed.
+-- options: { name = "string" | "number" | "integer" | "flag" | "strings" },
+-- for --name. Returns opts (defaults filled by the caller) and the
+-- positional list. An option with a value given twice is an error: keeping
+-- either silently would run something other than what was typed. A
+-- "strings" option may be repeated: opts[name] lists its values in order.
 function cli.parse(args, options)
   local opts, positional, i = {}, {}, 1
   while i <= #args do
@@ -56,11 +57,15 @@ function cli.parse(args, options)
           end
           value = n
         end
-        if opts[key] ~= nil then
+        if kind == "strings" then
+          opts[key] = opts[key] or {}
+          table.insert(opts[key], value)
+        elseif opts[key] ~= nil then
           cli.fail(string.format("option --%s is given twice ('%s', then '%s'); give it once", name,
             tostring(opts[key]), tostring(value)), 2)
+        else
+          opts[key] = value
         end
-        opts[key] = value
       end
     else
       positional[#positional + 1] = a

@@ -45,7 +45,7 @@ end
 -- ---- a repeated option with a value, in every command that has one ----
 
 local repeated = {   -- the option, then the command line
-  {"--prompt", "score", "--prompt", "a cat", "--prompt", "a dog", "x.png"},
+  {"--image-column", "score", "--csv", "a.csv", "--image-column", "a", "--image-column", "b"},
   {"--batch", "score", "--batch", "2", "--batch=3", "x.png"},
   {"--csv", "eval", "--csv", "a.csv", "--csv", "b.csv", "--pred", "p", "--mos", "m"},
   {"--seed", "split", "--csv", "a.csv", "--seed", "1", "--seed", "2"},

@@ -93,6 +93,30 @@ check.eq(status, 1, "--json with a bad image: exit status 1")
 has(out, '{"image": "' .. good[1] .. '", "score": ', "--json scores the good image")
 has(out, '{"image": "' .. missing .. '", "error": "cannot open', "--json gives the bad image's error")
 
+-- ---- several prompts: every image against each, PATH<TAB>PROMPT<TAB>SCORE ----
+
+local dog = model:score("a dog", good)
+out, err, status = score({"--prompt", "a cat", "--prompt", "a dog", good[1], missing, good[2], good[3]})
+check.eq(status, 1, "two prompts with a bad image: exit status 1 (" .. err .. ")")
+local got, order = {}, {}
+for path, prompt, v in out:gmatch("([^\t\n]+)\t([^\t\n]+)\t(%S+)\n") do
+  got[path .. "|" .. prompt] = tonumber(v)
+  order[#order + 1] = path .. "|" .. prompt
+end
+check.eq(#order, 6, "a line per good image and prompt: " .. out)
+check.eq(order[1] .. " " .. order[2], good[1] .. "|a cat " .. good[1] .. "|a dog", "each image's prompts together, in order")
+for i, path in ipairs(good) do
+  check.near(got[path .. "|a cat"], want[i], 1e-5, "two prompts: " .. path .. " against a cat")
+  check.near(got[path .. "|a dog"], dog[i], 1e-5, "two prompts: " .. path .. " against a dog")
+end
+check.eq(select(2, err:gsub(missing, "")), 1, "the bad image is reported once, not once a prompt: " .. err)
+out, err, status = score({"--json", "--prompt", "a cat", "--prompt", "a dog", good[1], missing})
+local objects = {}
+for line in out:gmatch("[^\n]+") do objects[#objects + 1] = line end
+check.eq(#objects, 2, "--json: one object a prompt, a line each: " .. out)
+has(objects[2], '{"prompt": "a dog", "scores": [{"image": "' .. good[1] .. '", "score": ', "--json: the second prompt")
+has(objects[2], '{"image": "' .. missing .. '", "error": "cannot open', "--json: the bad image in each object")
+
 -- ---- the pixel bound: --max-image-pixels, else AAPMT_MAX_IMAGE_PIXELS ----
 
 -- palette_50x40.png has 2000 pixels, rgba_45x67.png 3015.

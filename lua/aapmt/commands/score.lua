@@ -24,7 +24,10 @@ With --csv, scores the CSV's rows, each image against its row's prompt, and
 writes the CSV with its columns as they were plus a last column score
 (empty where the image could not be read) to --out, or to stdout.
 
-  --prompt TEXT        the prompt (for IMAGE and DIR arguments)
+  --prompt TEXT        the prompt (for IMAGE and DIR arguments); repeated, each
+                       image is scored against every prompt (its image
+                       encoding computed once) and each line is
+                       PATH<TAB>PROMPT<TAB>SCORE
   --csv FILE           a CSV with an image column and a prompt column
   --image-column C     the image column (default image)
   --prompt-column P    the prompt column (default prompt)
@@ -44,7 +47,8 @@ writes the CSV with its columns as they were plus a last column score
                        as a possible decompression bomb (default
                        $AAPMT_MAX_IMAGE_PIXELS, else 178956970 as in Pillow)
   --json               print {"prompt": ..., "scores": [{"image": ..., "score": ...}
-                       or {"image": ..., "error": ...}, ...]} (not with --csv)
+                       or {"image": ..., "error": ...}, ...]} (not with --csv),
+                       a line for each prompt
   --skip-bad           exit 0 even when some images could not be read
 
 Exit status: 0 when every image was scored (or --skip-bad), 1 when one
@@ -103,31 +107,54 @@ end
 -- Scores images (prompt: one string or one per image); every failure is
 -- reported on stderr as "aapmt score: WHERE: reason", WHERE from where(i).
 -- Returns the scores (nil where an image failed), the errors and their count.
-local function score_all(model, prompt, images, where)
-  local shown = #images > model.batch and progress.new(#images, "images", "scoring ") or nil
-  local ok, scores, errors = pcall(model.score_each, model, prompt, images, {progress = shown})
-  if not ok then cli.fail(scores) end
+local function report(errors, n, where)
   local failed = 0
-  for i = 1, #images do
+  for i = 1, n do
     if errors[i] then
       failed = failed + 1
       io.stderr:write("aapmt score: ", where(i), ": ", errors[i], "\n")
     end
   end
-  return scores, errors, failed
+  return failed
 end
 
-local function print_scores(opts, images, scores, errors)
+local function score_all(model, prompt, images, where)
+  local shown = #images > model.batch and progress.new(#images, "images", "scoring ") or nil
+  local ok, scores, errors = pcall(model.score_each, model, prompt, images, {progress = shown})
+  if not ok then cli.fail(scores) end
+  return scores, errors, report(errors, #images, where)
+end
+
+-- Several prompts: each image is encoded once for all of them.
+local function score_prompts(model, prompts, images)
+  local shown = #images > model.batch and progress.new(#images, "images", "scoring ") or nil
+  local ok, scores, errors = pcall(model.score_texts_each, model, prompts, images, {progress = shown})
+  if not ok then cli.fail(scores) end
+  return scores, errors, report(errors, #images, function(i) return images[i] end)
+end
+
+local function json_line(prompt, images, scores, errors)
+  local rows = {}
+  for i, path in ipairs(images) do
+    rows[i] = errors[i] and string.format('{"image": %s, "error": %s}', run_folder.json(path),
+      run_folder.json(errors[i])) or string.format('{"image": %s, "score": %.9g}', run_folder.json(path), scores[i])
+  end
+  return string.format('{"prompt": %s, "scores": [%s]}', run_folder.json(prompt), table.concat(rows, ", "))
+end
+
+-- scores[t][i] for prompts[t]: one prompt prints PATH<TAB>SCORE, several
+-- PATH<TAB>PROMPT<TAB>SCORE (each image's prompts together); --json one
+-- object a prompt, a line each.
+local function print_scores(opts, prompts, images, scores, errors)
   if opts.json then
-    local rows = {}
-    for i, path in ipairs(images) do
-      rows[i] = errors[i] and string.format('{"image": %s, "error": %s}', run_folder.json(path),
-        run_folder.json(errors[i])) or string.format('{"image": %s, "score": %.9g}', run_folder.json(path), scores[i])
-    end
-    print(string.format('{"prompt": %s, "scores": [%s]}', run_folder.json(opts.prompt), table.concat(rows, ", ")))
-  else
-    for i, path in ipairs(images) do
-      if scores[i] then print(string.format("%s\t%.9g", path, scores[i])) end
+    for t, prompt in ipairs(prompts) do print(json_line(prompt, images, scores[t], errors)) end
+    return
+  end
+  for i, path in ipairs(images) do
+    for t, prompt in ipairs(prompts) do
+      local v = scores[t][i]
+      if v and #prompts == 1 then print(string.format("%s\t%.9g", path, v))
+      elseif v then print(string.format("%s\t%s\t%.9g", path, prompt, v)) end
     end
   end
 end
@@ -197,7 +224,7 @@ local function score_csv(opts, model_of)
 end
 
 return cli.command("score", usage,
-  {prompt = "string", checkpoint = "string", config = "string", vocab = "string", batch = "integer",
+  {prompt = "strings", checkpoint = "string", config = "string", vocab = "string", batch = "integer",
    json = "flag", skip_bad = "flag", threads = "integer", csv = "string", image_column = "string",
    prompt_column = "string", images = "string", out = "string", max_image_pixels = "integer"},
   function(opts, args)
@@ -223,9 +250,15 @@ return cli.command("score", usage,
       local images = expand(args)
       local model = load_model(opts)
       local scores, errors
-      scores, errors, failed = score_all(model, opts.prompt, images, function(i) return images[i] end)
+      if #opts.prompt == 1 then
+        local one
+        one, errors, failed = score_all(model, opts.prompt[1], images, function(i) return images[i] end)
+        scores = {one}
+      else
+        scores, errors, failed = score_prompts(model, opts.prompt, images)
+      end
       model:free()
-      print_scores(opts, images, scores, errors)
+      print_scores(opts, opts.prompt, images, scores, errors)
     end
     if failed > 0 then
       io.stderr:write(string.format("aapmt score: %d image%s could not be scored%s\n", failed,
