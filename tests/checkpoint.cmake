@@ -1,1 +1,2 @@
 aapmt_c_test(test_checkpoint)
+aapmt_c_test(test_pt_write)
