@@ -3,8 +3,8 @@
  * whether zip64 fields are forced), which is written with at_save_pt, read
  * back with at_load_pt and compared: any difference in names, order, dtype,
  * shape or a single bit aborts. A save may fail only for a name that is not
- * UTF-8. Files go to a private folder in /dev/shm (or $TMPDIR), where fsync
- * costs nothing. */
+ * UTF-8. Files go to a folder of their own in /dev/shm (or $TMPDIR), where
+ * fsync costs nothing. */
 #include <stdbool.h>
 
 #include "fuzz_common.h"
@@ -21,22 +21,14 @@ static uint8_t take(input *in) {
     return *in->p++;
 }
 
-static char folder[256], path[300];
-
-static void remove_folder(void) {
-    unlink(path);
-    rmdir(folder);
-}
-
-static void make_folder(void) {
+/* A fresh folder for each input, removed after it (a crash leaves it). */
+static void make_folder(char *folder, size_t size) {
     const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(folder, sizeof folder, "%s/aapmt-fuzz-pt-write-XXXXXX", base);
+    snprintf(folder, size, "%s/aapmt-fuzz-pt-write-XXXXXX", base);
     if (!mkdtemp(folder)) {
         perror("fuzz: mkdtemp");
         abort();
     }
-    snprintf(path, sizeof path, "%s/x.pt", folder);
-    atexit(remove_folder);
 }
 
 static const at_dtype dtypes[] = {AT_F32, AT_F64, AT_F16, AT_BF16, AT_I32, AT_I64, AT_U8};
@@ -103,7 +95,9 @@ static void same_or_abort(const at_state_dict *want, const at_state_dict *got) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!folder[0]) make_folder();
+    char folder[256], path[300];
+    make_folder(folder, sizeof folder);
+    snprintf(path, sizeof path, "%s/x.pt", folder);
     input in = {data, size};
     uint64_t zip64_from = take(&in) & 1;
     int count = take(&in) % 8;
@@ -140,5 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         at_sd_free(back);
     }
     at_sd_free(sd);
+    unlink(path);
+    rmdir(folder);
     return 0;
 }
