@@ -1,5 +1,6 @@
 /* at_load_checkpoint: any supported checkpoint file, its format sniffed
- * from the first bytes. Formats depend on the container (state_dict.c);
+ * from the first bytes; at_save_checkpoint: the format asked for, or the one
+ * the file name suggests. Formats depend on the container (state_dict.c);
  * this dispatcher depends on the formats. */
 #include <stdio.h>
 #include <string.h>
@@ -25,4 +26,15 @@ at_state_dict *at_load_checkpoint(const char *path) {
     }
     at_mapped_file_release(m);
     return sd;
+}
+
+static bool ends_with(const char *s, const char *tail) {
+    size_t n = strlen(s), k = strlen(tail);
+    return n >= k && strcmp(s + n - k, tail) == 0;
+}
+
+int at_save_checkpoint(const at_state_dict *sd, const char *path, at_save_format format) {
+    if (format == AT_SAVE_BY_EXTENSION)
+        format = ends_with(path, ".pt") || ends_with(path, ".pth") ? AT_SAVE_PT : AT_SAVE_SAFETENSORS;
+    return format == AT_SAVE_PT ? at_save_pt(sd, path) : at_save_safetensors(sd, path);
 }

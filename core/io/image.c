@@ -48,6 +48,7 @@
  * signature, is tried last with Pillow's header checks. */
 #include "image.h"
 #include "image_internal.h"
+#include "crc32.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -248,16 +249,6 @@ static at_image *decode_stb(const uint8_t *data, size_t size, const char *name, 
 
 /* ---- PNG: the mode from IHDR, and Pillow's CRC checks before IDAT ---- */
 
-/* CRC-32 bit by bit: only the few small chunks before IDAT go through it. */
-static uint32_t crc32_of(const uint8_t *p, size_t n) {
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < n; i++) {
-        crc ^= p[i];
-        for (int k = 0; k < 8; k++) crc = crc & 1 ? 0xEDB88320u ^ (crc >> 1) : crc >> 1;
-    }
-    return ~crc;
-}
-
 static at_image *decode_png(const uint8_t *d, size_t n, const char *name, int64_t max_pixels) {
     if (n < 33 || be32(d + 8) != 13 || memcmp(d + 12, "IHDR", 4) != 0) {
         at_set_error("image '%s': broken PNG file (no IHDR chunk)", name);
@@ -296,7 +287,7 @@ static at_image *decode_png(const uint8_t *d, size_t n, const char *name, int64_
             at_set_error("image '%s': the file is truncated (PNG chunk %s)", name, chunk_name(type, chunk));
             return NULL;
         }
-        if (crc32_of(type, 4 + length) != be32(d + pos + 8 + length)) {
+        if (at_crc32(0, type, 4 + length) != be32(d + pos + 8 + length)) {
             at_set_error("image '%s': broken PNG file (bad checksum in chunk %s)", name,
                          chunk_name(type, chunk));
             return NULL;

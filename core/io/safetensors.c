@@ -7,17 +7,13 @@
  * must be unique. Writing pads the header so the buffer starts 64-byte
  * aligned and orders tensors by decreasing element size, so every tensor
  * stays aligned and loads zero-copy again. */
-#define _GNU_SOURCE   /* mkstemp, fsync */
 #include <cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "atomic_file.h"
 #include "checkpoint_internal.h"
 
 enum { MAX_HEADER = 100 * 1000 * 1000, ALIGNMENT = 64 };
@@ -228,18 +224,6 @@ at_state_dict *at_load_safetensors(const char *path) {
 
 /* ---- writing ---- */
 
-static int write_all(int fd, const void *data, size_t n) {
-    const char *p = data;
-    while (n) {
-        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static cJSON *raw_number(uint64_t v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
@@ -318,31 +302,18 @@ static int check_saveable(const at_state_dict *sd, const char *path) {
     return 0;
 }
 
-static int write_tensor(int fd, const at_tensor *t) {
+static int write_tensor(at_atomic_file *f, const at_tensor *t) {
     size_t nbytes = (size_t)at_numel(t) * at_dtype_size(t->dtype);
     if (nbytes == 0) return 0;
-    if (at_is_contiguous(t) && !at_on_cuda(t)) return write_all(fd, at_data(t), nbytes);
+    if (at_is_contiguous(t) && !at_on_cuda(t)) return at_atomic_file_write(f, at_data(t), nbytes);
     at_tensor *c = at_to_device(t, AT_CPU);   /* logical (row-major) order, in host memory */
-    if (!c) return -2;
-    int rc = write_all(fd, at_data(c), nbytes);
+    if (!c) {
+        at_set_error("save_safetensors: %s: copying a strided tensor failed: out of memory", f->path);
+        return -1;
+    }
+    int rc = at_atomic_file_write(f, at_data(c), nbytes);
     at_release(c);
     return rc;
-}
-
-/* The directory holding path, so the rename itself is made durable. */
-static void sync_parent(const char *path) {
-    char *dir = strdup(path);
-    if (!dir) return;
-    char *slash = strrchr(dir, '/');
-    if (slash == dir) slash[1] = 0;
-    else if (slash) *slash = 0;
-    else strcpy(dir, ".");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
 }
 
 int at_save_safetensors(const at_state_dict *sd, const char *path) {
@@ -350,43 +321,18 @@ int at_save_safetensors(const at_state_dict *sd, const char *path) {
     int *order = write_order(sd);
     size_t hlen = 0;
     char *header = order ? make_header(sd, order, &hlen) : NULL;
-    size_t tlen = strlen(path) + 16;
-    char *tmp = malloc(tlen);
-    if (!header || !tmp) {
-        free(order);
-        free(header);
-        free(tmp);
-        at_set_error("save_safetensors: %s: out of memory", path);
-        return -1;
-    }
-    snprintf(tmp, tlen, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(tmp);
-    const char *failed = NULL;
-    int err = 0;
-    if (fd < 0) {
-        failed = "creating a temporary file beside it";
-        err = errno;
-    } else {
+    at_atomic_file f;
+    int rc = -1;
+    if (!header) at_set_error("save_safetensors: %s: out of memory", path);
+    else if (at_atomic_file_open(&f, "save_safetensors", path) == 0) {
         unsigned char len8[8];
         for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
-        if (fchmod(fd, 0644) || write_all(fd, len8, 8) || write_all(fd, header, hlen)) failed = "writing", err = errno;
-        for (int k = 0; !failed && k < sd->count; k++) {
-            int rc = write_tensor(fd, sd->entries[order[k]].tensor);
-            if (rc == -2) failed = "copying a strided tensor", err = ENOMEM;
-            else if (rc) failed = "writing", err = errno;
-        }
-        if (!failed && fsync(fd)) failed = "syncing", err = errno;
-        if (close(fd) && !failed) failed = "closing", err = errno;
-        if (!failed && rename(tmp, path)) failed = "renaming the temporary file onto it", err = errno;
-        if (failed) unlink(tmp);
-        else sync_parent(path);
+        rc = at_atomic_file_write(&f, len8, 8) || at_atomic_file_write(&f, header, hlen) ? -1 : 0;
+        for (int k = 0; rc == 0 && k < sd->count; k++) rc = write_tensor(&f, sd->entries[order[k]].tensor);
+        if (rc == 0) rc = at_atomic_file_commit(&f);
+        else at_atomic_file_abort(&f);
     }
     free(order);
     free(header);
-    free(tmp);
-    if (failed) {
-        at_set_error("save_safetensors: %s: %s failed: %s", path, failed, strerror(err ? err : EIO));
-        return -1;
-    }
-    return 0;
+    return rc;
 }

@@ -42,5 +42,15 @@ at_state_dict *at_load_safetensors(const char *path);
  * rename), tensors ordered by decreasing element size so every one stays
  * aligned; non-contiguous tensors are written in logical order. */
 int at_save_safetensors(const at_state_dict *sd, const char *path);
+/* Writes a PyTorch checkpoint as torch.save writes a state dict (the zip
+ * format, storages 64-byte aligned; see pt_write.c), atomically as above,
+ * so torch.load(path, weights_only=True) reads it. Each tensor is written
+ * contiguously in its own storage. */
+int at_save_pt(const at_state_dict *sd, const char *path);
+
+typedef enum { AT_SAVE_BY_EXTENSION, AT_SAVE_SAFETENSORS, AT_SAVE_PT } at_save_format;
+/* By extension, a path ending in .pt or .pth gets PyTorch's format and any
+ * other safetensors. */
+int at_save_checkpoint(const at_state_dict *sd, const char *path, at_save_format format);
 
 #endif

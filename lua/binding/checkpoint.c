@@ -2,7 +2,13 @@
  *
  *   aapmt.load(path)           {name = tensor, ...} from a .pt or safetensors file,
  *                              plus the names in file order as the second result
- *   aapmt.save(tensors, path)  a {name = tensor} table as safetensors, written atomically */
+ *   aapmt.save(tensors, path [, {format = "pt" | "safetensors"}])
+ *                              a {name = tensor} table, written atomically: by default
+ *                              PyTorch's format for a path ending in .pt or .pth,
+ *                              safetensors otherwise */
+#include <stdlib.h>
+#include <string.h>
+
 #include "binding.h"
 #include "io/state_dict.h"
 
@@ -22,10 +28,45 @@ static int load(lua_State *L) {
     return 2;
 }
 
+static at_save_format check_format(lua_State *L, int idx, const char *fname) {
+    static const char *const options[] = {"format", NULL};
+    if (!lt_options(L, idx, options, fname)) return AT_SAVE_BY_EXTENSION;
+    const char *format = lt_opt_string(L, idx, "format", NULL, fname);
+    if (!format) return AT_SAVE_BY_EXTENSION;
+    if (strcmp(format, "pt") == 0) return AT_SAVE_PT;
+    if (strcmp(format, "safetensors") == 0) return AT_SAVE_SAFETENSORS;
+    luaL_error(L, "%s: format must be \"pt\" or \"safetensors\", not \"%s\"", fname, format);
+    return AT_SAVE_BY_EXTENSION;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const at_sd_entry *)a)->name, ((const at_sd_entry *)b)->name);
+}
+
+/* The same dict in name order: pairs() follows the table's hash, and the
+ * same tensors should give the same file. */
+static at_state_dict *sorted_by_name(const at_state_dict *sd) {
+    at_sd_entry *order = malloc((size_t)(sd->count ? sd->count : 1) * sizeof *order);
+    if (!order) at_set_error("state_dict: out of memory");
+    at_state_dict *out = order ? at_sd_new() : NULL;
+    if (out) {
+        memcpy(order, sd->entries, (size_t)sd->count * sizeof *order);
+        qsort(order, (size_t)sd->count, sizeof *order, by_name);
+        for (int i = 0; out && i < sd->count; i++)
+            if (at_sd_put(out, order[i].name, order[i].tensor)) {
+                at_sd_free(out);
+                out = NULL;
+            }
+    }
+    free(order);
+    return out;
+}
+
 static int save(lua_State *L) {
     const char *fname = "aapmt.save";
     luaL_checktype(L, 1, LUA_TTABLE);
     const char *path = luaL_checkstring(L, 2);
+    at_save_format format = check_format(L, 3, fname);
     at_state_dict *sd = at_sd_new();
     if (!sd) return lt_engine_error(L, fname);
     lua_pushnil(L);
@@ -42,8 +83,11 @@ static int save(lua_State *L) {
         }
         lua_pop(L, 1);
     }
-    int rc = at_save_safetensors(sd, path);
+    at_state_dict *sorted = sorted_by_name(sd);
     at_sd_free(sd);
+    if (!sorted) return lt_engine_error(L, fname);
+    int rc = at_save_checkpoint(sorted, path, format);
+    at_sd_free(sorted);
     if (rc) return lt_engine_error(L, fname);
     return 0;
 }

@@ -7,7 +7,7 @@
 #                                             regression input once: fast,
 #                                             deterministic, what ctest runs
 #
-# Targets: pt safetensors image tokenizer csv config experiment (default all).
+# Targets: pt pt_write safetensors image tokenizer csv config experiment (default all).
 # Builds first (tests/fuzz/build.sh into $AAPMT_FUZZ_BUILD, default
 # build-fuzz/). Fuzzing starts from the committed seeds (corpus/<target>/)
 # and the regression inputs (regressions/<target>/) and keeps what it finds
@@ -24,7 +24,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=${AAPMT_FUZZ_BUILD:-$root/build-fuzz}
 work=${AAPMT_FUZZ_WORK:-/tmp/aapmt-fuzz-${USER:-$(id -u)}}
-all=(pt safetensors image tokenizer csv config experiment)
+all=(pt pt_write safetensors image tokenizer csv config experiment)
 
 # The longest input each target is given: room for the seeds, small enough
 # that every execution stays fast.

@@ -9,7 +9,7 @@ return {area = "Data", entries = {
   {"aapmt.tokenizer(vocab_txt)", "bert-base-uncased WordPiece; tok:encode(text [, max_len]) gives ids and mask, tok:pieces(text) the word pieces.", 'tok = aapmt.tokenizer("vocab.txt")'},
   {"aapmt.find_vocab([path [, checkpoint]])", "Finds vocab.txt: the path, beside the checkpoint, or in the Hugging Face cache; else nil and where it looked.", "aapmt.find_vocab()"},
   {"aapmt.load(path)", "A checkpoint (.pt or .safetensors) as a Lua table of tensors.", 'w = aapmt.load("model.safetensors")'},
-  {"aapmt.save(tensors, path)", "A table of tensors written as safetensors, atomically.", 'aapmt.save({w = w}, "w.safetensors")'},
+  {"aapmt.save(tensors, path [, {format=}])", 'A table of tensors written atomically: PyTorch\'s .pt format (torch.load reads it) for a path ending in .pt or .pth, safetensors otherwise; format = "pt" or "safetensors" overrides the extension.', 'aapmt.save({w = w}, "w.pt")'},
   {"aapmt.sha256(text)", "The SHA-256 of a string, 64 hex digits.", 'aapmt.sha256("abc")'},
   {"aapmt.sha256_file(path)", "The SHA-256 of a file's bytes, or nil and a message.", 'aapmt.sha256_file("README.md")'},
   {"aapmt.file_facts(path)", 'Size, times, inode and kind ("file", "directory", "other") of a path, or nil and a message.', 'aapmt.file_facts("README.md").size'},
