@@ -24,6 +24,8 @@ static const char usage[] =
     "  --reps N        timed repetitions per batch size (default 3)\n"
     "  --warmup N      untimed repetitions first (default 1)\n"
     "  --batches LIST  batch sizes, comma-separated (default 1,8)\n"
+    "  --texts N       also time N prompts against each batch from one image encoding\n"
+    "                  (ir_model_score_texts; default 3, 0: off)\n"
     "  --config FILE   a model config (default: ImageReward-v1.0)\n"
     "  --coretype      print the OpenBLAS kernel set to use on this CPU and exit\n";
 
@@ -73,6 +75,11 @@ static int compare_doubles(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+static double median_of(double *times, int reps) {
+    qsort(times, (size_t)reps, sizeof *times, compare_doubles);
+    return reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+}
+
 /* A batch as the scorer sees it: preprocessed-looking pixels and a 35-token
  * prompt of which 20 are real (ImageReward pads every prompt to 35). */
 static void make_batch(const ir_config *cfg, int B, at_rng *rng, at_tensor **pixels, at_tensor **ids, at_tensor **mask) {
@@ -100,7 +107,7 @@ int main(int argc, char **argv) {
         execv("/proc/self/exe", argv);
         unsetenv("OPENBLAS_CORETYPE");
     }
-    int threads = available_cores(), reps = 3, warmup = 1, batches[8] = {1, 8}, n_batches = 2;
+    int threads = available_cores(), reps = 3, warmup = 1, batches[8] = {1, 8}, n_batches = 2, texts = 3;
     const char *config_path = NULL;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *value = i + 1 < argc ? argv[i + 1] : NULL;
@@ -116,6 +123,7 @@ int main(int argc, char **argv) {
         if (!strcmp(arg, "--threads")) threads = parse_count(arg, value);
         else if (!strcmp(arg, "--reps")) reps = parse_count(arg, value);
         else if (!strcmp(arg, "--warmup")) warmup = parse_count(arg, value);
+        else if (!strcmp(arg, "--texts")) texts = parse_count(arg, value);
         else if (!strcmp(arg, "--config")) config_path = value;
         else if (!strcmp(arg, "--batches")) {
             char buf[256];
@@ -160,12 +168,36 @@ int main(int argc, char **argv) {
             ir_output_clear(&out);
             if (r >= 0) times[r] = ms;
         }
-        qsort(times, (size_t)reps, sizeof *times, compare_doubles);
-        double median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+        double median = median_of(times, reps);
         char name[32];
         snprintf(name, sizeof name, "score_b%d", B);
         printf("%-12s median %10.1f ms  min %10.1f ms  %8.3f img/s\n", name, median, times[0], B / (median * 1e-3));
         fflush(stdout);
+        if (texts > 0) { /* texts prompts (here the same ids) against the batch, one encoding */
+            int64_t ts[2] = {texts, 35};
+            at_tensor *tids = must(at_zeros(AT_I64, 2, ts), "ids"), *tmask = must(at_zeros(AT_I64, 2, ts), "mask");
+            for (int t = 0; t < texts; t++) {
+                memcpy((int64_t *)at_data(tids) + t * 35, at_data(ids), 35 * sizeof(int64_t));
+                memcpy((int64_t *)at_data(tmask) + t * 35, at_data(mask), 35 * sizeof(int64_t));
+            }
+            for (int r = -warmup; r < reps; r++) {
+                ir_output out;
+                double start = now_ms();
+                at_tensor *image = must(ir_model_encode_image(m, pixels, NULL), "encode_image");
+                if (ir_model_score_texts(m, image, tids, tmask, &out)) must(NULL, "score_texts");
+                double ms = now_ms() - start;
+                at_release(image);
+                ir_output_clear(&out);
+                if (r >= 0) times[r] = ms;
+            }
+            median = median_of(times, reps);
+            snprintf(name, sizeof name, "texts%d_b%d", texts, B);
+            printf("%-12s median %10.1f ms  min %10.1f ms  %8.3f img/s\n", name, median, times[0],
+                   texts * B / (median * 1e-3));
+            fflush(stdout);
+            at_release(tids);
+            at_release(tmask);
+        }
         free(times);
         at_release(pixels);
         at_release(ids);

@@ -5,7 +5,9 @@
 #   tests/bench/model/run.sh [BUILD_DIR]      (default BUILD_DIR: build/ in the repo)
 #
 # Environment: THREADS (default: the cores we may use), REPS (default 3),
-# BATCHES (default 1,8), PYTHON (default /usr/bin/python3).
+# BATCHES (default 1,8), TEXTS (default 3: also N prompts against each batch,
+# ours from one image encoding, PyTorch's a forward per prompt as ImageReward's
+# score does; 0: off), PYTHON (default /usr/bin/python3).
 # Both sides get the same threads and the same OpenBLAS kernels. Each side
 # runs in its own process, so each peak memory figure is that side's alone.
 # ratio = PyTorch time / aapmt time: above 1, aapmt is faster.
@@ -17,6 +19,7 @@ build=${1:-$repo/build}
 threads=${THREADS:-$(nproc)}
 reps=${REPS:-3}
 batches=${BATCHES:-1,8}
+texts=${TEXTS:-3}
 python=${PYTHON:-/usr/bin/python3}
 
 if ! { [ -f "$build/CMakeCache.txt" ] || cmake -S "$repo" -B "$build" >/dev/null; } ||
@@ -32,19 +35,19 @@ export OMP_NUM_THREADS="$threads" OPENBLAS_NUM_THREADS="$threads"
 
 ours=$(mktemp) theirs=$(mktemp)
 trap 'rm -f "$ours" "$theirs"' EXIT
-"$bench" --threads "$threads" --reps "$reps" --batches "$batches" | tee "$ours" >&2
+"$bench" --threads "$threads" --reps "$reps" --batches "$batches" --texts "$texts" | tee "$ours" >&2
 if "$python" -c 'import torch' 2>/dev/null; then
-    "$python" "$here/torch_model.py" --threads "$threads" --reps "$reps" --batches "$batches" | tee "$theirs" >&2
+    "$python" "$here/torch_model.py" --threads "$threads" --reps "$reps" --batches "$batches" --texts "$texts" | tee "$theirs" >&2
 else
     echo "PyTorch is not installed for $python: our figures alone follow." >&2
 fi
 
 echo
-# Lines read: score_b<B> median <ms> ms min <ms> ms <images/s> img/s, and peak_rss <MiB> MiB.
+# Lines read: score_b<B> (and texts<N>_b<B>) median <ms> ms min <ms> ms <images/s> img/s, and peak_rss <MiB> MiB.
 awk '
     $1 ~ /^#/ { next }
     { side = FILENAME == ARGV[1] ? "ours" : "torch" }
-    $1 ~ /^score_b/ { ms[side, $1] = $3; mn[side, $1] = $6; ips[side, $1] = $8; if (side == "ours") order[++n] = $1 }
+    $1 ~ /^(score|texts[0-9]+)_b/ { ms[side, $1] = $3; mn[side, $1] = $6; ips[side, $1] = $8; if (side == "ours") order[++n] = $1 }
     $1 == "peak_rss" { rss[side] = $2 }
     END {
         printf "%-10s %10s %10s %12s %12s %7s %10s\n", "batch", "aapmt ms", "torch ms", "aapmt img/s", "torch img/s", "ratio", "ratio(min)"

@@ -42,6 +42,9 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--batches", default="1,8")
+    ap.add_argument("--texts", type=int, default=3,
+                    help="also time TEXTS prompts against each batch, as ImageReward's score does it: "
+                         "a whole forward per prompt (0: off)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -67,6 +70,19 @@ def main():
         median = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
         print(f"{'score_b%d' % B:<12} median {median:10.1f} ms  min {times[0]:10.1f} ms  "
               f"{B / (median * 1e-3):8.3f} img/s", flush=True)
+        if args.texts > 0:
+            times = []
+            with torch.no_grad():
+                for r in range(-args.warmup, args.reps):
+                    start = time.perf_counter()
+                    for _ in range(args.texts):
+                        model(pixels, ids, mask)
+                    if r >= 0:
+                        times.append((time.perf_counter() - start) * 1e3)
+            times.sort()
+            median = times[n // 2] if n % 2 else 0.5 * (times[n // 2 - 1] + times[n // 2])
+            print(f"{'texts%d_b%d' % (args.texts, B):<12} median {median:10.1f} ms  min {times[0]:10.1f} ms  "
+                  f"{args.texts * B / (median * 1e-3):8.3f} img/s", flush=True)
     print(f"peak_rss {peak_rss_mib():.0f} MiB")
 
 
