@@ -89,6 +89,7 @@ copy(os.path.join(FIX, "data"), [n for n in os.listdir(os.path.join(FIX, "data")
 write(d, "quoted_error.csv", 'a,b\n"x"y,1\n')
 write(d, "short_row.csv", "a,b,c\n1,2\n")
 write(d, "cr_only.csv", "\ufeffa,b\r1,\"2\r3\"\r\r4,5")
+write(d, "duplicate_columns.csv", "x,a,b,a,b\n0,1,2,3,4\n")
 
 d = target("config")
 for rel in ("model/tiny_config.json", "train_run/tiny_coded.json", "train_run/tiny_metric_attention.json",
