@@ -309,6 +309,22 @@ static void test_zips(void) {
     CHECK(contains(at_last_error(), "global 'os.system' is not allowed"), "evil.pt: %s", at_last_error());
     at_sd_free(sd);
     free(pt.p);
+
+    /* A name with a NUL byte, {"../\0": 1}: as a C string it would be cut
+     * short. make_zip copies data as a C string, so the NULs (in the name and
+     * its length) are put in afterwards in place of the '#'s. */
+    zspec nul_key[] = {{"nul/data.pkl", "\x80\x02}X\x04###../#K\x01s.", 0, 0, 0, NULL, 0},
+                       {"nul/version", "3\n", 0, 0, 0, NULL, 0}};
+    pt = make_zip(nul_key, 2, 0);
+    static const char placeholder[] = "X\x04###../#";
+    unsigned char *hashes = memmem(pt.p, pt.n, placeholder, sizeof placeholder - 1);
+    CHECK(hashes, "nul_key.pt: the placeholder is in the archive");
+    if (hashes) hashes[2] = hashes[3] = hashes[4] = hashes[8] = 0;
+    sd = at_load_checkpoint(write_temp("nul_key.pt", pt.p, pt.n));
+    expect_error(sd == NULL, "nul_key.pt", "nul_key.pt: entry 0 of the state dict: its key holds a NUL byte at key "
+                                           "byte 3, after '../' (a tensor name cannot hold NUL)");
+    at_sd_free(sd);
+    free(pt.p);
 }
 
 /* ---- safetensors (test_checkpoint.c holds overlap/offsets/header fixtures too) ---- */
@@ -391,6 +407,42 @@ static void test_safetensors(void) {
         at_sd_free(sd);
         free(b.p);
         unlink(path);
+    }
+    /* NULs in strings: cJSON would end the string there, so "w\u0000a" and
+     * "w\u0000b" would both load as "w" (and be called the same name twice). */
+    expect_safetensors("nul_escaped_key.safetensors",
+                       "{\"w\\u0000a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                       "\"w\\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 0, f, 8,
+                       "nul_escaped_key.safetensors: safetensors: header byte 3: a NUL character (\\u0000) in the "
+                       "key, after 'w' (a tensor name cannot hold NUL");
+    expect_safetensors("nul_in_value.safetensors",
+                       "{\"w\":{\"dtype\":\"F32\\u0000x\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, f, 4,
+                       "header byte 18: a NUL character (\\u0000) in the string, after 'F32'");
+    {
+        /* A raw NUL byte, in a key and between tokens (where cJSON skips it as space). */
+        static const char raw_key[] = "{\"w\0a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        static const char raw_space[] = "{\0}";
+        buf b = {0};
+        put64(&b, sizeof raw_key - 1), put(&b, raw_key, sizeof raw_key - 1), put(&b, f, 4);
+        at_state_dict *sd = at_load_checkpoint(write_temp("nul_raw_key.safetensors", b.p, b.n));
+        expect_error(sd == NULL, "nul_raw_key.safetensors", "header byte 3: a NUL byte in the key, after 'w'");
+        at_sd_free(sd);
+        b.n = 0;
+        put64(&b, sizeof raw_space - 1), put(&b, raw_space, sizeof raw_space - 1);
+        sd = at_load_checkpoint(write_temp("nul_raw_space.safetensors", b.p, b.n));
+        expect_error(sd == NULL, "nul_raw_space.safetensors", "header byte 1 is a NUL byte");
+        at_sd_free(sd);
+        free(b.p);
+        /* An escaped backslash before "u0000" is no NUL: the name is w\u0000, 7 characters. */
+        b = (buf){0};
+        const char *h = "{\"w\\\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        put64(&b, strlen(h)), puts_(&b, h), put(&b, f, 4);
+        const char *path = write_temp("escaped_backslash.safetensors", b.p, b.n);
+        sd = at_load_checkpoint(path);
+        CHECK(sd && sd->count == 1 && strcmp(sd->entries[0].name, "w\\u0000") == 0, "escaped backslash: %s",
+              sd ? sd->entries[0].name : at_last_error());
+        at_sd_free(sd);
+        free(b.p);
     }
     char deep[4096] = "{\"__metadata__\":";
     for (int i = 0; i < 2000; i++) strcat(deep, "[");

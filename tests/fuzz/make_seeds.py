@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -44,9 +45,21 @@ for src in ("views.pt", "dtypes.pt", "nested.pt"):
     with zipfile.ZipFile(os.path.join(ckpt, src)) as z:
         pkl = [n for n in z.namelist() if n.endswith("data.pkl")][0]
         write(d, src.replace(".pt", ".pkl"), z.read(pkl))
+# A state dict whose name holds a NUL byte: {"../\0": 1}.
+nul_key = io.BytesIO()
+with zipfile.ZipFile(nul_key, "w", zipfile.ZIP_STORED) as z:   # dated 1980, so reruns write the same bytes
+    z.writestr(zipfile.ZipInfo("nul/data.pkl"), b"\x80\x02}X\x04\x00\x00\x00../\x00K\x01s.")
+    z.writestr(zipfile.ZipInfo("nul/version"), b"3\n")
+write(d, "nul_key.pt", nul_key.getvalue())
 
 d = target("safetensors")
 copy(ckpt, [n for n in os.listdir(ckpt) if n.endswith(".safetensors")], d, 5000)
+# Names holding a NUL, escaped and raw (cJSON would cut both short at it).
+entry = '{"dtype":"F32","shape":[1],"data_offsets":[%d,%d]}'
+header = '{"w\\u0000a":%s,"w\\u0000b":%s}' % (entry % (0, 4), entry % (4, 8))
+write(d, "nul_escaped_key.safetensors", struct.pack("<Q", len(header)) + header.encode() + bytes(8))
+header = ('{"w\0a":%s}' % (entry % (0, 4))).encode()
+write(d, "nul_raw_key.safetensors", struct.pack("<Q", len(header)) + header + bytes(4))
 
 # Images: every small fixture (PNG, BMP, TGA, GIF, JPEG; valid and damaged),
 # plus tiny JPEGs in each subsampling, so mutations stay cheap.
