@@ -9,20 +9,27 @@
  *   test_image.c, test_data.c. */
 #define _GNU_SOURCE   /* mkdtemp */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "io/image.h"
 #include "io/pickle.h"
 #include "io/state_dict.h"
+#include "io/tokenizer.h"
 #include "io/zip.h"
 #include "data/csv.h"
+#include "data/split.h"
 
 static char tmpdir[256];
 
@@ -616,6 +623,133 @@ static void test_csv_wide(void) {
     free(b.p);
 }
 
+/* ---- reading whole files: size limits, pipes, early refusal (io/read_whole.h) ---- */
+
+static const char *file_of(const char *name, const char *start, size_t size, char fill) {
+    buf b = {0};
+    puts_(&b, start);
+    while (b.n < size) put8(&b, (unsigned char)fill);
+    const char *path = write_temp(name, b.p, size);
+    free(b.p);
+    return path;
+}
+
+/* A child writing fill to the FIFO at path until the reader goes away (its
+ * write then fails, or SIGPIPE ends it): a stream that never ends. */
+static pid_t endless_writer(const char *path, char fill) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char chunk[65536];
+        memset(chunk, fill, sizeof chunk);
+        int fd = open(path, O_WRONLY);
+        while (fd >= 0 && write(fd, chunk, sizeof chunk) > 0) continue;
+        _exit(0);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static long peak_rss_kb(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+static void test_read_limits(void) {
+    char path[512], want[640];
+    /* Regular files over the limit: refused by their size, naming it and the variable. */
+    setenv("AAPMT_MAX_TEXT_BYTES", "1K", 1);
+    setenv("AAPMT_MAX_IMAGE_BYTES", "1K", 1);
+    at_csv *c = at_csv_read(file_of("limit.csv", "a\n", 1024, 'x'));
+    CHECK(c && c->nrows == 1, "a CSV of exactly the limit: %s", c ? "wrong table" : at_last_error());
+    at_csv_free(c);
+    snprintf(path, sizeof path, "%s", file_of("over.csv", "a\n", 1025, 'x'));
+    c = at_csv_read(path);
+    snprintf(want, sizeof want, "csv: %s: 1025 bytes is over the limit of 1024 bytes (AAPMT_MAX_TEXT_BYTES sets it)",
+             path);
+    expect_error(c == NULL, "CSV over the limit", want);
+    const char *prompts[] = {"p"};
+    at_split *s = at_split_fixed_file(prompts, 1, NULL, path);
+    expect_error(s == NULL, "split file over the limit", "over.csv': 1025 bytes is over the limit of 1024 bytes");
+    at_split_free(s);
+    at_tokenizer *t = at_tokenizer_load(path);
+    expect_error(t == NULL, "vocabulary over the limit", "tokenizer: vocabulary");
+    CHECK(contains(at_last_error(), "over.csv: 1025 bytes is over the limit of 1024"), "%s", at_last_error());
+    at_tokenizer_free(t);
+    at_image *im = at_image_load(path, 0);
+    expect_error(im == NULL, "image over the limit",
+                 "over.csv': 1025 bytes is over the limit of 1024 bytes (AAPMT_MAX_IMAGE_BYTES sets it)");
+    at_image_free(im);
+
+    /* Malformed limits are errors naming the variable, never a silent default. */
+    const char *malformed[] = {"", "12x", "0", "-1", "1.5G", "1 K", "K", "18446744073709551616", "17179869184G"};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        setenv("AAPMT_MAX_TEXT_BYTES", malformed[i], 1);
+        c = at_csv_read(path);
+        snprintf(want, sizeof want, "AAPMT_MAX_TEXT_BYTES='%s' is not a byte count", malformed[i]);
+        expect_error(c == NULL, want, want);
+    }
+    setenv("AAPMT_MAX_TEXT_BYTES", "2M", 1);
+    c = at_csv_read(path);
+    CHECK(c != NULL, "2M: %s", at_last_error());
+    at_csv_free(c);
+
+    /* Pipes and devices: refused as soon as the limit is passed, so a stream
+     * that never ends (here a CSV line that never ends) is not read whole.
+     * The alarm fails the test where a reader would read on forever. */
+    setenv("AAPMT_MAX_TEXT_BYTES", "1M", 1);
+    setenv("AAPMT_MAX_IMAGE_BYTES", "1M", 1);
+    alarm(120);
+    snprintf(path, sizeof path, "%s/endless.fifo", tmpdir);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    pid_t writer = endless_writer(path, 'x');
+    c = at_csv_read(path);
+    stop(writer);
+    snprintf(want, sizeof want, "csv: %s: more bytes arrived than the limit of 1048576 bytes (AAPMT_MAX_TEXT_BYTES", path);
+    expect_error(c == NULL, "endless FIFO", want);
+    writer = endless_writer(path, 'x');
+    im = at_image_load(path, 0);
+    stop(writer);
+    expect_error(im == NULL, "endless FIFO as an image", "more bytes arrived than the limit of 1048576 bytes");
+    im = at_image_load("/dev/zero", 0);
+    expect_error(im == NULL, "/dev/zero as an image",
+                 "image '/dev/zero': more bytes arrived than the limit of 1048576 bytes (AAPMT_MAX_IMAGE_BYTES");
+    c = at_csv_read("/dev/zero");
+    expect_error(c == NULL, "/dev/zero as a CSV", "csv: /dev/zero: NUL byte at offset 0 (line 1)");
+    alarm(0);
+    unsetenv("AAPMT_MAX_TEXT_BYTES");
+    unsetenv("AAPMT_MAX_IMAGE_BYTES");
+
+    /* Text is checked as it arrives: the first NUL stops the read. A 1 GiB
+     * sparse file under the default limit is refused at once, in little
+     * memory (reading it whole took a gigabyte). */
+    snprintf(path, sizeof path, "%s/sparse.csv", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fclose(f);
+    CHECK(truncate(path, (off_t)1 << 30) == 0, "truncate");
+    long rss = peak_rss_kb();
+    double start = seconds_now();
+    c = at_csv_read(path);
+    double took = seconds_now() - start;
+    expect_error(c == NULL, "1 GiB sparse CSV", "sparse.csv: NUL byte at offset 0 (line 1): not a text file");
+    CHECK(took < 5, "the sparse CSV took %.1f s", took);
+    CHECK(peak_rss_kb() - rss < 256 * 1024, "the sparse CSV took %ld MB more memory", (peak_rss_kb() - rss) / 1024);
+    unlink(path);
+    /* A NUL past the first chunk is found where it is: its offset and line. */
+    buf b = {0};
+    for (int i = 0; i < 400000; i++) puts_(&b, "x\r\n");
+    put8(&b, 0);
+    snprintf(path, sizeof path, "%s", write_temp("late_nul.txt", b.p, b.n));
+    free(b.p);
+    s = at_split_fixed_file(prompts, 1, NULL, path);
+    expect_error(s == NULL, "NUL after 1.2 MB", "late_nul.txt': NUL byte at offset 1200000 (line 400001)");
+    at_split_free(s);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s", "/tmp/aapmt_hostile_XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -628,6 +762,7 @@ int main(void) {
     test_images();
     test_csv();
     test_csv_wide();
+    test_read_limits();
     DIR *d = opendir(tmpdir);
     for (struct dirent *e; d && (e = readdir(d));) {
         char path[512];

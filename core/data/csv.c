@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../io/read_whole.h"
 #include "../tensor.h"
 
 typedef struct parser {
@@ -226,45 +227,9 @@ fail:
     return NULL;
 }
 
-char *at_read_text_file(const char *op, const char *what, const char *path, size_t *len) {
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        at_set_error("%s: cannot open %s'%s': %s", op, what, path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t cap = 0, got;
-    char chunk[65536];
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (!grow((void **)&text, &cap, *len + got + 1, 1)) {
-            free(text);
-            fclose(f);
-            at_set_error("%s: out of memory reading %s'%s'", op, what, path);
-            return NULL;
-        }
-        memcpy(text + *len, chunk, got);
-        *len += got;
-    }
-    bool failed = ferror(f);
-    int err = errno;
-    fclose(f);
-    if (!failed && !text && !grow((void **)&text, &cap, 1, 1)) {
-        at_set_error("%s: out of memory reading %s'%s'", op, what, path);
-        return NULL;
-    }
-    if (failed) {
-        free(text);
-        at_set_error("%s: cannot read %s'%s': %s", op, what, path, strerror(err));
-        return NULL;
-    }
-    text[*len] = '\0';
-    return text;
-}
-
 at_csv *at_csv_read(const char *path) {
     size_t len;
-    char *text = at_read_text_file("csv", "", path, &len);
+    char *text = at_read_whole(path, &AT_TEXT_FILE, &len, "csv: %s", path);
     if (!text) return NULL;
     at_csv *csv = at_csv_parse(text, len, path);
     free(text);
