@@ -250,7 +250,7 @@ static void test_csv(void) {
     CHECK_ERROR(parse("a,b,a\n1,2,3\n"), "columns 1 and 3 are both called 'a'");
     CHECK_ERROR(parse(""), "mem.csv: no header line");
     CHECK_ERROR(parse("\xEF\xBB\xBF\n\r\n"), "no header line");
-    CHECK_ERROR(at_csv_read(FIX "no-such.csv"), "csv: cannot open '", "no-such.csv': No such file");
+    CHECK_ERROR(at_csv_read(FIX "no-such.csv"), "csv: ", "no-such.csv: cannot open: No such file");
 }
 
 /* ---- small databases ---- */
@@ -596,7 +596,7 @@ static void test_split_api(void) {
     CHECK_ERROR(at_split_fixed_file(rows, nrows, NULL, tmp_path("twice.txt")), "twice.txt', line 3: 'c' is listed twice (first at line 1)");
     write_file(tmp_path("blank.txt"), "\n\n");
     CHECK_ERROR(at_split_fixed_file(rows, nrows, NULL, tmp_path("blank.txt")), "blank.txt' lists no test prompts");
-    CHECK_ERROR(at_split_fixed_file(rows, nrows, NULL, tmp_path("absent.txt")), "cannot open the test prompts file", "absent.txt");
+    CHECK_ERROR(at_split_fixed_file(rows, nrows, NULL, tmp_path("absent.txt")), "split: the test prompts file '", "absent.txt': cannot open");
     const char *list[] = {"a", "zzz"};
     CHECK_ERROR(at_split_fixed(rows, nrows, NULL, list, 2, "my list"), "my list, test prompt 2: 'zzz' is not a prompt");
 }

@@ -9,18 +9,27 @@
  *   test_image.c, test_data.c. */
 #define _GNU_SOURCE   /* mkdtemp */
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
 #include "io/image.h"
 #include "io/pickle.h"
 #include "io/state_dict.h"
+#include "io/tokenizer.h"
 #include "io/zip.h"
 #include "data/csv.h"
+#include "data/split.h"
 
 static char tmpdir[256];
 
@@ -339,6 +348,22 @@ static void test_zips(void) {
     CHECK(contains(at_last_error(), "global 'os.system' is not allowed"), "evil.pt: %s", at_last_error());
     at_sd_free(sd);
     free(pt.p);
+
+    /* A name with a NUL byte, {"../\0": 1}: as a C string it would be cut
+     * short. make_zip copies data as a C string, so the NULs (in the name and
+     * its length) are put in afterwards in place of the '#'s. */
+    zspec nul_key[] = {{"nul/data.pkl", "\x80\x02}X\x04###../#K\x01s.", 0, 0, 0, NULL, 0},
+                       {"nul/version", "3\n", 0, 0, 0, NULL, 0}};
+    pt = make_zip(nul_key, 2, 0);
+    static const char placeholder[] = "X\x04###../#";
+    unsigned char *hashes = memmem(pt.p, pt.n, placeholder, sizeof placeholder - 1);
+    CHECK(hashes, "nul_key.pt: the placeholder is in the archive");
+    if (hashes) hashes[2] = hashes[3] = hashes[4] = hashes[8] = 0;
+    sd = at_load_checkpoint(write_temp("nul_key.pt", pt.p, pt.n));
+    expect_error(sd == NULL, "nul_key.pt", "nul_key.pt: entry 0 of the state dict: its key holds a NUL byte at key "
+                                           "byte 3, after '../' (a tensor name cannot hold NUL)");
+    at_sd_free(sd);
+    free(pt.p);
 }
 
 /* ---- safetensors (test_checkpoint.c holds overlap/offsets/header fixtures too) ---- */
@@ -421,6 +446,42 @@ static void test_safetensors(void) {
         at_sd_free(sd);
         free(b.p);
         unlink(path);
+    }
+    /* NULs in strings: cJSON would end the string there, so "w\u0000a" and
+     * "w\u0000b" would both load as "w" (and be called the same name twice). */
+    expect_safetensors("nul_escaped_key.safetensors",
+                       "{\"w\\u0000a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                       "\"w\\u0000b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 0, f, 8,
+                       "nul_escaped_key.safetensors: safetensors: header byte 3: a NUL character (\\u0000) in the "
+                       "key, after 'w' (a tensor name cannot hold NUL");
+    expect_safetensors("nul_in_value.safetensors",
+                       "{\"w\":{\"dtype\":\"F32\\u0000x\",\"shape\":[1],\"data_offsets\":[0,4]}}", 0, f, 4,
+                       "header byte 18: a NUL character (\\u0000) in the string, after 'F32'");
+    {
+        /* A raw NUL byte, in a key and between tokens (where cJSON skips it as space). */
+        static const char raw_key[] = "{\"w\0a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        static const char raw_space[] = "{\0}";
+        buf b = {0};
+        put64(&b, sizeof raw_key - 1), put(&b, raw_key, sizeof raw_key - 1), put(&b, f, 4);
+        at_state_dict *sd = at_load_checkpoint(write_temp("nul_raw_key.safetensors", b.p, b.n));
+        expect_error(sd == NULL, "nul_raw_key.safetensors", "header byte 3: a NUL byte in the key, after 'w'");
+        at_sd_free(sd);
+        b.n = 0;
+        put64(&b, sizeof raw_space - 1), put(&b, raw_space, sizeof raw_space - 1);
+        sd = at_load_checkpoint(write_temp("nul_raw_space.safetensors", b.p, b.n));
+        expect_error(sd == NULL, "nul_raw_space.safetensors", "header byte 1 is a NUL byte");
+        at_sd_free(sd);
+        free(b.p);
+        /* An escaped backslash before "u0000" is no NUL: the name is w\u0000, 7 characters. */
+        b = (buf){0};
+        const char *h = "{\"w\\\\u0000\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        put64(&b, strlen(h)), puts_(&b, h), put(&b, f, 4);
+        const char *path = write_temp("escaped_backslash.safetensors", b.p, b.n);
+        sd = at_load_checkpoint(path);
+        CHECK(sd && sd->count == 1 && strcmp(sd->entries[0].name, "w\\u0000") == 0, "escaped backslash: %s",
+              sd ? sd->entries[0].name : at_last_error());
+        at_sd_free(sd);
+        free(b.p);
     }
     char deep[4096] = "{\"__metadata__\":";
     for (int i = 0; i < 2000; i++) strcat(deep, "[");
@@ -555,6 +616,185 @@ static void test_csv(void) {
     free(b.p);
 }
 
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* A million cells as 100,000 columns by 10 records. With duplicates, three
+ * names repeat: columns 4 and 7 those of columns 2 and 1, the last that of
+ * column 50001. */
+static buf wide_csv(bool duplicates) {
+    enum { COLUMNS = 100000, RECORDS = 10 };
+    buf b = {0};
+    char cell[32];
+    for (int c = 0; c < COLUMNS; c++) {
+        int named = c;
+        if (duplicates) named = c == 3 ? 1 : c == 6 ? 0 : c == COLUMNS - 1 ? 50000 : c;
+        snprintf(cell, sizeof cell, "column_%06d%c", named, c + 1 < COLUMNS ? ',' : '\n');
+        puts_(&b, cell);
+    }
+    for (int r = 1; r < RECORDS; r++)
+        for (int c = 0; c < COLUMNS; c++) {
+            snprintf(cell, sizeof cell, "%d%c", r, c + 1 < COLUMNS ? ',' : '\n');
+            puts_(&b, cell);
+        }
+    return b;
+}
+
+/* The header check once compared every pair of names: 100,000 columns took
+ * half a minute or more; now well under a second (10 s leaves room for a
+ * sanitizer build on a busy machine). */
+static void test_csv_wide(void) {
+    buf b = wide_csv(false);
+    double start = seconds_now();
+    at_csv *c = at_csv_parse((const char *)b.p, b.n, "wide.csv");
+    double took = seconds_now() - start;
+    CHECK(c && c->ncols == 100000 && c->nrows == 9 && strcmp(c->header[99999], "column_099999") == 0,
+          "100,000 columns: %s", c ? "wrong table" : at_last_error());
+    CHECK(took < 10, "100,000 columns took %.1f s", took);
+    at_csv_free(c);
+    free(b.p);
+    /* The pair named is the repeat met first from the left, with the name's first column. */
+    b = wide_csv(true);
+    start = seconds_now();
+    c = at_csv_parse((const char *)b.p, b.n, "wide_duplicates.csv");
+    took = seconds_now() - start;
+    expect_error(c == NULL, "duplicate names in 100,000 columns",
+                 "wide_duplicates.csv, line 1: columns 2 and 4 are both called 'column_000001'");
+    CHECK(took < 10, "100,000 columns with duplicates took %.1f s", took);
+    at_csv_free(c);
+    free(b.p);
+}
+
+/* ---- reading whole files: size limits, pipes, early refusal (io/read_whole.h) ---- */
+
+static const char *file_of(const char *name, const char *start, size_t size, char fill) {
+    buf b = {0};
+    puts_(&b, start);
+    while (b.n < size) put8(&b, (unsigned char)fill);
+    const char *path = write_temp(name, b.p, size);
+    free(b.p);
+    return path;
+}
+
+/* A child writing fill to the FIFO at path until the reader goes away (its
+ * write then fails, or SIGPIPE ends it): a stream that never ends. */
+static pid_t endless_writer(const char *path, char fill) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char chunk[65536];
+        memset(chunk, fill, sizeof chunk);
+        int fd = open(path, O_WRONLY);
+        while (fd >= 0 && write(fd, chunk, sizeof chunk) > 0) continue;
+        _exit(0);
+    }
+    return pid;
+}
+
+static void stop(pid_t pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+static long peak_rss_kb(void) {
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_maxrss;
+}
+
+static void test_read_limits(void) {
+    char path[512], want[640];
+    /* Regular files over the limit: refused by their size, naming it and the variable. */
+    setenv("AAPMT_MAX_TEXT_BYTES", "1K", 1);
+    setenv("AAPMT_MAX_IMAGE_BYTES", "1K", 1);
+    at_csv *c = at_csv_read(file_of("limit.csv", "a\n", 1024, 'x'));
+    CHECK(c && c->nrows == 1, "a CSV of exactly the limit: %s", c ? "wrong table" : at_last_error());
+    at_csv_free(c);
+    snprintf(path, sizeof path, "%s", file_of("over.csv", "a\n", 1025, 'x'));
+    c = at_csv_read(path);
+    snprintf(want, sizeof want, "csv: %s: 1025 bytes is over the limit of 1024 bytes (AAPMT_MAX_TEXT_BYTES sets it)",
+             path);
+    expect_error(c == NULL, "CSV over the limit", want);
+    const char *prompts[] = {"p"};
+    at_split *s = at_split_fixed_file(prompts, 1, NULL, path);
+    expect_error(s == NULL, "split file over the limit", "over.csv': 1025 bytes is over the limit of 1024 bytes");
+    at_split_free(s);
+    at_tokenizer *t = at_tokenizer_load(path);
+    expect_error(t == NULL, "vocabulary over the limit", "tokenizer: vocabulary");
+    CHECK(contains(at_last_error(), "over.csv: 1025 bytes is over the limit of 1024"), "%s", at_last_error());
+    at_tokenizer_free(t);
+    at_image *im = at_image_load(path, 0);
+    expect_error(im == NULL, "image over the limit",
+                 "over.csv': 1025 bytes is over the limit of 1024 bytes (AAPMT_MAX_IMAGE_BYTES sets it)");
+    at_image_free(im);
+
+    /* Malformed limits are errors naming the variable, never a silent default. */
+    const char *malformed[] = {"", "12x", "0", "-1", "1.5G", "1 K", "K", "18446744073709551616", "17179869184G"};
+    for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+        setenv("AAPMT_MAX_TEXT_BYTES", malformed[i], 1);
+        c = at_csv_read(path);
+        snprintf(want, sizeof want, "AAPMT_MAX_TEXT_BYTES='%s' is not a byte count", malformed[i]);
+        expect_error(c == NULL, want, want);
+    }
+    setenv("AAPMT_MAX_TEXT_BYTES", "2M", 1);
+    c = at_csv_read(path);
+    CHECK(c != NULL, "2M: %s", at_last_error());
+    at_csv_free(c);
+
+    /* Pipes and devices: refused as soon as the limit is passed, so a stream
+     * that never ends (here a CSV line that never ends) is not read whole.
+     * The alarm fails the test where a reader would read on forever. */
+    setenv("AAPMT_MAX_TEXT_BYTES", "1M", 1);
+    setenv("AAPMT_MAX_IMAGE_BYTES", "1M", 1);
+    alarm(120);
+    snprintf(path, sizeof path, "%s/endless.fifo", tmpdir);
+    CHECK(mkfifo(path, 0600) == 0, "mkfifo");
+    pid_t writer = endless_writer(path, 'x');
+    c = at_csv_read(path);
+    stop(writer);
+    snprintf(want, sizeof want, "csv: %s: more bytes arrived than the limit of 1048576 bytes (AAPMT_MAX_TEXT_BYTES", path);
+    expect_error(c == NULL, "endless FIFO", want);
+    writer = endless_writer(path, 'x');
+    im = at_image_load(path, 0);
+    stop(writer);
+    expect_error(im == NULL, "endless FIFO as an image", "more bytes arrived than the limit of 1048576 bytes");
+    im = at_image_load("/dev/zero", 0);
+    expect_error(im == NULL, "/dev/zero as an image",
+                 "image '/dev/zero': more bytes arrived than the limit of 1048576 bytes (AAPMT_MAX_IMAGE_BYTES");
+    c = at_csv_read("/dev/zero");
+    expect_error(c == NULL, "/dev/zero as a CSV", "csv: /dev/zero: NUL byte at offset 0 (line 1)");
+    alarm(0);
+    unsetenv("AAPMT_MAX_TEXT_BYTES");
+    unsetenv("AAPMT_MAX_IMAGE_BYTES");
+
+    /* Text is checked as it arrives: the first NUL stops the read. A 1 GiB
+     * sparse file under the default limit is refused at once, in little
+     * memory (reading it whole took a gigabyte). */
+    snprintf(path, sizeof path, "%s/sparse.csv", tmpdir);
+    FILE *f = fopen(path, "wb");
+    fclose(f);
+    CHECK(truncate(path, (off_t)1 << 30) == 0, "truncate");
+    long rss = peak_rss_kb();
+    double start = seconds_now();
+    c = at_csv_read(path);
+    double took = seconds_now() - start;
+    expect_error(c == NULL, "1 GiB sparse CSV", "sparse.csv: NUL byte at offset 0 (line 1): not a text file");
+    CHECK(took < 5, "the sparse CSV took %.1f s", took);
+    CHECK(peak_rss_kb() - rss < 256 * 1024, "the sparse CSV took %ld MB more memory", (peak_rss_kb() - rss) / 1024);
+    unlink(path);
+    /* A NUL past the first chunk is found where it is: its offset and line. */
+    buf b = {0};
+    for (int i = 0; i < 400000; i++) puts_(&b, "x\r\n");
+    put8(&b, 0);
+    snprintf(path, sizeof path, "%s", write_temp("late_nul.txt", b.p, b.n));
+    free(b.p);
+    s = at_split_fixed_file(prompts, 1, NULL, path);
+    expect_error(s == NULL, "NUL after 1.2 MB", "late_nul.txt': NUL byte at offset 1200000 (line 400001)");
+    at_split_free(s);
+}
+
 int main(void) {
     snprintf(tmpdir, sizeof tmpdir, "%s", "/tmp/aapmt_hostile_XXXXXX");
     if (!mkdtemp(tmpdir)) {
@@ -566,6 +806,8 @@ int main(void) {
     test_safetensors();
     test_images();
     test_csv();
+    test_csv_wide();
+    test_read_limits();
     DIR *d = opendir(tmpdir);
     for (struct dirent *e; d && (e = readdir(d));) {
         char path[512];

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../io/read_whole.h"
 #include "../tensor.h"
 
 typedef struct parser {
@@ -139,17 +140,39 @@ static bool is_index_name(const char *name) {
     return name[0] == '\0' || strcmp(name, "Unnamed: 0") == 0;
 }
 
+typedef struct named_column { const char *name; int col; } named_column;
+
+static int by_name_then_column(const void *a, const void *b) {
+    const named_column *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->col > y->col) - (x->col < y->col);
+}
+
+/* Names must be unique. Sorting the names makes this n log n (comparing every
+ * pair took minutes for 100,000 columns); the pair named is the one a scan
+ * from the left meets first: the earliest column repeating an earlier name,
+ * and that name's first column. */
 static int check_header(const at_csv *csv) {
-    for (int i = csv->index_column; i < csv->ncols; i++) {
-        if (!csv->header[i][0]) continue;   /* pandas' "Unnamed: i": never looked up */
-        for (int j = csv->index_column; j < i; j++)
-            if (strcmp(csv->header[i], csv->header[j]) == 0) {
-                at_set_error("csv: %s, line %lld: columns %d and %d are both called '%s'", csv->path,
-                             (long long)csv->header_line, j + 1, i + 1, csv->header[i]);
-                return -1;
-            }
+    named_column *sorted = malloc(sizeof *sorted * (size_t)csv->ncols);
+    if (!sorted) {
+        at_set_error("csv: %s: out of memory", csv->path);
+        return -1;
     }
-    return 0;
+    int n = 0;
+    for (int i = csv->index_column; i < csv->ncols; i++)
+        if (csv->header[i][0]) sorted[n++] = (named_column){csv->header[i], i};   /* "": never looked up */
+    qsort(sorted, (size_t)n, sizeof *sorted, by_name_then_column);
+    int first = -1, repeat = -1;
+    for (int k = 1; k < n; k++) {
+        bool starts_repeat = strcmp(sorted[k].name, sorted[k - 1].name) == 0 &&
+                             (k == 1 || strcmp(sorted[k - 1].name, sorted[k - 2].name) != 0);
+        if (starts_repeat && (repeat < 0 || sorted[k].col < repeat)) first = sorted[k - 1].col, repeat = sorted[k].col;
+    }
+    free(sorted);
+    if (repeat < 0) return 0;
+    at_set_error("csv: %s, line %lld: columns %d and %d are both called '%s'", csv->path,
+                 (long long)csv->header_line, first + 1, repeat + 1, csv->header[repeat]);
+    return -1;
 }
 
 at_csv *at_csv_parse(const char *text, size_t len, const char *name) {
@@ -204,45 +227,9 @@ fail:
     return NULL;
 }
 
-char *at_read_text_file(const char *op, const char *what, const char *path, size_t *len) {
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        at_set_error("%s: cannot open %s'%s': %s", op, what, path, strerror(errno));
-        return NULL;
-    }
-    char *text = NULL;
-    size_t cap = 0, got;
-    char chunk[65536];
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        if (!grow((void **)&text, &cap, *len + got + 1, 1)) {
-            free(text);
-            fclose(f);
-            at_set_error("%s: out of memory reading %s'%s'", op, what, path);
-            return NULL;
-        }
-        memcpy(text + *len, chunk, got);
-        *len += got;
-    }
-    bool failed = ferror(f);
-    int err = errno;
-    fclose(f);
-    if (!failed && !text && !grow((void **)&text, &cap, 1, 1)) {
-        at_set_error("%s: out of memory reading %s'%s'", op, what, path);
-        return NULL;
-    }
-    if (failed) {
-        free(text);
-        at_set_error("%s: cannot read %s'%s': %s", op, what, path, strerror(err));
-        return NULL;
-    }
-    text[*len] = '\0';
-    return text;
-}
-
 at_csv *at_csv_read(const char *path) {
     size_t len;
-    char *text = at_read_text_file("csv", "", path, &len);
+    char *text = at_read_whole(path, &AT_TEXT_FILE, &len, "csv: %s", path);
     if (!text) return NULL;
     at_csv *csv = at_csv_parse(text, len, path);
     free(text);

@@ -40,8 +40,9 @@ typedef struct at_csv {
     char *block;          /* storage of every cell */
 } at_csv;
 
-/* Reads and parses a file; NULL after at_set_error("csv: PATH: ...") when it
- * cannot be read or is malformed (naming line and column). */
+/* Reads and parses a file; NULL after at_set_error("csv: PATH...") when it
+ * cannot be read (io/read_whole.h: at most 2 GiB, AAPMT_MAX_TEXT_BYTES; no
+ * NUL byte) or is malformed (naming line and column). */
 at_csv *at_csv_read(const char *path);
 /* Parses text held in memory; name stands for the path in messages. */
 at_csv *at_csv_parse(const char *text, size_t len, const char *name);
@@ -56,9 +57,5 @@ static inline const char *at_csv_cell(const at_csv *csv, int64_t row, int col) {
  * at_set_error("who: PATH, line L, column 'C': 'x' is not a number") for an
  * empty, non-numeric, NaN or infinite cell. */
 int at_csv_number(const at_csv *csv, int64_t row, int col, const char *who, double *out);
-
-/* A whole file as NUL-terminated text (*len excludes the NUL); NULL with
- * "op: cannot open <what>'path': reason" (or read / out of memory). */
-char *at_read_text_file(const char *op, const char *what, const char *path, size_t *len);
 
 #endif

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../io/read_whole.h"
 #include "../tensor.h"
-#include "csv.h"
 #include "mt19937.h"
 #include "prompt_index.h"
 
@@ -219,7 +219,7 @@ at_split *at_split_fixed(const char *const *prompts, int64_t nrows, const int64_
 at_split *at_split_fixed_file(const char *const *prompts, int64_t nrows, const int64_t *keep,
                               const char *path) {
     size_t len;
-    char *text = at_read_text_file("split", "the test prompts file ", path, &len);
+    char *text = at_read_whole(path, &AT_TEXT_FILE, &len, "split: the test prompts file '%s'", path);
     if (!text) return NULL;
 
     /* Lines, in place: each '\n' (and a '\r' before it) becomes a terminator. */

@@ -55,7 +55,8 @@ int at_split_rounds(const char *const *prompts, int64_t nrows, const int64_t *ke
                     int k, double train_fraction, at_split **out);
 /* A fixed split: the test prompts are the lines of a text file (UTF-8, an
  * optional BOM, \n or \r\n line ends, blank lines ignored; each line is a
- * whole prompt, spaces included); every other prompt is train. */
+ * whole prompt, spaces included; at most 2 GiB, AAPMT_MAX_TEXT_BYTES, and no
+ * NUL byte: io/read_whole.h); every other prompt is train. */
 at_split *at_split_fixed_file(const char *const *prompts, int64_t nrows, const int64_t *keep,
                               const char *path);
 /* The same from a list; source names the list in messages ("test prompt 3

@@ -49,8 +49,8 @@
 #include "image.h"
 #include "image_internal.h"
 #include "crc32.h"
+#include "read_whole.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -469,37 +469,9 @@ at_image *at_image_decode(const void *data, size_t size, const char *name, int64
 }
 
 at_image *at_image_load(const char *path, int64_t max_pixels) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        at_set_error("image '%s': cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    uint8_t *data = NULL;
-    size_t size = 0, cap = 0;
-    for (;;) {
-        if (size == cap) {
-            size_t grown = cap ? cap * 2 : 1 << 16;
-            uint8_t *bigger = realloc(data, grown);
-            if (!bigger) {
-                free(data);
-                fclose(f);
-                at_set_error("image '%s': out of memory reading the file", path);
-                return NULL;
-            }
-            data = bigger;
-            cap = grown;
-        }
-        size_t got = fread(data + size, 1, cap - size, f);
-        size += got;
-        if (got == 0) break;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    if (failed) {
-        free(data);
-        at_set_error("image '%s': read error", path);
-        return NULL;
-    }
+    size_t size;
+    char *data = at_read_whole(path, &AT_IMAGE_FILE, &size, "image '%s'", path);
+    if (!data) return NULL;
     at_image *im = at_image_decode(data, size, path, max_pixels);
     free(data);
     return im;

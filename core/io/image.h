@@ -62,7 +62,8 @@ void at_image_free(at_image *im);                      /* NULL is fine */
 /* Decodes a file, or bytes in memory (name is only for messages). A
  * max_pixels of 0 or less means the environment's limit or the default
  * (at_image_pixel_limit); the bound is checked against the header before
- * any pixel memory is allocated. */
+ * any pixel memory is allocated. A file is read whole first, at most 1 GiB
+ * (AAPMT_MAX_IMAGE_BYTES; read_whole.h). */
 at_image *at_image_load(const char *path, int64_t max_pixels);
 at_image *at_image_decode(const void *data, size_t size, const char *name, int64_t max_pixels);
 

@@ -140,9 +140,18 @@ static at_state_dict *build_state_dict(loader *L, const at_pv *root) {
     bool ok = sd && L->storages;
     for (int i = 0; ok && i < root->u.dict.n; i++) {
         const at_pv *k = root->u.dict.keys[i], *v = root->u.dict.values[i];
-        if (k->kind != AT_PV_STR || memchr(k->u.str.s, 0, k->u.str.len)) {
+        if (k->kind != AT_PV_STR) {
             at_set_error("%s: %s: entry %d of the state dict has a %s key, not a name", L->op, L->m->path, i,
                          at_pv_kind_name(k->kind));
+            ok = false;
+            break;
+        }
+        const char *nul = memchr(k->u.str.s, 0, k->u.str.len);
+        if (nul) {   /* names are C strings: this one would be cut short at the NUL */
+            int before = (int)(nul - k->u.str.s);
+            at_set_error("%s: %s: entry %d of the state dict: its key holds a NUL byte at key byte %d, after "
+                         "'%.*s%s' (a tensor name cannot hold NUL)", L->op, L->m->path, i, before,
+                         before < 64 ? before : 64, k->u.str.s, before > 64 ? "..." : "");
             ok = false;
             break;
         }

@@ -81,6 +81,38 @@ static int check_metadata(const reader *r, const cJSON *meta) {
     return 0;
 }
 
+/* cJSON ends its strings at a NUL, so a key "w\u0000a" (or one with a raw
+ * NUL byte) would load as "w": two such keys would look like one name twice,
+ * and one alone would lose the rest of its name unseen. The raw header is
+ * scanned for a NUL, escaped or not, in any string before cJSON reads it; a
+ * raw NUL outside strings (cJSON would skip it as white space) is refused
+ * too. An unterminated string is left for cJSON to report. */
+static int refuse_nul(const reader *r, const char *text, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] == '\0') FAIL(r, "header byte %zu is a NUL byte", i);
+        if (text[i] != '"') continue;
+        size_t start = ++i, nul = 0;
+        const char *nul_kind = NULL;
+        for (; i < n && text[i] != '"'; i++) {
+            bool escaped_nul = text[i] == '\\' && n - i >= 6 && memcmp(text + i, "\\u0000", 6) == 0;
+            if (!nul_kind && (escaped_nul || text[i] == '\0'))
+                nul = i, nul_kind = escaped_nul ? "NUL character (\\u0000)" : "NUL byte";
+            if (text[i] == '\\') i++;   /* the escaped character cannot end the string */
+        }
+        if (!nul_kind) continue;
+        size_t after = i + 1;
+        while (after < n && (text[after] == ' ' || text[after] == '\n' || text[after] == '\r' || text[after] == '\t'))
+            after++;
+        size_t shown = nul - start < 64 ? nul - start : 64;
+        while (shown && ((unsigned char)text[start + shown] & 0xC0) == 0x80) shown--;   /* whole characters */
+        bool key = after < n && text[after] == ':';
+        FAIL(r, "header byte %zu: a %s in the %s, after '%.*s%s' (%s cannot hold NUL: it would be cut short there)",
+             nul, nul_kind, key ? "key" : "string", (int)shown, text + start, shown < nul - start ? "..." : "",
+             key ? "a tensor name" : "a header string");
+    }
+    return 0;
+}
+
 /* One header entry → a tensor viewing the mapped bytes; its range goes to *range. */
 static int read_entry(const reader *r, const cJSON *e, at_state_dict *sd, byte_range *range) {
     const char *name = e->string;
@@ -161,6 +193,7 @@ at_state_dict *at_load_safetensors_mapped(at_mapped_file *m, const char *op) {
     }
     r.data_start = 8 + n;
     r.data_size = m->size - r.data_start;
+    if (refuse_nul(&r, text, n)) return NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, n, &end, false);
     bool trailing_ok = root && end;

@@ -3,14 +3,14 @@
  * Text to words is in tokenizer_text.c. */
 #include "tokenizer.h"
 
-#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
 
-#define VOCAB_MAX_BYTES ((size_t)64 << 20)   /* bert-base-uncased's is 232 KB */
+#include "read_whole.h"
+
 
 struct at_tokenizer {
     char *text;            /* the file's bytes, each line's end overwritten by NUL */
@@ -76,40 +76,6 @@ void at_tokenizer_free(at_tokenizer *tok) {
     free(tok->line_len);
     free(tok->slot);
     free(tok);
-}
-
-static char *read_file(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        at_set_error("tokenizer: cannot open vocabulary %s: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap + 1);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n, f);
-        if (n < cap) break;
-        if (cap >= VOCAB_MAX_BYTES) {
-            at_set_error("tokenizer: %s is over %zu MB: not a vocab.txt", path, VOCAB_MAX_BYTES >> 20);
-            free(buf);
-            fclose(f);
-            return NULL;
-        }
-        cap *= 2;
-        char *nb = realloc(buf, cap + 1);
-        if (!nb) free(buf);
-        buf = nb;
-    }
-    bool bad = !buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        at_set_error("tokenizer: cannot read %s%s", path, buf ? "" : " (out of memory)");
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *size = n;
-    return buf;
 }
 
 /* Splits the text into lines as Python's universal newlines do (\n, \r\n
@@ -205,7 +171,7 @@ at_tokenizer *at_tokenizer_load(const char *vocab_path) {
     }
     at_tokenizer *t = calloc(1, sizeof *t);
     size_t n = 0;
-    if (!t || !(t->text = read_file(vocab_path, &n))) {
+    if (!t || !(t->text = at_read_whole(vocab_path, &AT_TEXT_FILE, &n, "tokenizer: vocabulary %s", vocab_path))) {
         if (!t) at_set_error("tokenizer: out of memory");
         at_tokenizer_free(t);
         return NULL;

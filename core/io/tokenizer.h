@@ -55,7 +55,8 @@ char *at_tokenizer_find_vocab(const char *explicit_path, const char *checkpoint_
  * \r\n or \r end a line), id = line number from 0, a repeated token keeps its
  * last line. [PAD], [UNK], [CLS] and [SEP] must be present. [DEC] and [ENC]
  * take the next free ids (30522 and 30523 for bert-base-uncased) unless the
- * file already has them. */
+ * file already has them. The file is read as text (read_whole.h): at most
+ * 2 GiB (AAPMT_MAX_TEXT_BYTES), and a NUL byte is refused. */
 at_tokenizer *at_tokenizer_load(const char *vocab_path);
 void at_tokenizer_free(at_tokenizer *tok);   /* NULL is fine */
 

@@ -1,7 +1,6 @@
 /* Model config: the built-in ImageReward-v1.0 sizes and a strict JSON reader. */
 #include "config.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 
 #include <cJSON.h>
 
+#include "../io/read_whole.h"
 #include "../tensor.h"
 
 void ir_config_default(ir_config *cfg) {
@@ -350,33 +350,12 @@ done:
 }
 
 int ir_config_load(const char *path, ir_config *cfg) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        at_set_error("model config %s: cannot open (%s)", path, strerror(errno));
-        return -1;
-    }
     /* Configs are a few hundred bytes; a megabyte is plenty and bounds what a
      * wrong path (a checkpoint, say) makes us read. */
-    enum { MAX_CONFIG = 1 << 20 };
-    char *text = malloc(MAX_CONFIG + 1);
-    size_t n = text ? fread(text, 1, MAX_CONFIG + 1, f) : 0;
-    bool read_error = text && ferror(f);
-    fclose(f);
-    if (!text) {
-        at_set_error("model config %s: out of memory", path);
-        return -1;
-    }
-    if (read_error || n > MAX_CONFIG) {
-        at_set_error("model config %s: %s", path, read_error ? "read error" : "larger than 1 MB, not a config");
-        free(text);
-        return -1;
-    }
-    text[n] = '\0';
-    if (strlen(text) != n) {
-        at_set_error("model config %s: contains a NUL byte, not a JSON text file", path);
-        free(text);
-        return -1;
-    }
+    static const at_file_kind config_file = {NULL, 1 << 20, true};
+    size_t n;
+    char *text = at_read_whole(path, &config_file, &n, "model config %s", path);
+    if (!text) return -1;
     int rc = ir_config_parse(text, path, cfg);
     free(text);
     return rc;

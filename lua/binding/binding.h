@@ -115,6 +115,11 @@ void lt_train_register(lua_State *L);
 void lt_loader_register(lua_State *L);        /* loader.c: aapmt.loader */
 void lt_cuda_register(lua_State *L);          /* cuda.c: aapmt.cuda, set_matmul_precision */
 void lt_demo_db_register(lua_State *L);       /* demo_db.c: aapmt.demo_db */         /* train.c: optimizers, schedules, metrics */         /* model.c: ImageReward, aapmt.preprocess */
+/* The {name = tensor} table at idx as a state dict (tensors
+ * shared; never NULL: it raises "fname: WHAT must map names ..." for a key
+ * that is not a string or a value not a tensor, and for a name holding a NUL
+ * byte, which the C name would silently lose; checkpoint.c). */
+struct at_state_dict *lt_check_state_dict(lua_State *L, int idx, const char *what, const char *fname);
 /* Softmax over the optional dim at idx (default: the last), which the engine
  * supports through a transpose when it is not the last (functions.c). */
 at_tensor *lt_softmax_dim(lua_State *L, at_tensor *x, int idx, const char *fname);

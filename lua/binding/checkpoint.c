@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "binding.h"
+
+#include <string.h>
+
 #include "io/state_dict.h"
 
 static int load(lua_State *L) {
@@ -62,27 +65,53 @@ static at_state_dict *sorted_by_name(const at_state_dict *sd) {
     return out;
 }
 
+at_state_dict *lt_check_state_dict(lua_State *L, int idx, const char *what, const char *fname) {
+    idx = lua_absindex(L, idx);
+    luaL_checktype(L, idx, LUA_TTABLE);
+    at_state_dict *sd = at_sd_new();
+    if (!sd) {
+        lt_engine_error(L, fname);
+        return NULL;
+    }
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        at_tensor *t = lt_test(L, -1, fname);
+        if (lua_type(L, -2) != LUA_TSTRING || !t) {
+            at_sd_free(sd);
+            luaL_error(L, "%s: %s must map names (strings) to tensors; found a %s key with a %s value", fname,
+                       what, luaL_typename(L, -2), luaL_typename(L, -1));
+            return NULL;
+        }
+        size_t len;
+        const char *name = lua_tolstring(L, -2, &len);
+        if (strlen(name) != len) {   /* names are C strings: this one would be cut short */
+            at_sd_free(sd);
+            luaL_Buffer shown;   /* the name with each NUL written \0 */
+            luaL_buffinit(L, &shown);
+            for (size_t i = 0; i < len; i++)
+                if (name[i]) luaL_addchar(&shown, name[i]);
+                else luaL_addstring(&shown, "\\0");
+            luaL_pushresult(&shown);
+            luaL_error(L, "%s: the name '%s' holds a NUL byte (at byte %d), which a tensor name cannot hold", fname,
+                       lua_tostring(L, -1), (int)strlen(name));
+            return NULL;
+        }
+        if (at_sd_put(sd, name, t)) {
+            at_sd_free(sd);
+            lt_engine_error(L, fname);
+            return NULL;
+        }
+        lua_pop(L, 1);
+    }
+    return sd;
+}
+
 static int save(lua_State *L) {
     const char *fname = "aapmt.save";
     luaL_checktype(L, 1, LUA_TTABLE);
     const char *path = luaL_checkstring(L, 2);
     at_save_format format = check_format(L, 3, fname);
-    at_state_dict *sd = at_sd_new();
-    if (!sd) return lt_engine_error(L, fname);
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        at_tensor *t = lt_test(L, -1, fname);
-        if (lua_type(L, -2) != LUA_TSTRING || !t) {
-            at_sd_free(sd);
-            return luaL_error(L, "%s: the table must map names (strings) to tensors; found a %s key with a %s value",
-                              fname, luaL_typename(L, -2), luaL_typename(L, -1));
-        }
-        if (at_sd_put(sd, lua_tostring(L, -2), t)) {
-            at_sd_free(sd);
-            return lt_engine_error(L, fname);
-        }
-        lua_pop(L, 1);
-    }
+    at_state_dict *sd = lt_check_state_dict(L, 1, "the table", fname);
     at_state_dict *sorted = sorted_by_name(sd);
     at_sd_free(sd);
     if (!sorted) return lt_engine_error(L, fname);

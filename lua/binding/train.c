@@ -214,23 +214,7 @@ static int o_state(lua_State *L) {
 static int o_load_state(lua_State *L) {
     const char *fname = "Optimizer:load_state";
     at_optim *o = check_opt(L, fname);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    at_state_dict *sd = at_sd_new();
-    if (!sd) return lt_engine_error(L, fname);
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-        at_tensor *t = lt_test(L, -1, fname);
-        if (lua_type(L, -2) != LUA_TSTRING || !t) {
-            at_sd_free(sd);
-            return luaL_error(L, "%s: the state must map names (strings) to tensors; found a %s key with a %s value",
-                              fname, luaL_typename(L, -2), luaL_typename(L, -1));
-        }
-        if (at_sd_put(sd, lua_tostring(L, -2), t)) {
-            at_sd_free(sd);
-            return lt_engine_error(L, fname);
-        }
-        lua_pop(L, 1);
-    }
+    at_state_dict *sd = lt_check_state_dict(L, 2, "the state", fname);
     int rc = at_optim_state_import(o, sd, "");
     at_sd_free(sd);
     if (rc) return lt_engine_error(L, fname);

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import shutil
+import struct
 import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -50,9 +51,21 @@ raw = open(os.path.join(ckpt, "views.pt"), "rb").read()
 write(d, "local_name_length.pt", raw[:26] + b"\xff\xff" + raw[28:])
 fake = b"PK\x05\x06" + bytes(4) + b"\x01\x00\x01\x00" + (46).to_bytes(4, "little") + bytes(6) + b"comment"
 write(d, "comment_with_end_record.pt", raw[:-2] + len(fake).to_bytes(2, "little") + fake)
+# A state dict whose name holds a NUL byte: {"../\0": 1}.
+nul_key = io.BytesIO()
+with zipfile.ZipFile(nul_key, "w", zipfile.ZIP_STORED) as z:   # dated 1980, so reruns write the same bytes
+    z.writestr(zipfile.ZipInfo("nul/data.pkl"), b"\x80\x02}X\x04\x00\x00\x00../\x00K\x01s.")
+    z.writestr(zipfile.ZipInfo("nul/version"), b"3\n")
+write(d, "nul_key.pt", nul_key.getvalue())
 
 d = target("safetensors")
 copy(ckpt, [n for n in os.listdir(ckpt) if n.endswith(".safetensors")], d, 5000)
+# Names holding a NUL, escaped and raw (cJSON would cut both short at it).
+entry = '{"dtype":"F32","shape":[1],"data_offsets":[%d,%d]}'
+header = '{"w\\u0000a":%s,"w\\u0000b":%s}' % (entry % (0, 4), entry % (4, 8))
+write(d, "nul_escaped_key.safetensors", struct.pack("<Q", len(header)) + header.encode() + bytes(8))
+header = ('{"w\0a":%s}' % (entry % (0, 4))).encode()
+write(d, "nul_raw_key.safetensors", struct.pack("<Q", len(header)) + header + bytes(4))
 
 # Images: every small fixture (PNG, BMP, TGA, GIF, JPEG; valid and damaged),
 # plus tiny JPEGs in each subsampling, so mutations stay cheap.
@@ -99,6 +112,7 @@ copy(os.path.join(FIX, "data"), [n for n in os.listdir(os.path.join(FIX, "data")
 write(d, "quoted_error.csv", 'a,b\n"x"y,1\n')
 write(d, "short_row.csv", "a,b,c\n1,2\n")
 write(d, "cr_only.csv", "\ufeffa,b\r1,\"2\r3\"\r\r4,5")
+write(d, "duplicate_columns.csv", "x,a,b,a,b\n0,1,2,3,4\n")
 
 d = target("config")
 for rel in ("model/tiny_config.json", "train_run/tiny_coded.json", "train_run/tiny_metric_attention.json",

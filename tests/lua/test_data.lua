@@ -200,7 +200,7 @@ check.eq(csv.index_column, true, "read_csv index column")
 check.eq(csv.rows[3][3], "two\r\nlines\nand three", "read_csv quoted line breaks")
 check.eq(csv.rows[2][3], 'she said "hi"', "read_csv doubled quotes")
 same_list(csv.lines, {2, 3, 4, 8, 9, 10, 11}, "read_csv lines")
-check.raises(function() return a.read_csv(fix .. "nope.csv") end, "csv: cannot open")
+check.raises(function() return a.read_csv(fix .. "nope.csv") end, "csv: ", "nope.csv: cannot open")
 
 -- ---- aapmt split ----
 

@@ -148,4 +148,16 @@ raises(function() return a.where(ix:gt(0), 1, 2) end, "aapmt.where", "must be a 
 raises(function() return ix:masked_fill(ix:gt(0), "x") end, "Tensor:masked_fill", "value")
 raises(function() return a.where(a.ones(2, "u8"), ix, ix) end, "where", "broadcast")
 
+-- A name holding a NUL byte would lose its end as a C string ("w\0a" saved
+-- as "w"; two such names then clash): refused, with the name shown whole.
+local never = os.tmpname()
+os.remove(never)
+raises(function() a.save({["w\0a"] = ix, ["w\0b"] = ix}, never) end, "aapmt.save: the name 'w\\0",
+  "holds a NUL byte (at byte 1)")
+check.truthy(not io.open(never), "nothing is written")
+raises(function() a.save({["../\0"] = ix}, never) end, "the name '../\\0' holds a NUL byte (at byte 3)")
+local nul_opt = a.adam({a.zeros(2):requires_grad_()})
+raises(function() nul_opt:load_state({["0.exp_avg\0x"] = a.zeros(2)}) end, "Optimizer:load_state",
+  "'0.exp_avg\\0x' holds a NUL byte")
+
 print("ok")

@@ -172,6 +172,28 @@ local good = write("good.csv", "name,score\nb.png,0.5\nc.png,0.1\n")
 fails({"--csv", good, "--pred", "score", "--mos", "mos", "--mos-csv", twice}, 1, "twice.csv",
   "2 keys of column 'name' are on more than one row", "'a.png' (lines 2 and 4)", "'z.png' (lines 6 and 7)")
 
+-- Reads are capped (AAPMT_MAX_TEXT_BYTES, 2 GiB by default): a CSV on stdin
+-- whose line never ends is refused once the limit has arrived, not read on
+-- for ever (the timeout fails the test where it would be), and a malformed
+-- limit names its variable.
+local function eval_shell(pipeline)
+  local p = io.popen(pipeline:format(q(exe)) .. " 2>" .. q(tmp .. "/err") .. "; echo status=$?")
+  local out = p:read("a")
+  p:close()
+  local f = assert(io.open(tmp .. "/err"))
+  local e = f:read("a")
+  f:close()
+  return e, tonumber(out:match("status=(%d+)\n$"))
+end
+local e, s = eval_shell("yes abcdefgh | tr -d '\\n' | AAPMT_MAX_TEXT_BYTES=1M timeout 60 %s eval --csv /dev/stdin " ..
+  "--pred p --mos m")
+check.eq(s, 1, "an endless line on stdin: exit status (" .. e .. ")")
+check.truthy(e:find("csv: /dev/stdin: more bytes arrived than the limit of 1048576 bytes (AAPMT_MAX_TEXT_BYTES", 1,
+  true), "an endless line on stdin is refused at the limit: " .. e)
+e, s = eval_shell("AAPMT_MAX_TEXT_BYTES=2X %s eval --csv " .. q(plain) .. " --pred pred --mos mos")
+check.eq(s, 1, "a malformed AAPMT_MAX_TEXT_BYTES: exit status (" .. e .. ")")
+check.truthy(e:find("AAPMT_MAX_TEXT_BYTES='2X' is not a byte count", 1, true), "names the variable: " .. e)
+
 -- Empty, NaN and inf cells: an error listing the first few, or left out with --drop-missing.
 local holes = write("holes.csv", "name,pred,mos\n" .. table.concat({
   "r1,0.1,1", "r2,,2", "r3,0.3,nan", "r4,0.4,4", "r5,inf,5", "r6,0.6,6", "r7,NaN,-inf", "r8,0.8,8",

@@ -21,7 +21,8 @@ local tmp = os.tmpname()
 os.remove(tmp)
 assert(lfs.mkdir(tmp))
 
--- Runs `aapmt score MODEL ARGS...` in dir (default: here); stdout, stderr, status.
+-- Runs `aapmt score MODEL ARGS...` in dir (default: here), with env (VAR=VALUE
+-- words) set; stdout, stderr, status.
 local function score(args, opts)
   opts = opts or {}
   local quoted = {}
@@ -85,6 +86,17 @@ local out2, err2, status2 = score(args)
 check.eq(status2, 0, "--skip-bad: exit status 0 (" .. err2 .. ")")
 check.eq(out2, out, "--skip-bad scores the same")
 has(err2, missing, "--skip-bad still reports the bad images")
+
+-- Image files are read up to AAPMT_MAX_IMAGE_BYTES (1 GiB by default):
+-- /dev/zero is refused at the limit instead of filling memory.
+out, err, status = score({"--prompt", "a cat", good[1], "/dev/zero"}, {env = "AAPMT_MAX_IMAGE_BYTES=1M"})
+check.eq(status, 1, "/dev/zero as an image: exit status 1 (" .. err .. ")")
+check.near(score_of(out, good[1]), want[1], 1e-5, "the good image beside /dev/zero is scored")
+has(err, "aapmt score: /dev/zero: more bytes arrived than the limit of 1048576 bytes (AAPMT_MAX_IMAGE_BYTES",
+  "/dev/zero is refused at the limit")
+out, err, status = score({"--prompt", "a cat", good[1]}, {env = "AAPMT_MAX_IMAGE_BYTES=1MB"})
+check.eq(status, 1, "a malformed AAPMT_MAX_IMAGE_BYTES: exit status 1 (" .. err .. ")")
+has(err, "AAPMT_MAX_IMAGE_BYTES='1MB' is not a byte count", "a malformed limit names its variable")
 
 -- ---- --json has an entry per image, the bad with its error ----
 
