@@ -103,6 +103,20 @@ end
 check.truthy(n_head > 0, "the Lua head has tensors")
 check.eq(#keys(with_head), #keys(start) + n_head, "the backbone's keys and the head's, nothing else")
 
+-- A coded Metric Transformer keeps AAPMT's ImageAssessmentModel.* keys.
+local coded = tmp .. "/coded"
+run.train(tmp, coded, "", string.format("{config = %q, seed = 2}", run.fixtures .. "/train_run/tiny_coded.json"))
+status, _, err = run.aapmt(tmp, string.format("export %s --out %s", q(coded), q(tmp .. "/coded.pt")))
+check.eq(status, 0, "a run with a coded Metric Transformer (" .. err .. ")")
+local coded_model, coded_out, n_coded = a.load(coded .. "/model.safetensors"), a.load(tmp .. "/coded.pt"), 0
+for name, t in pairs(coded_model) do
+  if name:find("^ImageAssessmentModel%.") then
+    n_coded = n_coded + 1
+    check.truthy(coded_out[name] and same_tensor(coded_out[name], t), "the coded head's " .. name .. " is kept")
+  end
+end
+check.truthy(n_coded > 0, "the coded run has ImageAssessmentModel.* tensors")
+
 -- Errors.
 status, _, err = run.aapmt(tmp, string.format("export %s --out %s", q(tmp .. "/nothing"), q(tmp .. "/y.pt")))
 check.eq(status, 1, "a missing run")

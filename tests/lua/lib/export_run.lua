@@ -25,8 +25,9 @@ function M.aapmt(tmp, args)
   return status, folder.read(out) or "", folder.read(err) or ""
 end
 
--- Trains one epoch in out (extra: more run options, Lua source) and checks it ran.
-function M.train(tmp, out, extra)
+-- Trains one epoch in out (extra: more run options, Lua source; model: the
+-- model option's Lua source, default the tiny 224 px start) and checks it ran.
+function M.train(tmp, out, extra, model)
   local run_file = tmp .. "/run.lua"
   local f = assert(io.open(run_file, "w"))
   f:write(string.format([[
@@ -35,10 +36,11 @@ for i, image in ipairs(%s) do
   rows[i] = {name = tostring(i), image = image, prompt = i %% 2 == 0 and "a red cat" or "a blue boat",
     targets = {mos_quality = i / 2}}
 end
-return {model = {checkpoint = %q, config = %q}, vocab = %q, train = rows, test = rows,
+return {model = %s, vocab = %q, train = rows, test = rows,
   metrics = {"quality"}, optimizer = {kind = "adam", lr = 1e-3}, epochs = 1, batch_size = 2, threads = 1,
   progress = false, out = %q, %s}
-]], folder.lua_value(M.images), M.start, M.config, M.vocab, out, extra or ""))
+]], folder.lua_value(M.images), model or string.format("{checkpoint = %q, config = %q}", M.start, M.config),
+    M.vocab, out, extra or ""))
   f:close()
   local status, _, err = M.aapmt(tmp, "train " .. q(run_file) .. " --no-progress")
   assert(status == 0, "the training run failed: " .. err)
