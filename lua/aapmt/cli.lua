@@ -75,6 +75,22 @@ function cli.parse(args, options)
   return opts, positional
 end
 
+-- The index of the CSV column called name (csv as aapmt.read_csv gives it;
+-- not pandas' index column), or a failure naming the file, the column, what
+-- wanted it (for_what, e.g. "--image-column"; may be nil) and the columns
+-- there are.
+function cli.csv_column(csv, path, name, for_what)
+  local names = {}
+  for i, h in ipairs(csv.header) do
+    if not (i == 1 and csv.index_column) then
+      if h == name then return i end
+      names[#names + 1] = h
+    end
+  end
+  cli.fail(string.format("%s: no column '%s'%s (its columns: %s)", path, name, for_what and " for " .. for_what or "",
+    table.concat(names, ", ")))
+end
+
 -- --help or -h anywhere before "--" asks for the usage, whatever else is there.
 local function wants_help(args)
   for _, a in ipairs(args) do

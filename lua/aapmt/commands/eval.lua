@@ -42,18 +42,6 @@ local function read(path)
   return csv
 end
 
--- The index of the column called name; the error lists the columns there are.
-local function column(csv, path, name)
-  local names = {}
-  for i, h in ipairs(csv.header) do
-    if not (i == 1 and csv.index_column) then
-      if h == name then return i end
-      names[#names + 1] = h
-    end
-  end
-  cli.fail(string.format("%s: no column '%s' (its columns: %s)", path, name, table.concat(names, ", ")))
-end
-
 -- What pandas writes for a value it does not have (and for overflow).
 local missing_words = {[""] = true, nan = true, inf = true, infinity = true}
 
@@ -104,7 +92,7 @@ end
 -- depend on the order of the file.
 local function index_mos(path, key, mos)
   local csv = read(path)
-  local kc, mc = column(csv, path, key), column(csv, path, mos)
+  local kc, mc = cli.csv_column(csv, path, key), cli.csv_column(csv, path, mos)
   local by, twice = {}, {}
   for r, row in ipairs(csv.rows) do
     local k = row[kc]
@@ -191,7 +179,7 @@ return cli.command("eval", usage,
     if opts.key and not opts.mos_csv then cli.fail("--key needs --mos-csv", 2) end
     local path = opts.csv
     local csv = read(path)
-    local pc = column(csv, path, opts.pred)
+    local pc = cli.csv_column(csv, path, opts.pred)
     local first, last = row_range(opts.rows, #csv.rows, path)
     if last - first + 1 < 2 then
       cli.fail(string.format("%s: %d data row%s to evaluate%s; the correlations need at least 2", path,
@@ -202,7 +190,7 @@ return cli.command("eval", usage,
     local mos_cell
     if opts.mos_csv then
       local key = opts.key or "name"
-      local kc = column(csv, path, key)
+      local kc = cli.csv_column(csv, path, key)
       local mos_csv, find, mc = index_mos(opts.mos_csv, key, opts.mos)
       local missing = {}
       for r = first, last do
@@ -217,7 +205,7 @@ return cli.command("eval", usage,
       end
       mos_cell = function(r) return {mos_csv, opts.mos_csv, find(csv.rows[r][kc]), mc, opts.mos} end
     else
-      local mc = column(csv, path, opts.mos)
+      local mc = cli.csv_column(csv, path, opts.mos)
       mos_cell = function(r) return {csv, path, r, mc, opts.mos} end
     end
     local y, yhat = read_pairs(opts, csv, path, first, last, pc, mos_cell)

@@ -159,25 +159,13 @@ local function print_scores(opts, prompts, images, scores, errors)
   end
 end
 
--- The index of the column called name (not pandas' index column).
-local function column_of(csv, path, name, option)
-  local names = {}
-  for i, h in ipairs(csv.header) do
-    if not (i == 1 and csv.index_column) then
-      if h == name then return i end
-      names[#names + 1] = h
-    end
-  end
-  cli.fail(string.format("%s: no column '%s' for %s (its columns: %s)", path, name, option, table.concat(names, ", ")))
-end
-
 -- --csv: every row's image against its prompt; the CSV back with a score column.
 local function score_csv(opts, model_of)
   local path = opts.csv
   local ok, csv = pcall(a.read_csv, path)
   if not ok then cli.fail(csv) end
-  local ic = column_of(csv, path, opts.image_column or "image", "--image-column")
-  local pc = column_of(csv, path, opts.prompt_column or "prompt", "--prompt-column")
+  local ic = cli.csv_column(csv, path, opts.image_column or "image", "--image-column")
+  local pc = cli.csv_column(csv, path, opts.prompt_column or "prompt", "--prompt-column")
   for i, h in ipairs(csv.header) do
     if h == "score" and not (i == 1 and csv.index_column) then
       cli.fail(path .. ": already has a column 'score'; the scores would be ambiguous")
