@@ -106,6 +106,17 @@ static at_tensor *input_on(lua_State *L, int idx, const ir_model *m, const char 
     return moved;
 }
 
+/* Arguments 2..4 (pixels or an encoding, ids, mask) on the model's device,
+ * each held by a to-be-closed slot pushed on the stack, so they are released
+ * however the call ends. */
+static void hold_inputs(lua_State *L, const ir_model *m, at_tensor **inputs, const char *fname) {
+    for (int i = 0; i < 3; i++) {
+        inputs[i] = input_on(L, 2 + i, m, fname);
+        lt_push(L, inputs[i]);
+        lua_toclose(L, -1);
+    }
+}
+
 static int push_output(lua_State *L, ir_output *out);
 
 static int model_forward(lua_State *L) {
@@ -116,11 +127,7 @@ static int model_forward(lua_State *L) {
                                           NULL};
     bool have_options = lt_options(L, 5, options, fname);
     at_tensor *inputs[3];
-    for (int i = 0; i < 3; i++) { /* each held by a to-be-closed slot, released however forward ends */
-        inputs[i] = input_on(L, 2 + i, m, fname);
-        lt_push(L, inputs[i]);
-        lua_toclose(L, -1);
-    }
+    hold_inputs(L, m, inputs, fname);
     at_tensor *pixels = inputs[0], *ids = inputs[1], *mask = inputs[2];
     ir_forward_opts opts = {0};
     at_rng rng = at_rng_new(0);
@@ -183,11 +190,7 @@ static int model_forward_encoded(lua_State *L) {
     ir_model *m = check_model(L, fname);
     lua_settop(L, 4);
     at_tensor *inputs[3];
-    for (int i = 0; i < 3; i++) {
-        inputs[i] = input_on(L, 2 + i, m, fname);
-        lt_push(L, inputs[i]);
-        lua_toclose(L, -1);
-    }
+    hold_inputs(L, m, inputs, fname);
     ir_output out = {0};
     bool was = at_set_grad_enabled(false);
     int rc = ir_model_forward_encoded(m, inputs[0], inputs[1], inputs[2], NULL, &out);
@@ -204,11 +207,7 @@ static int model_score_texts(lua_State *L) {
     ir_model *m = check_model(L, fname);
     lua_settop(L, 4);
     at_tensor *inputs[3];
-    for (int i = 0; i < 3; i++) { /* held by to-be-closed slots, as in forward */
-        inputs[i] = input_on(L, 2 + i, m, fname);
-        lt_push(L, inputs[i]);
-        lua_toclose(L, -1);
-    }
+    hold_inputs(L, m, inputs, fname);
     ir_output out = {0};
     if (ir_model_score_texts(m, inputs[0], inputs[1], inputs[2], &out)) return lt_engine_error(L, fname);
     return push_output(L, &out);
