@@ -47,6 +47,10 @@ struct at_node {
     double fparam[4];
     int64_t iparam[2 * AT_MAX_DIMS + 2];
     uint64_t seed, counter; /* for random ops (dropout) */
+    /* State an op owns beyond tensors and numbers (the checkpoint's block),
+     * freed with the node by ctx_free. */
+    void *ctx;
+    void (*ctx_free)(void *ctx);
 };
 
 /* ---- grad mode ---- */

@@ -92,6 +92,21 @@ at_tensor *at_concat(int n, at_tensor *const *ts, int dim);
 at_tensor *at_mse_loss(at_tensor *pred, at_tensor *target);   /* mean of squared errors */
 at_tensor *at_sse_loss(at_tensor *pred, at_tensor *target);   /* sum of squared errors */
 
+/* ---- activation recomputation ---- */
+/* A block of ops: inputs → a new tensor, drawing any randomness from rng
+ * (NULL when the block needs none). It may read tensors held in ctx
+ * (parameters): their gradients accumulate into them directly. */
+typedef at_tensor *(*at_block_fn)(void *ctx, at_tensor *const *inputs, at_rng *rng);
+/* fn(ctx, inputs, rng) without storing its activations: when grad is on and
+ * an input requires grad, the block runs with grad off and the backward runs
+ * it again from its inputs, with a copy of rng as it was before the block,
+ * so every dropout mask is the same and the gradients are those of the
+ * stored graph, bit for bit. Otherwise it simply runs. Takes ownership of
+ * ctx (ctx_free(ctx) once the block is no longer needed; ctx_free may be
+ * NULL); n <= AT_NODE_MAX_INPUTS. */
+at_tensor *at_checkpoint(at_block_fn fn, void *ctx, void (*ctx_free)(void *), at_rng *rng, int n,
+                         at_tensor *const *inputs);
+
 /* Normalises a possibly negative dim against ndim; -1 (with an error naming
  * op) when out of range. */
 int at_norm_dim(const char *op, int dim, int ndim);

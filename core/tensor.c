@@ -27,6 +27,7 @@ void at_node_release(at_node *n) {
     if (!n || __atomic_sub_fetch(&n->refcount, 1, __ATOMIC_ACQ_REL) != 0) return;
     for (int i = 0; i < n->n_inputs; i++) at_release(n->inputs[i]);
     for (int i = 0; i < AT_NODE_MAX_SAVED; i++) at_release(n->saved[i]);
+    if (n->ctx_free) n->ctx_free(n->ctx);
     free(n);
 }
 

@@ -85,17 +85,28 @@ static at_tensor *attend(at_tensor *q, at_tensor *k, at_tensor *v, at_tensor *ma
     return s;
 }
 
-/* BertAttention: multi-head attention of h over kv (h itself, or the image
- * tokens), output dense, dropout, residual, LayerNorm. */
-static at_tensor *attention_block(const ir_bert *bert, const ir_bert_attention *a, at_tensor *h, at_tensor *kv,
-                                  at_tensor *mask, bool training, at_rng *rng, at_tensor **probs_out) {
+/* The key and value projections of kv (h itself, or the image tokens),
+ * split into heads: (B, H, N, d) each. */
+static int project_kv(const ir_bert *bert, const ir_bert_attention *a, at_tensor *kv, at_tensor **k, at_tensor **v) {
+    int64_t H = bert->cfg.num_attention_heads;
+    *k = at_linear(kv, a->k_w, a->k_b);
+    *v = *k && ir_step(k, ir_split_heads(*k, H)) ? at_linear(kv, a->v_w, a->v_b) : NULL;
+    if (*v && ir_step(v, ir_split_heads(*v, H))) return 0;
+    at_release(*k);
+    at_release(*v);
+    *k = *v = NULL;
+    return -1;
+}
+
+/* BertAttention: multi-head attention of h over the keys and values k, v
+ * (project_kv's), output dense, dropout, residual, LayerNorm. */
+static at_tensor *attention_block(const ir_bert *bert, const ir_bert_attention *a, at_tensor *h, at_tensor *k,
+                                  at_tensor *v, at_tensor *mask, bool training, at_rng *rng, at_tensor **probs_out) {
     const ir_text_config *c = &bert->cfg;
     int64_t H = c->num_attention_heads;
     double scale = 1.0 / sqrt((double)(c->hidden_size / H));
-    at_tensor *q = at_linear(h, a->q_w, a->q_b), *k = NULL, *v = NULL, *x = NULL;
+    at_tensor *q = at_linear(h, a->q_w, a->q_b), *x = NULL;
     if (!q || !ir_step(&q, ir_split_heads(q, H))) goto done;
-    if (!(k = at_linear(kv, a->k_w, a->k_b)) || !ir_step(&k, ir_split_heads(k, H))) goto done;
-    if (!(v = at_linear(kv, a->v_w, a->v_b)) || !ir_step(&v, ir_split_heads(v, H))) goto done;
     if (probs_out && !(*probs_out = ir_attention_probabilities(q, k, NULL, scale))) goto done;
     if ((x = attend(q, k, v, mask, scale, c->attention_probs_dropout_prob, training, rng)) &&
         ir_step(&x, ir_merge_heads(x)) && ir_step(&x, at_linear(x, a->out_w, a->out_b)) &&
@@ -103,8 +114,6 @@ static at_tensor *attention_block(const ir_bert *bert, const ir_bert_attention *
         ir_step(&x, at_layernorm(x, a->ln_w, a->ln_b, c->layer_norm_eps));
 done:
     at_release(q);
-    at_release(k);
-    at_release(v);
     return x;
 }
 
@@ -183,6 +192,70 @@ static int check_inputs(const ir_bert *bert, const at_tensor *ids, const at_tens
     return 0;
 }
 
+/* One layer as at_checkpoint runs it: the sizes, the layer's parameters
+ * (retained while the checkpoint needs them) and where its cross-attention
+ * probabilities go (a probe is never recomputed). */
+typedef struct {
+    ir_bert bert;   /* only cfg is read */
+    ir_bert_layer layer;
+    bool training;
+    at_tensor **probs;
+} layer_ctx;
+
+/* Inputs: h, the cross-attention's key and value of the image tokens, the
+ * self-attention mask. */
+static at_tensor *run_layer(void *ctx, at_tensor *const *in, at_rng *rng) {
+    const layer_ctx *c = ctx;
+    const ir_bert_layer *l = &c->layer;
+    at_tensor *k = NULL, *v = NULL, *h = NULL;
+    if (project_kv(&c->bert, &l->self, in[0], &k, &v)) return NULL;
+    if ((h = attention_block(&c->bert, &l->self, in[0], k, v, in[3], c->training, rng, NULL)) &&
+        ir_step(&h, attention_block(&c->bert, &l->cross, h, in[1], in[2], NULL, c->training, rng, c->probs)))
+        ir_step(&h, feed_forward(&c->bert, l, h, c->training, rng));
+    at_release(k);
+    at_release(v);
+    return h;
+}
+
+static void layer_ctx_free(void *ctx) {
+    layer_ctx *c = ctx;
+    ir_release_all(&c->layer, sizeof c->layer);
+    free(c);
+}
+
+/* Self-attention, cross-attention to the image tokens, feed-forward. With
+ * recomputation and a graph to build through h, only the layer's inputs are
+ * kept for the backward pass and the layer runs again there. The image
+ * tokens' key and value are computed outside and kept (two (B, H, N, d)
+ * tensors a layer): every layer reads the same image tokens, and their
+ * gradient must add up the layers' contributions in the order the stored
+ * graph does (layer 11's value, then its key, then layer 10's, ...), which
+ * it does when they are the node's inputs after h. A layer whose h needs no
+ * gradient (the first trainable one after frozen ones) stores its
+ * activations, or its own parameters would get no gradient. */
+static at_tensor *layer_forward(const ir_bert *bert, const ir_bert_layer *l, at_tensor *h, at_tensor *image,
+                                at_tensor *mask, bool training, at_rng *rng, at_tensor **probs) {
+    at_tensor *k = NULL, *v = NULL, *out = NULL;
+    if (project_kv(bert, &l->cross, image, &k, &v)) return NULL;
+    at_tensor *in[4] = {h, k, v, mask};
+    layer_ctx here = {.bert = {.cfg = bert->cfg}, .layer = *l, .training = training, .probs = probs};
+    if (!bert->recompute || probs || !at_grad_enabled() || !h->requires_grad) {
+        out = run_layer(&here, in, rng);
+    } else {
+        layer_ctx *c = malloc(sizeof *c);
+        if (c) {
+            *c = here;
+            ir_retain_all(&c->layer, sizeof c->layer);
+            out = at_checkpoint(run_layer, c, layer_ctx_free, rng, 4, in);
+        } else {
+            at_set_error("bert: out of memory for a recomputed layer");
+        }
+    }
+    at_release(k);
+    at_release(v);
+    return out;
+}
+
 at_tensor *ir_bert_forward(const ir_bert *bert, at_tensor *ids, at_tensor *mask, at_tensor *image, bool training,
                            at_rng *rng, ir_bert_probe *probe) {
     const ir_text_config *c = &bert->cfg;
@@ -202,11 +275,8 @@ at_tensor *ir_bert_forward(const ir_bert *bert, at_tensor *ids, at_tensor *mask,
     /* The image mask is all ones, so cross-attention adds nothing. */
     at_tensor *ext = ir_extended_mask(mask), *h = ext ? embeddings(bert, ids, training, rng) : NULL;
     for (int64_t i = 0; h && i < c->num_hidden_layers; i++) {
-        const ir_bert_layer *l = &bert->layers[i];
         at_tensor **probs = want_probs ? &probe->cross_attention[i] : NULL;
-        if (ir_step(&h, attention_block(bert, &l->self, h, h, ext, training, rng, NULL)) &&
-            ir_step(&h, attention_block(bert, &l->cross, h, image, NULL, training, rng, probs)))
-            ir_step(&h, feed_forward(bert, l, h, training, rng));
+        ir_step(&h, layer_forward(bert, &bert->layers[i], h, image, ext, training, rng, probs));
     }
     at_release(ext);
     if (!h && want_probs) {

@@ -26,6 +26,9 @@ typedef struct ir_bert {
     int64_t encoder_width;   /* width of the image tokens cross-attention reads */
     at_tensor *word_emb, *pos_emb, *emb_ln_w, *emb_ln_b;
     ir_bert_layer *layers;
+    /* How a forward runs, set on a copy: in training with a graph, keep only
+     * each layer's inputs and recompute the layer in the backward pass. */
+    bool recompute;
 } ir_bert;
 
 /* What one forward pass may hand back besides the hidden states. */

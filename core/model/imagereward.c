@@ -316,6 +316,7 @@ at_tensor *ir_model_encode_image(const ir_model *m, at_tensor *pixels, const ir_
     if (check_rates(m, &opts)) return NULL;
     ir_vit vit = m->vit;
     vit.cfg.drop_path_rate = m->cfg.vision.drop_path_rate;
+    vit.recompute = opts.recompute;
     return ir_vit_forward(&vit, pixels, opts.training, opts.rng);
 }
 
@@ -328,6 +329,7 @@ int ir_model_forward_encoded(const ir_model *m, at_tensor *image, at_tensor *ids
     ir_bert bert = m->bert;
     bert.cfg.hidden_dropout_prob = c->text.hidden_dropout_prob;
     bert.cfg.attention_probs_dropout_prob = c->text.attention_probs_dropout_prob;
+    bert.recompute = opts.recompute;
     int64_t L = text_length(mask);
     at_tensor *ids_run = at_narrow(ids, 1, 0, L), *mask_run = ids_run ? at_narrow(mask, 1, 0, L) : NULL;
     at_tensor *h = NULL;

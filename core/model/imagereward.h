@@ -93,6 +93,10 @@ typedef struct ir_forward_opts {
     bool want_image_tokens;     /* keep the ViT output */
     bool want_cross_attention;  /* per-layer cross-attention probabilities */
     bool want_metric_attention; /* the metric tokens' attention probabilities (metric_attention head) */
+    /* Keep only each ViT block's and BERT layer's inputs for the backward
+     * pass, which runs each again (same masks, same gradients bit for bit):
+     * about a third more time for a fraction of the memory. */
+    bool recompute;
 } ir_forward_opts;
 
 typedef struct ir_output {

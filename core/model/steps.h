@@ -32,4 +32,18 @@ static inline at_tensor *ir_on_host(at_tensor *t) {
     return at_to_device(t, AT_CPU);
 }
 
+/* Retains (or releases) each tensor of a struct made only of tensor
+ * pointers, such as a block's parameters: a recomputed block holds its own
+ * references until its backward has run. */
+static inline void ir_retain_all(void *tensors, size_t bytes) {
+    at_tensor **t = tensors;
+    for (size_t i = 0; i < bytes / sizeof *t; i++)
+        if (t[i]) at_retain(t[i]);
+}
+
+static inline void ir_release_all(void *tensors, size_t bytes) {
+    at_tensor **t = tensors;
+    for (size_t i = 0; i < bytes / sizeof *t; i++) at_release(t[i]);
+}
+
 #endif

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "../autograd.h"
 #include "../ops.h"
 #include "steps.h"
 
@@ -129,6 +130,47 @@ static at_tensor *residual(const ir_vit *vit, const ir_vit_block *b, at_tensor *
     return h;
 }
 
+/* One block as at_checkpoint runs it: the sizes, the block's parameters
+ * (retained while the checkpoint needs them) and its drop-path rate. */
+typedef struct {
+    ir_vit vit;   /* only cfg is read */
+    ir_vit_block block;
+    double p;
+    bool training;
+} block_ctx;
+
+static at_tensor *run_block(void *ctx, at_tensor *const *in, at_rng *rng) {
+    const block_ctx *c = ctx;
+    at_tensor *x = residual(&c->vit, &c->block, in[0], true, c->p, c->training, rng);
+    if (x) ir_step(&x, residual(&c->vit, &c->block, x, false, c->p, c->training, rng));
+    return x;
+}
+
+static void block_ctx_free(void *ctx) {
+    block_ctx *c = ctx;
+    ir_release_all(&c->block, sizeof c->block);
+    free(c);
+}
+
+/* Both residual halves of a block. With recomputation and a graph to build
+ * through x, only x is kept for the backward pass (the whole block, drop
+ * path included, runs again there); a block whose input needs no gradient
+ * (the first trainable one after frozen ones) stores its activations, or its
+ * own parameters would get no gradient. */
+static at_tensor *block_forward(const ir_vit *vit, const ir_vit_block *b, at_tensor *x, double p, bool training,
+                                at_rng *rng) {
+    block_ctx here = {.vit = {.cfg = vit->cfg}, .block = *b, .p = p, .training = training};
+    if (!vit->recompute || !at_grad_enabled() || !x->requires_grad) return run_block(&here, &x, rng);
+    block_ctx *c = malloc(sizeof *c);
+    if (!c) {
+        at_set_error("vit: out of memory for a recomputed block");
+        return NULL;
+    }
+    *c = here;
+    ir_retain_all(&c->block, sizeof c->block);
+    return at_checkpoint(run_block, c, block_ctx_free, rng, 1, &x);
+}
+
 at_tensor *ir_vit_forward(const ir_vit *vit, at_tensor *pixels, bool training, at_rng *rng) {
     const ir_vision_config *c = &vit->cfg;
     char sp[128];
@@ -151,9 +193,7 @@ at_tensor *ir_vit_forward(const ir_vit *vit, at_tensor *pixels, bool training, a
     for (int64_t i = 0; i < c->depth; i++) {
         /* torch.linspace(0, rate, depth)[i]: block 0 never drops */
         double p = c->depth > 1 ? c->drop_path_rate * (double)i / (double)(c->depth - 1) : 0.0;
-        if (!ir_step(&x, residual(vit, &vit->blocks[i], x, true, p, training, rng)) ||
-            !ir_step(&x, residual(vit, &vit->blocks[i], x, false, p, training, rng)))
-            goto fail;
+        if (!ir_step(&x, block_forward(vit, &vit->blocks[i], x, p, training, rng))) goto fail;
     }
     if (!ir_step(&x, at_layernorm(x, vit->norm_w, vit->norm_b, c->layer_norm_eps))) goto fail;
     at_release(cls);

@@ -24,6 +24,9 @@ typedef struct ir_vit {
     at_tensor *patch_w, *patch_b;     /* (W, 3, P, P) as in the checkpoint, (W) */
     ir_vit_block *blocks;             /* depth of them */
     at_tensor *norm_w, *norm_b;
+    /* How a forward runs, set on a copy: in training with a graph, keep only
+     * each block's input and recompute the block in the backward pass. */
+    bool recompute;
 } ir_vit;
 
 /* Sets the sizes and allocates the block table (tensors still NULL). */

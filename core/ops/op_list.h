@@ -12,8 +12,8 @@
     X(abs) X(pow) X(sigmoid) X(tanh) X(clamp) X(where) \
     X(sum) X(sum_all) X(max) X(min) \
     X(matmul) X(linear) X(layernorm) X(softmax) X(attention) \
-    X(embedding) X(concat) X(mse_loss) X(sse_loss)
+    X(embedding) X(concat) X(mse_loss) X(sse_loss) X(checkpoint)
 
 #define AT_OP_GENERIC_LIST(X) \
     X(narrow) X(transpose) X(permute) X(reshape) X(expand) X(contiguous) X(to_dtype) \
-    X(concat) X(mse_loss) X(sse_loss)
+    X(concat) X(mse_loss) X(sse_loss) X(checkpoint)
