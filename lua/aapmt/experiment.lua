@@ -56,7 +56,7 @@ M.train_schema = {
   accumulate = "integer", clip = "number", fix_rate = "number", freeze = {"table", "string"},
   loss = "string", loss_weights = {"table", "string"}, eval_every = {"string", "integer", "boolean"},
   threads = "integer", workers = "integer", eval_batch_size = "integer", max_length = "integer",
-  device = "string", precision = "string",
+  device = "string", precision = "string", recompute = {"string", "boolean"},
 }
 M.evaluate_schema = {tasks = "table", prompts = "table", protocols = "table", batch_size = "integer"}
 M.split_schema = {seed = "integer", train_fraction = "number", file = "string"}
@@ -68,7 +68,7 @@ M.compare_schema = {experiment = "string", variant = "string"}
 -- Command-line keys that mean a nested one.
 M.shortcuts = {epochs = "train.epochs", lr = "train.lr", batch_size = "train.batch_size",
   metrics = "train.metrics", threads = "train.threads", workers = "train.workers", device = "train.device",
-  precision = "train.precision"}
+  precision = "train.precision", recompute = "train.recompute"}
 
 -- ---- errors with the file and line ----
 

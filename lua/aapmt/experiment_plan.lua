@@ -192,13 +192,15 @@ local function training_options(decl, f, p)
   local o = {metrics = p.trained, epochs = p.epochs, seed = p.seed, schedule = t.schedule,
     batch_size = t.batch_size or M.recipe.batch_size, accumulate = t.accumulate or 1, clip = t.clip,
     fix_rate = t.fix_rate or 0, loss = t.loss or M.recipe.loss, loss_weights = t.loss_weights,
-    max_length = t.max_length or config.defaults.max_length, device = t.device, precision = t.precision}
+    max_length = t.max_length or config.defaults.max_length, device = t.device, precision = t.precision,
+    recompute = t.recompute}
   o.optimizer = config.resolve_optimizer({kind = t.optimizer or M.recipe.optimizer, lr = t.lr or M.recipe.lr,
     betas = t.betas or M.recipe.betas, eps = t.eps or M.recipe.eps, weight_decay = t.weight_decay}, fail_key)
   o.freeze = t.freeze and config.resolve_patterns(t.freeze, fail_key) or nil
   config.check_values({metrics = o.metrics, optimizer = o.optimizer, schedule = o.schedule, epochs = o.epochs,
     batch_size = o.batch_size, accumulate = o.accumulate, seed = o.seed, max_length = o.max_length, loss = o.loss,
     clip = o.clip, fix_rate = o.fix_rate, eval_every = t.eval_every, device = o.device, precision = o.precision,
+    recompute = o.recompute,
     loss_weights = o.loss_weights, head = experiment.lua_head(f) or nil}, fail_key)
   return o
 end

@@ -219,7 +219,7 @@ local function micro_batch(run, pixels, rows, dropout_seed, scale)
     local ids, mask = run.tokenizer:encode_batch(texts, run.max_length)
     keep(ids)
     keep(mask)
-    local out = run.net:forward(pixels, ids, mask, {training = true, seed = seed})
+    local out = run.net:forward(pixels, ids, mask, {training = true, seed = seed, recompute = run.recompute})
     for _, t in pairs(out) do
       if type(t) == "userdata" then keep(t) end
     end
@@ -459,6 +459,7 @@ function M.run(cfg)
     hint = "another training runs in this folder: wait for it to end, or give another out folder"})
   folder.mkdir(r.out .. "/checkpoints")
   local run = {out = r.out, metrics = r.metrics, loss = r.loss, max_length = r.max_length,
+    recompute = r.recompute == "block",
     weights_logged = r.loss_weights ~= nil, losses = {}, images_done = 0,
     eval_batch_size = r.eval_batch_size, state_path = r.out .. "/checkpoints/state.lua", test_rows = r.test_rows}
 

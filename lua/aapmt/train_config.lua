@@ -24,7 +24,7 @@ M.known = {
   fix_rate = true, loss = true, seed = true, out = true, checkpoint_every = true, resume = true,
   stop_after_steps = true, eval_batch_size = true, progress = true, on_step = true, source = true,
   max_length = true, threads = true, freeze = true, eval_every = true, paper_rows = true, loss_weights = true,
-  head = true, device = true, precision = true, fingerprint = true, spec = true,
+  head = true, device = true, precision = true, fingerprint = true, spec = true, recompute = true,
 }
 M.known_optimizer = {kind = true, lr = true, betas = true, eps = true, weight_decay = true}
 
@@ -120,6 +120,10 @@ function M.check_values(r, fail_key)
   if r.precision ~= nil and r.precision ~= "f32" and r.precision ~= "tf32" and r.precision ~= "bf16" then
     fail_key("precision", "option 'precision' (matmuls on the GPU) must be 'f32', 'tf32' or 'bf16', got %s",
       tostring(r.precision))
+  end
+  if r.recompute ~= nil and r.recompute ~= false and r.recompute ~= "block" then
+    fail_key("recompute", "option 'recompute' must be 'block' (recompute each ViT block and BERT layer in the "
+      .. "backward pass) or false, got %s", tostring(r.recompute))
   end
   if r.device == "cuda" and r.head ~= nil then
     fail_key("device", "option 'head' (a head written in Lua) runs on the CPU only; leave 'device' unset or use the "

@@ -10,14 +10,16 @@ local M = {}
 local fail = config.fail
 
 -- What may differ between a run and its resume: where it runs, how it
--- reports, when it stops or checkpoints, and where its files are (paths:
--- their contents are compared through rec.identity). Everything else
+-- reports, whether it recomputes blocks, when it stops or checkpoints, and
+-- where its files are (paths: their contents are compared through
+-- rec.identity). Everything else
 -- (options, data, weights, version) must be the same, or the resume would
 -- silently train something else.
 M.free_on_resume = {threads = true, progress = true, resume = true, out = true, checkpoint_every = true,
   eval_every = true, eval_batch_size = true, paper_rows = true, stop_after_steps = true, data = true, train = true,
   test = true, stretches = true, vocab = true, ["model.checkpoint"] = true, ["model.config"] = true,
-  head = true}   -- a Lua head is compared by train_head.setup, which names both layer lists
+  head = true,   -- a Lua head is compared by train_head.setup, which names both layer lists
+  recompute = true}   -- the same gradients bit for bit, in less memory
 
 -- rec flattened to "key" → one-line canonical text (a metric's text
 -- function as its source), nested string-keyed tables as "optimizer.lr",

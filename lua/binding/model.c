@@ -124,7 +124,7 @@ static int model_forward(lua_State *L) {
     ir_model *m = check_model(L, fname);
     lua_settop(L, 5); /* the options, or nil, stay at 5 under the slots pushed below */
     static const char *const options[] = {"training", "seed", "cross_attention", "image_tokens", "metric_attention",
-                                          NULL};
+                                          "recompute", NULL};
     bool have_options = lt_options(L, 5, options, fname);
     at_tensor *inputs[3];
     hold_inputs(L, m, inputs, fname);
@@ -136,6 +136,7 @@ static int model_forward(lua_State *L) {
         opts.want_cross_attention = lt_opt_bool(L, 5, "cross_attention", false, fname);
         opts.want_image_tokens = lt_opt_bool(L, 5, "image_tokens", false, fname);
         opts.want_metric_attention = lt_opt_bool(L, 5, "metric_attention", false, fname);
+        opts.recompute = lt_opt_bool(L, 5, "recompute", false, fname);
     }
     if (opts.training) {
         if (lt_has_option(L, 5, "seed")) {

@@ -118,6 +118,12 @@ status, out = batch()
 check.eq(status, 0, "second batch")
 check.eq(select(2, counts(out)), 4, "all up to date: " .. out)
 check.eq(folder.read(runs .. "/summary.md"), summary_before, "an invocation that ran nothing leaves the summary")
+-- Recomputation gives the same gradients: it is no part of what a result depends on.
+status, out = batch("recompute=block")
+check.eq(status, 0, "recompute=block")
+check.eq(select(2, counts(out)), 4, "recompute=block: all up to date: " .. out)
+status, out, err = batch("recompute=layer")
+check.truthy(status ~= 0 and (out .. err):find("recompute", 1, true), "a bad recompute is named: " .. out .. err)
 
 -- ---- an evaluation prompt: rescored, not retrained ----
 -- (the transfers, compared with quality's results, are rescored too)

@@ -92,6 +92,29 @@ do
   same_list(r1.losses, r2.losses, "two identical runs: losses")
   same_weights(tmp .. "/det1/model.safetensors", tmp .. "/det2/model.safetensors", "two identical runs: weights")
   check.eq(folder.read(tmp .. "/det1/scores.csv"), folder.read(tmp .. "/det2/scores.csv"), "two runs: scores.csv")
+  -- Recomputing each block in the backward pass changes no bit.
+  local with_recompute = {recompute = "block"}
+  for k, v in pairs(rich) do with_recompute[k] = v end
+  local r5 = train.run(cfg("det5", with_recompute))
+  same_list(r1.losses, r5.losses, "recompute = 'block': losses")
+  same_weights(tmp .. "/det1/model.safetensors", tmp .. "/det5/model.safetensors", "recompute = 'block': weights")
+  check.raises(function() train.run(cfg("det6", {recompute = "layer"})) end, "option 'recompute'", "'block'")
+  -- net:forward's recompute keeps block inputs only: less storage held until backward.
+  local net = a.imagereward_random(config, 7)
+  for _, p in ipairs(net:parameters()) do p.tensor.requires_grad = true end
+  local pixels = a.randn({2, 3, 32, 32}, {seed = 1})
+  local ids, mask = a.tensor({{101, 7, 102}, {101, 9, 102}}, "i64"), a.ones({2, 3}, {dtype = "i64"})
+  local function held(recompute)
+    local before = a.memory()
+    local out = net:forward(pixels, ids, mask, {training = true, seed = 3, recompute = recompute})
+    local bytes = a.memory() - before
+    out.scores:sum():backward()
+    return bytes
+  end
+  local stored, recomputed = held(false), held(true)
+  check.truthy(recomputed < stored / 2, string.format("held after forward: %d bytes recomputing, %d stored",
+    recomputed, stored))
+  net:free()
   local r3 = train.run(cfg("det3", {epochs = 3, seed = 12}))
   local r4 = train.run(cfg("det4", {epochs = 3}))
   check.truthy(r3.losses[1] ~= r4.losses[1] or r3.losses[2] ~= r4.losses[2], "another seed gives other losses")
@@ -218,7 +241,7 @@ do
     tmp .. "/stopped/checkpoints/step-00000006.optim.safetensors"
   folder.write_atomic(torn_model, "torn")
   folder.write_atomic(torn_optim, "torn")
-  opts = {resume = true}
+  opts = {resume = true, recompute = "block"}   -- a resume may trade time for memory
   for k, v in pairs(resume_opts) do opts[k] = v end
   local rest = train.run(cfg("stopped", opts))
   check.eq(rest.steps, 9, "resumed to the end")
