@@ -163,10 +163,32 @@ static inline float vexpf(float x) {
     return x != x ? x : e;
 }
 
+/* x²/2 as hi + lo exactly (the FMA gives the product's rounding error):
+ * e^(-x²/2) from a rounded x²/2 alone would be off by x²·2^-24 relative,
+ * hundreds of ulp in the tail. |x| is capped at 30, where e^(-x²/2) is 0
+ * in f32 either way, so that x² stays finite. */
+static inline float half_square(float x, float *lo) {
+    float a = x < 0 ? -x : x;
+    a = a > 30.0f ? 30.0f : a;
+    float sq = a * a;
+    *lo = 0.5f * fmaf(a, a, -sq);
+    return 0.5f * sq;
+}
+
+/* e^(hi + lo) for a small correction lo: e^hi·(1 + lo). */
+static inline float vexpf_sum(float hi, float lo) { return vexpf(hi) * (1.0f + lo); }
+
+/* e^(a + b) for any a, b: their sum split exactly into s + e (Knuth's two-sum). */
+static inline float vexpf_add(float a, float b, float lo) {
+    float s = a + b, bb = s - a, e = (a - (s - bb)) + (b - bb);
+    return vexpf_sum(s, e + lo);
+}
+
 /* Phi(x) = erfc(-x/sqrt2)/2, with erfc(z) for z >= 0 from Numerical Recipes'
  * erfcc (relative error < 1.2e-7) and reflected for x > 0. Working with erfc
  * rather than 1 + erf keeps gelu of a very negative x a small number with
- * all its digits, not a difference of nearly equal ones. */
+ * all its digits, not a difference of nearly equal ones; and e^(q - z²) is
+ * taken from z² = x²/2 in two parts, so the tail keeps them too. */
 static inline float vphif(float x) {
     float z = (x < 0 ? -x : x) * (float)INV_SQRT2;
     float t = 1.0f / (1.0f + 0.5f * z);
@@ -180,8 +202,15 @@ static inline float vphif(float x) {
     q = q * t + 0.37409196f;
     q = q * t + 1.00002368f;
     q = q * t - 1.26551223f;
-    float tail = 0.5f * t * vexpf(q - z * z); /* Phi(-|x|) */
+    float lo, hi = half_square(x, &lo);
+    float tail = 0.5f * t * vexpf_add(q, -hi, -lo); /* Phi(-|x|) */
     return x < 0 ? tail : 1.0f - tail;
+}
+
+/* phi(x)/phi(0) = e^(-x²/2), from x²/2 in two parts. */
+static inline float vgaussf(float x) {
+    float lo, hi = half_square(x, &lo);
+    return vexpf_sum(-hi, -lo);
 }
 
 BINARY_OP(add, add, AT_PW_ADD, x + y, x + y)
@@ -203,7 +232,7 @@ BINARY_OP(relu_grad, relu, AT_PW_RELU_GRAD, y > 0 ? x : 0.0f, y > 0 ? x : 0.0)
 BINARY_OP(sqrt_grad, sqrt, AT_PW_SQRT_GRAD, x * 0.5f / y, x * 0.5 / y)
 /* d/dx x·Phi(x) = Phi(x) + x·phi(x). */
 BINARY_OP(gelu_grad, gelu, AT_PW_GELU_GRAD,
-          x * (vphif(y) + y * (float)INV_SQRT2PI * vexpf(-0.5f * y * y)),
+          x * (vphif(y) + y * (float)INV_SQRT2PI * vgaussf(y)),
           x * (0.5 * (1.0 + erf(y * INV_SQRT2)) + y * INV_SQRT2PI * exp(-0.5 * y * y)))
 
 UNARY_OP(abs, abs, AT_PW_ABS, x < 0 ? -x : x, x < 0 ? -x : x)

@@ -147,8 +147,9 @@ check.raises(function() return model:score(cases.prompts[1], {}) end, "no images
 for _, b in ipairs({1, 3, N}) do
   local m = IR.load{checkpoint = checkpoint, config = config, vocab = vocab, batch = b}
   for p, prompt in ipairs(cases.prompts) do
-    -- Not bit-identical (BLAS blocks a matrix of B·197 rows by B), but within a few float32 ulps.
-    near_list(m:score(prompt, images), batch4[p], 1e-6, string.format("batch %d against batch 4, prompt %d", b, p),
+    -- Not bit-identical (BLAS blocks a matrix of B·197 rows by B), but within a few float32 ulps
+    -- (the largest seen: 7.8e-7, and 1.4e-6 with the last bits of GELU moved by its split e^(-x²/2)).
+    near_list(m:score(prompt, images), batch4[p], 2e-6, string.format("batch %d against batch 4, prompt %d", b, p),
       "batch size (relative)", true)
   end
   m:free()

@@ -11,6 +11,8 @@
 --     --free 1        free each step's outputs and loss right after backward
 --                     (train.lua leaves them to the collector, which keeps
 --                     a step's activations alive into the next steps)
+--     --recompute 1   recompute each ViT block and BERT layer in backward
+--                     (train.run{recompute = "block"}); the label gains "_rc"
 --
 -- One step, as train.lua's micro_batch and optimizer step: forward in
 -- training mode (dropout and drop-path as configured, seeded per step),
@@ -29,7 +31,7 @@ local i = 1
 while i <= #arg do
   local key, value = arg[i]:match("^%-%-(%w+)$"), arg[i + 1]
   if not key or value == nil then error("bench_train.lua: unknown option or missing value: " .. arg[i]) end
-  if key == "config" or key == "label" or key == "free" then
+  if key == "config" or key == "label" or key == "free" or key == "recompute" then
     opts[key] = value
   elseif key == "batch" or key == "reps" or key == "warmup" or key == "threads" then
     opts[key] = math.tointeger(tonumber(value))
@@ -76,6 +78,8 @@ local function token_ids(B, V)
 end
 
 local B = opts.batch
+local recompute = opts.recompute == "1"
+if recompute then opts.label = opts.label .. "_rc" end
 local started = a.clock()
 local net = a.imagereward_random(opts.config, 1234)
 local cfg = net:config()
@@ -95,13 +99,13 @@ io.write(string.format("# aapmt %s, %d threads, OpenBLAS core %s\n", a.version, 
   os.getenv("OPENBLAS_CORETYPE") or "default"))
 io.write(string.format("# %s, random init %.1f s\n", tostring(net), a.clock() - started))
 io.write(string.format("# %s batch %d: %d reps after %d warm-up%s\n", opts.label, B, opts.reps, opts.warmup,
-  opts.free == "1" and ", outputs freed after backward" or ""))
+  (opts.free == "1" and ", outputs freed after backward" or "") .. (recompute and ", blocks recomputed" or "")))
 io.flush()
 
 local total, fwd, bwd, upd = {}, {}, {}, {}
 for step = 1 - opts.warmup, opts.reps do
   local t0 = a.clock()
-  local out = net:forward(pixels, ids, mask, {training = true, seed = step + 1000})
+  local out = net:forward(pixels, ids, mask, {training = true, seed = step + 1000, recompute = recompute})
   local loss = a.sse_loss(out.scores, target)
   local value = loss:item()
   local t1 = a.clock()

@@ -17,6 +17,8 @@
 # Environment: THREADS (default: the cores we may use), REPS (timed steps for
 # the full model, default 3), SMALL_REPS (for tiny and small, default 10),
 # BATCHES (full model, default 1,8), CONFIGS (default "tiny small full"),
+# RECOMPUTE_BATCHES (full model with every block recomputed in backward,
+# train.run{recompute = "block"}; ours only, default none, e.g. 8,32),
 # PYTHON (default /usr/bin/python3, where Debian installs python3-torch),
 # FREE (default 1: our side frees each step's outputs right after backward,
 # as lua/aapmt/train.lua does; 0 leaves them to the Lua collector).
@@ -117,6 +119,11 @@ for c in $configs; do
         full)
             for b in $(echo "$batches" | tr ',' ' '); do
                 run_case "ImageReward-v1.0, batch $b" --label full --batch "$b" --reps "$reps"
+            done
+            for b in $(echo "${RECOMPUTE_BATCHES:-}" | tr ',' ' '); do
+                echo "  ImageReward-v1.0, batch $b, blocks recomputed ..." >&2
+                run_side "$ours" "$aapmt" run "$here/bench_train.lua" --threads "$threads" --free "${FREE:-1}" \
+                    --label full --batch "$b" --reps "$reps" --recompute 1
             done ;;
     esac
 done
