@@ -1,2 +1,3 @@
 aapmt_c_test(test_model)
 aapmt_c_test(test_metric_head)
+aapmt_c_test(test_weight_version)
