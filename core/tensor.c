@@ -138,6 +138,16 @@ at_storage *at_storage_borrow(void *data, size_t nbytes, void (*release)(at_stor
     return s;
 }
 
+static uint64_t write_clock;
+
+uint64_t at_storage_touch(at_storage *s) {
+    uint64_t stamp = __atomic_add_fetch(&write_clock, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->version, stamp, __ATOMIC_RELAXED);
+    return stamp;
+}
+
+uint64_t at_storage_version(const at_storage *s) { return __atomic_load_n(&s->version, __ATOMIC_RELAXED); }
+
 void at_storage_retain(at_storage *s) { __atomic_add_fetch(&s->refcount, 1, __ATOMIC_RELAXED); }
 
 void at_storage_release(at_storage *s) {
@@ -435,6 +445,7 @@ double at_get(const at_tensor *t, const int64_t *index) {
 void at_set(at_tensor *t, const int64_t *index, double value) {
     int64_t i = index_of(t, index, "set");
     if (i < 0) return;
+    at_storage_touch(t->storage);
     if (!at_on_cuda(t)) {
         write_elem(t->storage->data, t->dtype, i, value);
         return;
@@ -499,6 +510,7 @@ int at_copy_(at_tensor *dst, const at_tensor *src) {
         return -1;
     }
     if (at_device_of(dst) != at_device_of(src)) return copy_across(dst, src);
+    if (dst->storage) at_storage_touch(dst->storage);   /* before: a failed copy may have written part */
     if (at_on_cuda(dst)) {
         const at_backend *b = at_backend_of(AT_CUDA, "copy");
         return b ? b->copy(dst, src) : -1;
@@ -532,6 +544,7 @@ int at_copy_(at_tensor *dst, const at_tensor *src) {
 }
 
 int at_fill_(at_tensor *t, double value) {
+    if (t->storage) at_storage_touch(t->storage);
     if (at_on_cuda(t)) {
         const at_backend *b = at_backend_of(AT_CUDA, "fill");
         return b ? b->fill(t, value) : -1;

@@ -31,6 +31,10 @@ struct at_storage {
      * regions (mmap) put their own release here and keep context in owner. */
     void (*release)(at_storage *s);
     void *owner;
+    /* The stamp of the last write into this storage after it was made (0:
+     * none), from one process-wide clock, so a later write always carries a
+     * larger stamp than any earlier one anywhere: see at_storage_touch. */
+    uint64_t version;
 };
 
 typedef struct at_node at_node;
@@ -69,6 +73,15 @@ void at_storage_retain(at_storage *s);
 void at_storage_release(at_storage *s);
 /* Bytes of storage currently allocated by at_storage_new (not borrowed). */
 size_t at_storage_live_bytes(void);
+/* Marks s written: gives it a new stamp from the clock and returns it. The
+ * engine's writes into existing storage call it (at_copy_, at_fill_, at_set,
+ * the optimizers' steps); so must any other code that writes through
+ * at_data into a tensor it did not just create. Writes into a fresh op
+ * output need not: nothing can have seen it yet. What it is for: a model's
+ * weight version (ir_model_weight_version), which caches of its outputs
+ * are keyed by. */
+uint64_t at_storage_touch(at_storage *s);
+uint64_t at_storage_version(const at_storage *s);
 
 /* ---- lifetime ---- */
 void at_retain(at_tensor *t);

@@ -40,6 +40,8 @@ static ir_model *model_new(const ir_config *cfg_in) {
         at_set_error("model: out of memory");
         return NULL;
     }
+    static uint64_t last_id;
+    m->id = __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED);
     m->cfg = *cfg;
     if (ir_vit_init(&m->vit, &cfg->vision) || ir_bert_init(&m->bert, &cfg->text, cfg->vision.width)) {
         ir_model_free(m);
@@ -73,6 +75,13 @@ void ir_model_free(ir_model *m) {
     free(m);
 }
 
+/* Marks every parameter of p written (at_storage_touch), after its tensors
+ * were replaced. */
+static void touch_params(const ir_params *p) {
+    for (int i = 0; i < p->count; i++)
+        if (*p->items[i].slot) at_storage_touch((*p->items[i].slot)->storage);
+}
+
 /* The table's slots [first, first + count) as a table of their own. */
 static ir_params params_view(const ir_params *p, int first, int count) {
     return (ir_params){.count = count, .cap = count, .items = p->items + first};
@@ -86,7 +95,9 @@ int ir_model_init_metric_head(ir_model *m, uint64_t seed) {
     ir_params head = params_view(&m->params, m->metric_first, m->params.count - m->metric_first);
     ir_params_release_tensors(&head);
     at_rng rng = at_rng_new(seed);
-    return ir_params_init_random(&head, &rng);
+    int rc = ir_params_init_random(&head, &rng);
+    touch_params(&head);   /* new tensors start unwritten (stamp 0): mark the change */
+    return rc;
 }
 
 ir_model *ir_model_from_state_dict(const ir_config *cfg, const at_state_dict *sd, bool copy, const char *source) {
@@ -163,7 +174,25 @@ const char *ir_model_param_name(const ir_model *m, int i) {
     return i >= 0 && i < m->params.count ? m->params.items[i].name : NULL;
 }
 
-int ir_model_to_device(ir_model *m, at_device device) { return ir_params_to_device(&m->params, device); }
+int ir_model_to_device(ir_model *m, at_device device) {
+    bool moves = false;
+    for (int i = 0; i < m->params.count && !moves; i++)
+        moves = *m->params.items[i].slot && at_device_of(*m->params.items[i].slot) != device;
+    if (!moves) return 0;
+    int rc = ir_params_to_device(&m->params, device);
+    touch_params(&m->params);   /* moved or not (a failure stops part way), the weights' tensors changed */
+    return rc;
+}
+
+uint64_t ir_model_weight_version(const ir_model *m) {
+    uint64_t v = 0;
+    for (int i = 0; i < m->params.count; i++) {
+        const at_tensor *t = *m->params.items[i].slot;
+        uint64_t s = t && t->storage ? at_storage_version(t->storage) : 0;
+        if (s > v) v = s;
+    }
+    return v;
+}
 
 at_tensor *ir_model_param(const ir_model *m, int i) {
     return i >= 0 && i < m->params.count ? *m->params.items[i].slot : NULL;

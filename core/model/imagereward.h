@@ -25,6 +25,7 @@
 #define IR_SCORE_STD 1.0333394966054072
 
 typedef struct ir_model {
+    uint64_t id;     /* process-unique, counted from 1: no two models share one */
     ir_config cfg;   /* its dropout and drop-path rates may be changed between forwards, not its sizes */
     ir_vit vit;
     ir_bert bert;
@@ -68,6 +69,15 @@ void ir_model_free(ir_model *m);   /* NULL is fine */
 /* Moves every parameter to device ("cuda" runs the model on the GPU). Inputs
  * must then be on the same device. */
 int ir_model_to_device(ir_model *m, at_device device);
+/* Changes whenever any parameter may have changed: the largest write stamp
+ * of the parameters' storages (at_storage_touch), so every optimizer step,
+ * at_copy_, at_fill_ or at_set into a parameter or a view of one, a move to
+ * another device and new metric-head weights give a larger value. Loading
+ * makes a new model (a new id): with the id, it names the weights a cached
+ * output was computed with. Writes that bypass the engine (through at_data
+ * without at_storage_touch, or into the file a checkpoint is mapped from)
+ * are not seen. */
+uint64_t ir_model_weight_version(const ir_model *m);
 /* New random weights for the metric head alone, from seed. */
 int ir_model_init_metric_head(ir_model *m, uint64_t seed);
 

@@ -202,6 +202,7 @@ static int update_one(at_optim *o, int i, const at_tensor *grad) {
     at_tensor *p = o->params[i];
     int64_t n = at_numel(p);
     bool f32 = p->dtype == AT_F32;
+    at_storage_touch(p->storage);   /* the model's weight version sees the step */
     s->step++;
     at_update_scalars sc = {.lr = c->lr, .beta1 = c->beta1, .beta2 = c->beta2, .eps = c->eps,
                          .wd = c->weight_decay, .momentum = c->momentum, .dampening = c->dampening,

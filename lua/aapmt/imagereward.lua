@@ -9,21 +9,35 @@
 -- Images are file paths, preprocessed with ImageReward's exact transform, in
 -- batches of `batch` (default 8). A prompt is one string for all images or
 -- a list with one per image.
+--
+-- A model keeps the ViT encodings of the image files it has seen (0.8 MB an
+-- image for ImageReward-v1.0) in a cache of image_cache megabytes (default
+-- 512; model:set_image_cache), so scoring other prompts on the same images
+-- runs the text side only. An entry is keyed by the file (absolute path,
+-- size, modification and status-change times in nanoseconds, inode) within
+-- a scope of the model's id and weight version (net:weight_version), its
+-- device and the preprocessing; a new scope empties the cache.
 local a = aapmt
 local lfs = require "lfs"
 local databases = require "aapmt.databases"
+local image_cache = require "aapmt.image_cache"
 
 local M = {default_checkpoint = "checkpoint/ImageReward/ImageReward.pt"}
+local DEFAULT_IMAGE_CACHE_MB = 512
 local Model = {}
 Model.__index = Model
 M.Model = Model   -- the methods, for help() and completion
 
 -- opts: checkpoint, config (JSON path), vocab (vocab.txt path), batch, copy,
 -- device ("cuda" scores on the GPU), max_image_pixels (the decompression-bomb
--- bound for each image; default AAPMT_MAX_IMAGE_PIXELS or Pillow's).
+-- bound for each image; default AAPMT_MAX_IMAGE_PIXELS or Pillow's),
+-- image_cache (megabytes of ViT encodings kept, default 512; 0: none).
 function M.load(opts)
   if type(opts) == "string" then opts = {checkpoint = opts} end
   opts = opts or {}
+  local cache = image_cache.new(0)
+  if opts.image_cache ~= nil then cache:set_limit(opts.image_cache, "imagereward.load: image_cache", 3)
+  else cache:set_limit(DEFAULT_IMAGE_CACHE_MB) end
   local checkpoint = opts.checkpoint or M.default_checkpoint
   if not lfs.attributes(checkpoint) then error(databases.checkpoint_missing(checkpoint), 2) end
   local net = a.imagereward_load(checkpoint, opts.config, opts.copy)
@@ -37,7 +51,7 @@ function M.load(opts)
       vocab, tokenizer:size(), vocab_size), 2)
   end
   return setmetatable({net = net, tokenizer = tokenizer, image_size = net:image_size(),
-    batch = opts.batch or 8, max_length = 35, max_image_pixels = opts.max_image_pixels}, Model)
+    batch = opts.batch or 8, max_length = 35, max_image_pixels = opts.max_image_pixels, image_cache = cache}, Model)
 end
 
 -- aapmt.preprocess's options for this model (the pixel bound), or nil.
@@ -53,8 +67,87 @@ local function prompt_at(prompt, i, n)
   return prompt[i]
 end
 
+-- Every path's pixels, or an error naming the first image that cannot be
+-- read: a decode for encode_paths (Model:pixels_of is the lenient one).
+local function decode_all(self)
+  return function(paths)
+    local all = {}
+    for i = 1, #paths do all[i] = i end
+    return a.preprocess(paths, self.image_size, preprocess_options(self)), all, {}
+  end
+end
+
+-- The cache key of an image file: its absolute path and what stat says of
+-- it (size, modification and status-change times in nanoseconds, inode; a
+-- rewrite moves the change time even when the old mtime is put back), or nil
+-- when it cannot be stat'ed (the decoding says why).
+local function file_key(path)
+  if type(path) ~= "string" then return nil end
+  local abs = path:sub(1, 1) == "/" and path or lfs.currentdir() .. "/" .. path
+  local facts = a.file_facts(abs)
+  if not facts or facts.kind ~= "file" then return nil end
+  return string.format("%d %d %d %d %s", facts.size, facts.mtime_ns, facts.ctime_ns, facts.inode, abs)
+end
+
+-- What a cached encoding depends on besides the file: the weights (the
+-- model's id and weight version), their device and the preprocessing.
+local function cache_scope(self)
+  local version, id = self.net:weight_version()
+  return string.format("model %d, weights %d, %s, %d px, max_pixels %s", id, version, self.net:device(),
+    self.image_size, tostring(self.max_image_pixels))
+end
+
+-- The ViT encoding (no grad) of one batch of paths: rows for the paths that
+-- decode could read, in order, which positions of paths they are, and why
+-- each other failed; decode(paths) returns pixels, positions and errors as
+-- Model:pixels_of does. With the cache on, only the paths it lacks are
+-- decoded and encoded, as one batch, and their rows are kept.
+local function encode_paths(self, paths, decode)
+  local cache = self.image_cache
+  if not cache or cache.limit == 0 then
+    local pixels, good, errors = decode(paths)
+    if not pixels then return nil, good, errors end
+    local encoding = self.net:encode_image(pixels)
+    pixels:free()
+    return encoding, good, errors
+  end
+  cache:scope(cache_scope(self))
+  local keys, rows, fresh, missing, errors = {}, {}, {}, {}, {}
+  for i, path in ipairs(paths) do
+    keys[i] = file_key(path)
+    rows[i] = cache:get(keys[i])
+    if not rows[i] then missing[#missing + 1] = i end
+  end
+  if #missing > 0 then
+    local missing_paths = {}
+    for k, i in ipairs(missing) do missing_paths[k] = paths[i] end
+    local pixels, good, failed = decode(missing_paths)
+    for k, why in pairs(failed) do errors[missing[k]] = why end
+    if pixels then
+      local encoding = self.net:encode_image(pixels)
+      pixels:free()
+      for j, k in ipairs(good) do
+        local i = missing[k]
+        rows[i], fresh[#fresh + 1] = encoding:narrow(1, j, 1):clone(), i
+      end
+      encoding:free()
+    end
+  end
+  local parts, good = {}, {}
+  for i = 1, #paths do
+    if rows[i] then parts[#parts + 1], good[#good + 1] = rows[i], i end
+  end
+  local encoding = #parts > 0 and a.concat(parts, 1) or nil
+  -- Only now may the cache evict: the rows it lent are copied out.
+  for _, i in ipairs(fresh) do
+    if not (keys[i] and cache:put(keys[i], rows[i])) then rows[i]:free() end
+  end
+  return encoding, good, errors
+end
+
 -- Runs the model over images in batches; calls fn(output, first, last) for
 -- each batch (indices into images). progress: an aapmt.progress or nil.
+-- The image side comes from the cache where it can.
 function Model:each_batch(prompt, images, opts, fn)
   if type(images) == "string" then images = {images} end
   local n = #images
@@ -67,14 +160,12 @@ function Model:each_batch(prompt, images, opts, fn)
       paths[#paths + 1] = images[i]
       prompts[#prompts + 1] = prompt_at(prompt, i, n)
     end
-    local pixels = a.preprocess(paths, self.image_size, preprocess_options(self))
+    local encoding = encode_paths(self, paths, decode_all(self))
     local ids, mask = self.tokenizer:encode_batch(prompts, self.max_length)
-    local out = a.no_grad(function()
-      return self.net:forward(pixels, ids, mask, {cross_attention = opts.cross_attention,
-        metric_attention = opts.metric_attention})
-    end)
+    local out = self.net:forward_encoded(encoding, ids, mask, {cross_attention = opts.cross_attention,
+      metric_attention = opts.metric_attention})
+    encoding:free()
     fn(out, first, last)
-    pixels:free()
     if opts.progress then opts.progress:step(last) end
   end
   if opts.progress then opts.progress:finish() end
@@ -125,15 +216,15 @@ function Model:score_each(prompt, images, opts)
   for first = 1, n, self.batch do
     local last = math.min(first + self.batch - 1, n)
     local paths = table.move(images, first, last, 1, {})
-    local pixels, good, failed = self:pixels_of(paths)
+    local encoding, good, failed = encode_paths(self, paths, function(p) return self:pixels_of(p) end)
     for k, why in pairs(failed) do errors[first + k - 1] = why end
-    if pixels then
+    if encoding then
       local prompts = {}
       for j, k in ipairs(good) do prompts[j] = prompt_at(prompt, first + k - 1, n) end
       local ids, mask = self.tokenizer:encode_batch(prompts, self.max_length)
-      local out = a.no_grad(function() return self.net:forward(pixels, ids, mask, {}) end)
+      local out = self.net:forward_encoded(encoding, ids, mask)
       for j, s in ipairs(out.scores:totable()) do scores[first + good[j] - 1] = s end
-      pixels:free()
+      encoding:free()
     end
     if opts.progress then opts.progress:step(last) end
   end
@@ -143,8 +234,8 @@ end
 
 -- scores[t][i] of every text against every image, from one encoding per
 -- batch of images; decode(paths) gives pixels, the positions in paths they
--- hold and the errors by position. The texts go in groups of at most 8
--- batches' worth of (text, image) rows, bounding memory.
+-- hold and the errors by position (see encode_paths). The texts go in groups
+-- of at most 8 batches' worth of (text, image) rows, bounding memory.
 local function score_all_texts(self, texts, images, opts, decode)
   if type(texts) == "string" then texts = {texts} end
   if type(images) == "string" then images = {images} end
@@ -155,11 +246,9 @@ local function score_all_texts(self, texts, images, opts, decode)
   for t = 1, #texts do scores[t] = {} end
   for first = 1, #images, self.batch do
     local last = math.min(first + self.batch - 1, #images)
-    local pixels, good, failed = decode(table.move(images, first, last, 1, {}))
+    local encoding, good, failed = encode_paths(self, table.move(images, first, last, 1, {}), decode)
     for k, why in pairs(failed) do errors[first + k - 1] = why end
-    if pixels then
-      local encoding = self.net:encode_image(pixels)
-      pixels:free()
+    if encoding then
       local group = math.max(1, (8 * self.batch) // #good)
       for t0 = 1, #texts, group do
         local t1 = math.min(t0 + group - 1, #texts)
@@ -180,11 +269,7 @@ end
 -- images is encoded once (the ViT) and that encoding serves all the texts,
 -- so comparing prompts costs little more than one.
 function Model:score_texts(texts, images, opts)
-  return (score_all_texts(self, texts, images, opts, function(paths)
-    local all = {}
-    for i = 1, #paths do all[i] = i end
-    return a.preprocess(paths, self.image_size, preprocess_options(self)), all, {}
-  end))
+  return (score_all_texts(self, texts, images, opts, decode_all(self)))
 end
 
 -- Like score_texts, but an image that cannot be read does not stop the
@@ -287,7 +372,23 @@ function Model:cross_attention(prompt, image)
   return maps, self:pieces(prompt)
 end
 
+-- The cache of ViT encodings: megabytes (2^20 bytes) of them at most; 0
+-- turns it off and frees what it holds. Smaller than now evicts the least
+-- recently used at once.
+function Model:set_image_cache(megabytes)
+  if not self.image_cache then self.image_cache = image_cache.new(0) end
+  self.image_cache:set_limit(megabytes, "model:set_image_cache", 3)
+end
+
+-- {entries=, bytes=, limit= (bytes), megabytes=, hits=, misses=, evicted=}:
+-- hits and misses count images looked up, evicted those dropped for room.
+function Model:image_cache_stats()
+  if not self.image_cache then self.image_cache = image_cache.new(0) end
+  return self.image_cache:stats()
+end
+
 function Model:free()
+  if self.image_cache then self.image_cache:clear() end
   self.net:free()
   self.tokenizer:free()
 end

@@ -9,6 +9,11 @@
  *       → {features=, rewards=, scores= [, cross_attention={...}] [, image_tokens=]
  *          [, metric_scores= (B, metrics)] [, metric_attention={self={...}, cross={...}}]}
  *   model:head(features)        raw rewards of (N, hidden) features
+ *   model:encode_image(pixels)  the ViT output, no grad
+ *   model:forward_encoded(encoding, ids, mask [, {cross_attention=, metric_attention=}])
+ *   model:score_texts(encoding, ids, mask)  every text against every image
+ *   model:weight_version()      → version, id: the weights' write stamp and the
+ *                               model's process-unique id (ir_model_weight_version)
  *   model:image_size(), model:config(), model:parameters(), model:fix_rate(r),
  *   model:metric_head_random(), model:init_metric_head(seed)   the Metric Transformer's weights
  *   model:save(path)            the weights as safetensors, written atomically
@@ -184,17 +189,24 @@ static int model_encode_image(lua_State *L) {
     return lt_push(L, image);
 }
 
-/* net:forward_encoded(encoding, ids, mask): forward's table (no grad, no
- * dropout) from an encode_image encoding with one row per text. */
+/* net:forward_encoded(encoding, ids, mask [, {cross_attention=, metric_attention=}]):
+ * forward's table (no grad, no dropout) from an encode_image encoding with
+ * one row per text. */
 static int model_forward_encoded(lua_State *L) {
     const char *fname = "ImageReward:forward_encoded";
     ir_model *m = check_model(L, fname);
-    lua_settop(L, 4);
+    lua_settop(L, 5); /* the options, or nil, stay at 5 under the slots pushed below */
+    static const char *const options[] = {"cross_attention", "metric_attention", NULL};
+    ir_forward_opts opts = {0};
+    if (lt_options(L, 5, options, fname)) {
+        opts.want_cross_attention = lt_opt_bool(L, 5, "cross_attention", false, fname);
+        opts.want_metric_attention = lt_opt_bool(L, 5, "metric_attention", false, fname);
+    }
     at_tensor *inputs[3];
     hold_inputs(L, m, inputs, fname);
     ir_output out = {0};
     bool was = at_set_grad_enabled(false);
-    int rc = ir_model_forward_encoded(m, inputs[0], inputs[1], inputs[2], NULL, &out);
+    int rc = ir_model_forward_encoded(m, inputs[0], inputs[1], inputs[2], &opts, &out);
     at_set_grad_enabled(was);
     if (rc) return lt_engine_error(L, fname);
     return push_output(L, &out);
@@ -233,6 +245,17 @@ static int model_to(lua_State *L) {
 static int model_device(lua_State *L) {
     lua_pushstring(L, at_device_name(at_device_of(ir_model_param(check_model(L, "ImageReward:device"), 0))));
     return 1;
+}
+
+/* net:weight_version() → version, id. The version grows with every write
+ * into the weights the engine makes (optimizer steps, copies and fills into
+ * them or their views, a move to another device); the id tells models apart
+ * (a load makes a new model). Together they key the REPL's encoding cache. */
+static int model_weight_version(lua_State *L) {
+    ir_model *m = check_model(L, "ImageReward:weight_version");
+    lua_pushinteger(L, (lua_Integer)ir_model_weight_version(m));
+    lua_pushinteger(L, (lua_Integer)m->id);
+    return 2;
 }
 
 static int model_image_size(lua_State *L) {
@@ -403,6 +426,7 @@ void lt_model_register(lua_State *L) {
         {"forward", model_forward}, {"encode_image", model_encode_image},
         {"forward_encoded", model_forward_encoded}, {"score_texts", model_score_texts},
         {"head", model_head}, {"to", model_to}, {"device", model_device}, {"image_size", model_image_size},
+        {"weight_version", model_weight_version},
         {"config", model_config}, {"parameters", model_parameters}, {"fix_rate", model_fix_rate},
         {"save", model_save}, {"metric_head_random", model_metric_head_random},
         {"init_metric_head", model_init_metric_head}, {"free", model_gc}, {NULL, NULL}};

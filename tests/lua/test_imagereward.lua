@@ -184,6 +184,14 @@ do
   local direct = net:forward(px, ids, mask).scores:totable()
   local encoded = net:forward_encoded(enc, ids, mask).scores:totable()
   for i = 1, 2 do check.eq(encoded[i], direct[i], "forward_encoded equals forward, row " .. i) end
+  local direct_maps = net:forward(px, ids, mask, {cross_attention = true}).cross_attention
+  local encoded_maps = net:forward_encoded(enc, ids, mask, {cross_attention = true}).cross_attention
+  check.eq(#encoded_maps, #direct_maps, "forward_encoded gives the cross-attention maps when asked")
+  for l = 1, #direct_maps do
+    local d, e = direct_maps[l]:totable(), encoded_maps[l]:totable()
+    check.eq(e[2][1][3][5], d[2][1][3][5], "a cross-attention probability of layer " .. l)
+  end
+  check.raises(function() net:forward_encoded(enc, ids, mask, {training = true}) end, "training")
   check.raises(function() net:forward_encoded(enc, ids:narrow(1, 1, 1), mask:narrow(1, 1, 1)) end,
     "2 images but 1 prompts")
   check.raises(function() m:score_texts({}, images) end, "no texts given")

@@ -98,8 +98,9 @@ local function load_model(opts)
     if not where then cli.fail(missing) end
     checkpoint = where
   end
+  -- One pass over the images: a cache of their encodings could only hold memory.
   local ok, model = pcall(IR.load, {checkpoint = checkpoint, config = opts.config, vocab = opts.vocab,
-    batch = opts.batch, max_image_pixels = opts.max_image_pixels})
+    batch = opts.batch, max_image_pixels = opts.max_image_pixels, image_cache = 0})
   if not ok then cli.fail(model) end
   return model
 end
