@@ -164,7 +164,9 @@ static at_tensor *embeddings(const ir_bert *bert, at_tensor *ids, bool training,
     return x;
 }
 
-static int check_inputs(const ir_bert *bert, const at_tensor *ids, const at_tensor *mask, const at_tensor *image) {
+/* image has one row per `texts` rows of ids: 1 but in the shared-image forward. */
+static int check_inputs_texts(const ir_bert *bert, const at_tensor *ids, const at_tensor *mask, const at_tensor *image,
+                              int64_t texts) {
     const ir_text_config *c = &bert->cfg;
     char si[128], sm[128], se[128];
     if (!ids || !mask || !image) {
@@ -182,14 +184,19 @@ static int check_inputs(const ir_bert *bert, const at_tensor *ids, const at_tens
                      at_shape_str(mask, sm, sizeof sm), at_shape_str(ids, si, sizeof si));
         return -1;
     }
-    if (image->ndim != 3 || image->shape[0] != ids->shape[0] || image->shape[2] != bert->encoder_width ||
+    if (image->ndim != 3 || image->shape[0] * texts != ids->shape[0] || image->shape[2] != bert->encoder_width ||
         image->dtype != AT_F32) {
-        at_set_error("bert: image tokens must be f32 (%lld, N, %lld) to match ids %s, got %s %s",
-                     (long long)ids->shape[0], (long long)bert->encoder_width, at_shape_str(ids, si, sizeof si),
+        at_set_error("bert: image tokens must be f32 (%lld, N, %lld) to match ids %s%s, got %s %s",
+                     (long long)(ids->shape[0] / texts), (long long)bert->encoder_width,
+                     at_shape_str(ids, si, sizeof si), texts > 1 ? " (an image for every text)" : "",
                      at_dtype_name(image->dtype), at_shape_str(image, se, sizeof se));
         return -1;
     }
     return 0;
+}
+
+static int check_inputs(const ir_bert *bert, const at_tensor *ids, const at_tensor *mask, const at_tensor *image) {
+    return check_inputs_texts(bert, ids, mask, image, 1);
 }
 
 /* One layer as at_checkpoint runs it: the sizes, the layer's parameters
@@ -284,5 +291,71 @@ at_tensor *ir_bert_forward(const ir_bert *bert, at_tensor *ids, at_tensor *mask,
         free(probe->cross_attention);
         probe->cross_attention = NULL;
     }
+    return h;
+}
+
+/* ---- many texts against the same images (ir_bert_forward_shared_image) ---- */
+
+/* Queries x (T·B, L, H·d), row t·B + i, as (B, H, T·L, d): image i's T texts
+ * one after another along the query axis. A copy: no strides reach them. */
+static at_tensor *stack_texts(at_tensor *x, int64_t texts, int64_t H) {
+    int64_t B = x->shape[0] / texts, L = x->shape[1], d = x->shape[2] / H;
+    int64_t split[5] = {texts, B, L, H, d}, stacked[4] = {B, H, texts * L, d};
+    int to_image_major[5] = {1, 3, 0, 2, 4};
+    at_tensor *t = at_reshape(x, 5, split);
+    if (t && ir_step(&t, at_permute(t, to_image_major)) && ir_step(&t, at_contiguous(t)))
+        ir_step(&t, at_reshape(t, 4, stacked));
+    return t;
+}
+
+/* stack_texts undone on the attention output: (B, H, T·L, d) → (T·B, L, H·d). */
+static at_tensor *unstack_texts(at_tensor *x, int64_t texts) {
+    int64_t B = x->shape[0], H = x->shape[1], L = x->shape[2] / texts, d = x->shape[3];
+    int64_t split[5] = {B, H, texts, L, d}, rows[3] = {texts * B, L, H * d};
+    int to_text_major[5] = {2, 0, 3, 1, 4};
+    at_tensor *t = at_reshape(x, 5, split);
+    if (t && ir_step(&t, at_permute(t, to_text_major))) ir_step(&t, at_reshape(t, 3, rows));
+    return t;
+}
+
+/* attention_block's cross-attention without dropout, on keys and values of
+ * the image alone: every text's queries against its image's k, v in one
+ * at_attention (the image mask is all ones, so no mask). */
+static at_tensor *shared_cross_attention(const ir_bert *bert, const ir_bert_attention *a, at_tensor *h, at_tensor *k,
+                                         at_tensor *v, int64_t texts) {
+    const ir_text_config *c = &bert->cfg;
+    int64_t H = c->num_attention_heads;
+    double scale = 1.0 / sqrt((double)(c->hidden_size / H));
+    at_tensor *x = at_linear(h, a->q_w, a->q_b);
+    if (x && ir_step(&x, stack_texts(x, texts, H)) && ir_step(&x, at_attention(x, k, v, NULL, scale)) &&
+        ir_step(&x, unstack_texts(x, texts)) && ir_step(&x, at_linear(x, a->out_w, a->out_b)) &&
+        ir_step(&x, at_add(x, h)))
+        ir_step(&x, at_layernorm(x, a->ln_w, a->ln_b, c->layer_norm_eps));
+    return x;
+}
+
+at_tensor *ir_bert_forward_shared_image(const ir_bert *bert, at_tensor *ids, at_tensor *mask, at_tensor *image,
+                                        int64_t texts) {
+    if (texts < 1) {
+        at_set_error("bert: the shared-image forward needs at least one text, got %lld", (long long)texts);
+        return NULL;
+    }
+    if (check_inputs_texts(bert, ids, mask, image, texts)) return NULL;
+    at_tensor *ext = ir_extended_mask(mask), *h = ext ? embeddings(bert, ids, false, NULL) : NULL;
+    for (int64_t i = 0; h && i < bert->cfg.num_hidden_layers; i++) {
+        const ir_bert_layer *l = &bert->layers[i];
+        at_tensor *sk = NULL, *sv = NULL, *k = NULL, *v = NULL;   /* self-attention's, and the image's per image */
+        bool ok = !project_kv(bert, &l->self, h, &sk, &sv) &&
+                  ir_step(&h, attention_block(bert, &l->self, h, sk, sv, ext, false, NULL, NULL)) &&
+                  !project_kv(bert, &l->cross, image, &k, &v) &&
+                  ir_step(&h, shared_cross_attention(bert, &l->cross, h, k, v, texts)) &&
+                  ir_step(&h, feed_forward(bert, l, h, false, NULL));
+        if (!ok) ir_step(&h, NULL);
+        at_release(sk);
+        at_release(sv);
+        at_release(k);
+        at_release(v);
+    }
+    at_release(ext);
     return h;
 }

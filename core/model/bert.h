@@ -47,5 +47,14 @@ void ir_bert_free(ir_bert *bert);
  * be NULL. */
 at_tensor *ir_bert_forward(const ir_bert *bert, at_tensor *ids, at_tensor *mask, at_tensor *image, bool training,
                            at_rng *rng, ir_bert_probe *probe);
+/* Many texts against the same images, without dropout (for scoring): ids,
+ * mask (texts·B, L) whose row t·B + i is text t against image i, and image
+ * (B, N, encoder_width), one row per image → hidden states (texts·B, L,
+ * hidden), those of ir_bert_forward on the image repeated to texts·B rows
+ * within float rounding. But each cross-attention layer projects an image's
+ * tokens to keys and values once, not once per text, and the queries of all
+ * its texts attend to them in one at_attention call. */
+at_tensor *ir_bert_forward_shared_image(const ir_bert *bert, at_tensor *ids, at_tensor *mask, at_tensor *image,
+                                        int64_t texts);
 
 #endif

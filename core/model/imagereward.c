@@ -9,6 +9,7 @@
 #include "../autograd.h"
 #include "../ops.h"
 #include "steps.h"
+#include "text_side.h"
 
 const char *const ir_unused_keys[] = {"blip.vision_proj.", "blip.text_proj.",
                                       "blip.text_encoder.embeddings.position_ids", NULL};
@@ -349,6 +350,38 @@ at_tensor *ir_model_encode_image(const ir_model *m, at_tensor *pixels, const ir_
     return ir_vit_forward(&vit, pixels, opts.training, opts.rng);
 }
 
+int ir_model_trim_text(at_tensor *ids, at_tensor *mask, at_tensor **ids_run, at_tensor **mask_run) {
+    int64_t L = text_length(mask);
+    *ids_run = at_narrow(ids, 1, 0, L);
+    *mask_run = *ids_run ? at_narrow(mask, 1, 0, L) : NULL;
+    if (*mask_run) return 0;
+    at_release(*ids_run);
+    *ids_run = NULL;
+    return -1;
+}
+
+int ir_model_outputs_of_hidden(const ir_model *m, at_tensor *h, at_tensor *mask_run, const ir_forward_opts *opts,
+                               ir_output *out) {
+    const ir_config *c = &m->cfg;
+    at_tensor *cls = at_select(h, 1, 0);
+    out->features = cls ? at_contiguous(cls) : NULL;
+    at_release(cls);
+    if (!out->features || !(out->rewards = ir_model_head(m, out->features, opts->training, opts->rng)) ||
+        !(out->scores = ir_normalise_rewards(out->rewards)))
+        return -1;
+    if (c->metric_head.kind == IR_METRICS_NONE) return 0;
+    ir_mt_probe mp = {.want_attention = opts->want_metric_attention};
+    ir_metric_head head = m->metric;
+    head.cfg.dropout = c->metric_head.dropout;
+    out->metric_scores = ir_metric_head_forward(&head, h, mask_run, opts->training, opts->rng, &mp);
+    if (mp.self_attention || mp.cross_attention) {
+        out->metric_self_attention = mp.self_attention;
+        out->metric_cross_attention = mp.cross_attention;
+        out->n_metric_attention = (int)c->metric_head.layers;
+    }
+    return out->metric_scores ? 0 : -1;
+}
+
 int ir_model_forward_encoded(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask,
                              const ir_forward_opts *opts_in, ir_output *out) {
     ir_forward_opts opts = opts_in ? *opts_in : (ir_forward_opts){0};
@@ -359,37 +392,16 @@ int ir_model_forward_encoded(const ir_model *m, at_tensor *image, at_tensor *ids
     bert.cfg.hidden_dropout_prob = c->text.hidden_dropout_prob;
     bert.cfg.attention_probs_dropout_prob = c->text.attention_probs_dropout_prob;
     bert.recompute = opts.recompute;
-    int64_t L = text_length(mask);
-    at_tensor *ids_run = at_narrow(ids, 1, 0, L), *mask_run = ids_run ? at_narrow(mask, 1, 0, L) : NULL;
-    at_tensor *h = NULL;
+    at_tensor *ids_run = NULL, *mask_run = NULL, *h = NULL;
     ir_bert_probe probe = {.want_cross_attention = opts.want_cross_attention};
-    if (!mask_run || !(h = ir_bert_forward(&bert, ids_run, mask_run, image, opts.training, opts.rng, &probe)))
+    if (ir_model_trim_text(ids, mask, &ids_run, &mask_run) ||
+        !(h = ir_bert_forward(&bert, ids_run, mask_run, image, opts.training, opts.rng, &probe)))
         goto fail;
     if (opts.want_cross_attention) {
         out->cross_attention = probe.cross_attention;
         out->n_cross_attention = (int)m->cfg.text.num_hidden_layers;
     }
-    at_tensor *cls = at_select(h, 1, 0);
-    if (!cls || !(out->features = at_contiguous(cls))) {
-        at_release(cls);
-        goto fail;
-    }
-    at_release(cls);
-    if (!(out->rewards = ir_model_head(m, out->features, opts.training, opts.rng)) ||
-        !(out->scores = ir_normalise_rewards(out->rewards)))
-        goto fail;
-    if (m->cfg.metric_head.kind != IR_METRICS_NONE) {
-        ir_mt_probe mp = {.want_attention = opts.want_metric_attention};
-        ir_metric_head head = m->metric;
-        head.cfg.dropout = c->metric_head.dropout;
-        out->metric_scores = ir_metric_head_forward(&head, h, mask_run, opts.training, opts.rng, &mp);
-        if (mp.self_attention || mp.cross_attention) {
-            out->metric_self_attention = mp.self_attention;
-            out->metric_cross_attention = mp.cross_attention;
-            out->n_metric_attention = (int)m->cfg.metric_head.layers;
-        }
-        if (!out->metric_scores) goto fail;
-    }
+    if (ir_model_outputs_of_hidden(m, h, mask_run, &opts, out)) goto fail;
     if (opts.want_image_tokens) {
         at_retain(image);
         out->image_tokens = image;

@@ -145,9 +145,11 @@ int ir_model_forward_encoded(const ir_model *m, at_tensor *image, at_tensor *ids
 /* score_texts.c: every text against every image, from one encoding (images,
  * tokens, width) and ids, mask (texts, L): out's features (texts, images,
  * hidden), rewards and scores (texts, images), metric_scores (texts,
- * images, metrics); no grad, no dropout. Equal to ir_model_forward on each
- * (text, image) pair within float rounding (the same arithmetic on more
- * rows). */
+ * images, metrics); no grad, no dropout. The ViT output and, in every
+ * cross-attention layer, the image tokens' keys and values are computed
+ * once per image and read by all the texts. Equal to ir_model_forward on
+ * each (text, image) pair within float rounding (the same sums, grouped
+ * into other GEMMs). */
 int ir_model_score_texts(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out);
 void ir_output_clear(ir_output *out);
 

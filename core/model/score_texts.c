@@ -1,18 +1,20 @@
 /* Every text against every image from one image encoding: the ViT, by far
  * the larger encoder, runs once per image however many texts are scored
- * (ImageReward's Python score, and scoring text by text, rerun it for each). */
+ * (ImageReward's Python score, and scoring text by text, rerun it for each),
+ * and so do the cross-attention layers' key and value projections of the
+ * image tokens (ir_bert_forward_shared_image). */
 #include "imagereward.h"
 
 #include "../autograd.h"
 #include "../ops.h"
+#include "text_side.h"
 
-/* A (texts * images, ...) tensor, contiguous, from t: row (k, i) is t's row
- * i when t has one row per image (t is (images, ...)), or t's row k when
- * per_text (t is (texts, ...)). */
-static at_tensor *repeat_rows(at_tensor *t, int64_t texts, int64_t images, bool per_text) {
+/* A (texts * images, ...) tensor, contiguous, from t (texts, ...): row
+ * (k, i) is t's row k. */
+static at_tensor *repeat_rows(at_tensor *t, int64_t texts, int64_t images) {
     int64_t one[AT_MAX_DIMS + 1], big[AT_MAX_DIMS + 1], flat[AT_MAX_DIMS];
     int nd = t->ndim;
-    one[0] = per_text ? texts : 1, one[1] = per_text ? 1 : images;
+    one[0] = texts, one[1] = 1;
     big[0] = texts, big[1] = images, flat[0] = texts * images;
     for (int d = 1; d < nd; d++) one[d + 1] = big[d + 1] = flat[d] = t->shape[d];
     at_tensor *u = at_reshape(t, nd + 1, one);
@@ -43,22 +45,36 @@ static int unflatten(at_tensor **t, int64_t texts, int64_t images) {
     return 0;
 }
 
+/* The texts' rows repeated for every image (row t·images + i: text t
+ * against image i), trimmed as ir_model_forward_encoded trims them, through
+ * BERT with the image encoding once per image, then the heads. */
+static int score_rows(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out) {
+    int64_t images = image->shape[0], texts = ids->shape[0];
+    at_tensor *ids_run = NULL, *mask_run = NULL, *rids = NULL, *rmask = NULL, *h = NULL;
+    int rc = -1;
+    if (!ir_model_trim_text(ids, mask, &ids_run, &mask_run) && (rids = repeat_rows(ids_run, texts, images)) &&
+        (rmask = repeat_rows(mask_run, texts, images)) &&
+        (h = ir_bert_forward_shared_image(&m->bert, rids, rmask, image, texts)))
+        rc = ir_model_outputs_of_hidden(m, h, rmask, &(ir_forward_opts){0}, out);
+    at_release(ids_run);
+    at_release(mask_run);
+    at_release(rids);
+    at_release(rmask);
+    at_release(h);
+    if (rc) ir_output_clear(out);
+    return rc;
+}
+
 int ir_model_score_texts(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out) {
     *out = (ir_output){0};
-    if (!image || image->ndim != 3 || !ids || ids->ndim != 2 || !mask) {
+    if (!image || image->ndim != 3 || !ids || ids->ndim != 2 || !mask || !at_same_shape(ids, mask)) {
         at_set_error("score_texts: needs an image encoding (images, tokens, width) and ids, mask (texts, L)");
         return -1;
     }
     int64_t images = image->shape[0], texts = ids->shape[0];
     bool was = at_set_grad_enabled(false);
-    at_tensor *img = repeat_rows(image, texts, images, false);
-    at_tensor *rid = img ? repeat_rows(ids, texts, images, true) : NULL;
-    at_tensor *rmask = rid ? repeat_rows(mask, texts, images, true) : NULL;
-    int rc = rmask ? ir_model_forward_encoded(m, img, rid, rmask, NULL, out) : -1;
+    int rc = score_rows(m, image, ids, mask, out);
     at_set_grad_enabled(was);
-    at_release(img);
-    at_release(rid);
-    at_release(rmask);
     if (rc == 0 && (unflatten(&out->features, texts, images) || unflatten(&out->rewards, texts, images) ||
                     unflatten(&out->scores, texts, images) || unflatten(&out->metric_scores, texts, images))) {
         ir_output_clear(out);
