@@ -1,4 +1,5 @@
-/* ir_model_score_texts against scoring each text on its own: every output
+/* ir_model_score_texts, and ir_model_score_rows (texts per image), against
+ * scoring each text on its own: every output
  * (features, rewards, scores, the Metric Transformer's metric_scores) of
  * every (text, image) pair, on the tiny models of tests/fixtures (no metric
  * head, AAPMT's coded head, the paper's metric attention), with texts of
@@ -145,6 +146,55 @@ static void compare(const char *variant, ir_model *m, at_tensor *encoding, at_te
     ir_output_clear(&all);
 }
 
+/* score_rows with texts that differ from image to image: 2 texts for each
+ * of 3 images, row t·3 + i text (t·3 + i) mod 4, each row against a
+ * forward_encoded of its own text and image. */
+static void compare_rows(const char *variant, ir_model *m, at_tensor *encoding, at_tensor *ids, at_tensor *mask) {
+    int64_t images = encoding->shape[0], L = ids->shape[1], rows = 2 * images, shape[2] = {rows, L};
+    at_tensor *rids = at_zeros(AT_I64, 2, shape), *rmask = at_zeros(AT_I64, 2, shape);
+    int64_t *id = at_data(rids), *mk = at_data(rmask);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < L; j++)
+            id[r * L + j] = (int64_t)at_get_linear(ids, (r % 4) * L + j),
+            mk[r * L + j] = (int64_t)at_get_linear(mask, (r % 4) * L + j);
+    ir_output all;
+    int rc = ir_model_score_rows(m, encoding, rids, rmask, &all);
+    CHECK(rc == 0 && all.scores->ndim == 1 && all.scores->shape[0] == rows, "%s: score_rows: %s", variant,
+          at_last_error());
+    double worst = 0;
+    for (int64_t r = 0; !rc && r < rows; r++) {
+        at_tensor *img = at_narrow(encoding, 0, r % images, 1), *rid = at_narrow(rids, 0, r, 1);
+        at_tensor *rmk = at_narrow(rmask, 0, r, 1);
+        ir_output one;
+        int rc1 = ir_model_forward_encoded(m, img, rid, rmk, NULL, &one);
+        CHECK(rc1 == 0, "%s: forward_encoded of row %lld: %s", variant, (long long)r, at_last_error());
+        compared outs[3] = {{"features", all.features, rc1 ? NULL : one.features},
+                            {"rewards", all.rewards, rc1 ? NULL : one.rewards},
+                            {"scores", all.scores, rc1 ? NULL : one.scores}};
+        for (int o = 0; !rc1 && o < 3; o++) {
+            double e = excess(outs[o].got, r, outs[o].expected, false);
+            worst = fmax(worst, e);
+            CHECK(e <= TOL, "%s, score_rows row %lld: %s off by %.3g beyond the relative part", variant, (long long)r,
+                  outs[o].name, e);
+        }
+        if (!rc1) ir_output_clear(&one);
+        at_release(img);
+        at_release(rid);
+        at_release(rmk);
+    }
+    printf("%s, score_rows, 2 texts for each of %lld images: worst beyond %g·|e|: %.3g\n", variant,
+           (long long)images, TOL, worst);
+    if (!rc) ir_output_clear(&all);
+    /* 4 rows for 3 images: not T texts for each. */
+    at_tensor *four = at_narrow(rids, 0, 0, 4), *four_mask = at_narrow(rmask, 0, 0, 4);
+    CHECK(ir_model_score_rows(m, encoding, four, four_mask, &all) != 0 && strstr(at_last_error(), "(T*B, L)"),
+          "%s: 4 rows for 3 images are refused: %s", variant, at_last_error());
+    at_release(four);
+    at_release(four_mask);
+    at_release(rids);
+    at_release(rmask);
+}
+
 static void test_errors(ir_model *m, at_tensor *encoding, at_tensor *ids, at_tensor *mask) {
     ir_output out;
     at_tensor *narrow = at_narrow(mask, 1, 0, 5);
@@ -181,6 +231,7 @@ static void test_variant(const char *dir, const char *variant) {
         at_release(one_image);
         at_release(one_id);
         at_release(one_mask);
+        compare_rows(variant, m, encoding, ids, mask);
         test_errors(m, encoding, ids, mask);
     }
     at_release(encoding);

@@ -151,6 +151,11 @@ int ir_model_forward_encoded(const ir_model *m, at_tensor *image, at_tensor *ids
  * each (text, image) pair within float rounding (the same sums, grouped
  * into other GEMMs). */
 int ir_model_score_texts(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out);
+/* The same sharing for T texts of each image's own (an experiment's task
+ * texts, a row's own prompt among them): ids, mask (T*B, L) whose row
+ * t*B + i is scored against image i of the encoding (B, tokens, width);
+ * out's tensors have T*B rows in that order. */
+int ir_model_score_rows(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out);
 void ir_output_clear(ir_output *out);
 
 /* The head alone on features (B, text hidden) → raw rewards (B), and the

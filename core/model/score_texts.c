@@ -45,21 +45,24 @@ static int unflatten(at_tensor **t, int64_t texts, int64_t images) {
     return 0;
 }
 
-/* The texts' rows repeated for every image (row t·images + i: text t
- * against image i), trimmed as ir_model_forward_encoded trims them, through
- * BERT with the image encoding once per image, then the heads. */
-static int score_rows(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out) {
-    int64_t images = image->shape[0], texts = ids->shape[0];
-    at_tensor *ids_run = NULL, *mask_run = NULL, *rids = NULL, *rmask = NULL, *h = NULL;
+int ir_model_score_rows(const ir_model *m, at_tensor *image, at_tensor *ids, at_tensor *mask, ir_output *out) {
+    *out = (ir_output){0};
+    char si[128], se[128];
+    if (!image || image->ndim != 3 || !ids || ids->ndim != 2 || !mask || !at_same_shape(ids, mask) ||
+        image->shape[0] < 1 || ids->shape[0] < 1 || ids->shape[0] % image->shape[0] != 0) {
+        at_set_error("score_rows: needs an image encoding (B, tokens, width) and ids, mask (T*B, L), got %s and ids %s",
+                     image ? at_shape_str(image, se, sizeof se) : "none", ids ? at_shape_str(ids, si, sizeof si) : "none");
+        return -1;
+    }
+    at_tensor *ids_run = NULL, *mask_run = NULL, *h = NULL;
+    bool was = at_set_grad_enabled(false);
     int rc = -1;
-    if (!ir_model_trim_text(ids, mask, &ids_run, &mask_run) && (rids = repeat_rows(ids_run, texts, images)) &&
-        (rmask = repeat_rows(mask_run, texts, images)) &&
-        (h = ir_bert_forward_shared_image(&m->bert, rids, rmask, image, texts)))
-        rc = ir_model_outputs_of_hidden(m, h, rmask, &(ir_forward_opts){0}, out);
+    if (!ir_model_trim_text(ids, mask, &ids_run, &mask_run) &&
+        (h = ir_bert_forward_shared_image(&m->bert, ids_run, mask_run, image, ids->shape[0] / image->shape[0])))
+        rc = ir_model_outputs_of_hidden(m, h, mask_run, &(ir_forward_opts){0}, out);
+    at_set_grad_enabled(was);
     at_release(ids_run);
     at_release(mask_run);
-    at_release(rids);
-    at_release(rmask);
     at_release(h);
     if (rc) ir_output_clear(out);
     return rc;
@@ -72,9 +75,11 @@ int ir_model_score_texts(const ir_model *m, at_tensor *image, at_tensor *ids, at
         return -1;
     }
     int64_t images = image->shape[0], texts = ids->shape[0];
-    bool was = at_set_grad_enabled(false);
-    int rc = score_rows(m, image, ids, mask, out);
-    at_set_grad_enabled(was);
+    /* Trimming the repeated rows trims the texts: the same longest text. */
+    at_tensor *rids = repeat_rows(ids, texts, images), *rmask = rids ? repeat_rows(mask, texts, images) : NULL;
+    int rc = rmask ? ir_model_score_rows(m, image, rids, rmask, out) : -1;
+    at_release(rids);
+    at_release(rmask);
     if (rc == 0 && (unflatten(&out->features, texts, images) || unflatten(&out->rewards, texts, images) ||
                     unflatten(&out->scores, texts, images) || unflatten(&out->metric_scores, texts, images))) {
         ir_output_clear(out);

@@ -54,13 +54,55 @@ local function append(list, values)
   for _, v in ipairs(values) do list[#list + 1] = v end
 end
 
+-- ImageReward's own head: every metric's texts for the batch (the task
+-- texts, each row's own prompt) in one pass over the shared encoding, rows
+-- metric-major, so each image's cross-attention keys and values are
+-- computed once for all of them.
+local function own_head_batch(run, batch, encoding, preds, raw)
+  local texts = {}
+  for _, metric in ipairs(run.metrics) do
+    for _, text in ipairs(M.texts_for(metric, batch)) do texts[#texts + 1] = text end
+  end
+  local ids, mask = run.tokenizer:encode_batch(texts, run.max_length)
+  local out = run.net:score_rows(encoding, ids, mask)
+  local scores, rewards = out.scores:totable(), out.rewards:totable()
+  for _, t in pairs(out) do if type(t) == "userdata" then t:free() end end
+  ids:free()
+  mask:free()
+  local B = #batch
+  for m = 1, #run.metrics do
+    table.move(scores, (m - 1) * B + 1, m * B, #preds[m] + 1, preds[m])
+    table.move(rewards, (m - 1) * B + 1, m * B, #raw[m] + 1, raw[m])
+  end
+end
+
+-- A head with a column per metric (the Metric Transformer, or a Lua head)
+-- fed by one forward of the first metric's texts (a shared Lua head), or by
+-- one forward per metric (a Lua head that is not shared).
+local function column_head_batch(run, batch, encoding, preds, raw)
+  local head, shared = run.lua_head, nil
+  local once = head and head.shared or not head
+  for m, metric in ipairs(run.metrics) do
+    if not (shared and once) then
+      local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
+      local out = run.net:forward_encoded(encoding, ids, mask)
+      shared = head and lua_head.scores(head, out.features) or out.metric_scores
+    end
+    local column = shared:select(2, head and head.columns[m] or run.head_columns[m]):totable()
+    append(preds[m], column)
+    append(raw[m], column)
+  end
+end
+
 -- preds[m][i]: metric m's prediction for rows[i] as AAPMT reported it
 -- (ImageReward's score(); the Metric Transformer's or a Lua head's raw
 -- output), and raw[m][i] the quantity the loss fits (the raw reward; the
--- same for the other heads). In batches of run.eval_batch_size.
+-- same for the other heads). In batches of run.eval_batch_size, each from
+-- one image encoding.
 function M.predict(run, rows)
   local preds, raw = {}, {}
   for m = 1, #run.metrics do preds[m], raw[m] = {}, {} end
+  local score_batch = (run.lua_head or run.head_columns) and column_head_batch or own_head_batch
   a.no_grad(function()
     for first = 1, #rows, run.eval_batch_size do
       local batch, paths = {}, {}
@@ -68,36 +110,10 @@ function M.predict(run, rows)
         batch[#batch + 1] = rows[i]
         paths[#paths + 1] = rows[i].image
       end
-      -- One image encoding for every metric's texts.
       local pixels = a.preprocess(paths, run.image_size)
       local encoding = run.net:encode_image(pixels)
       pixels:free()
-      local shared
-      local head = run.lua_head
-      for m, metric in ipairs(run.metrics) do
-        if head then
-          if not (head.shared and shared) then
-            local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
-            shared = lua_head.scores(head, run.net:forward_encoded(encoding, ids, mask).features)
-          end
-          local column = shared:select(2, head.columns[m]):totable()
-          append(preds[m], column)
-          append(raw[m], column)
-        elseif run.head_columns then
-          if not shared then
-            local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
-            shared = run.net:forward_encoded(encoding, ids, mask).metric_scores
-          end
-          local column = shared:select(2, run.head_columns[m]):totable()
-          append(preds[m], column)
-          append(raw[m], column)
-        else
-          local ids, mask = run.tokenizer:encode_batch(M.texts_for(metric, batch), run.max_length)
-          local out = run.net:forward_encoded(encoding, ids, mask)
-          append(preds[m], out.scores:totable())
-          append(raw[m], out.rewards:totable())
-        end
-      end
+      score_batch(run, batch, encoding, preds, raw)
       encoding:free()
     end
   end)

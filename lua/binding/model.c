@@ -12,6 +12,7 @@
  *   model:encode_image(pixels)  the ViT output, no grad
  *   model:forward_encoded(encoding, ids, mask [, {cross_attention=, metric_attention=}])
  *   model:score_texts(encoding, ids, mask)  every text against every image
+ *   model:score_rows(encoding, ids, mask)   T texts of each image's own, rows t*B + i
  *   model:weight_version()      → version, id: the weights' write stamp and the
  *                               model's process-unique id (ir_model_weight_version)
  *   model:image_size(), model:config(), model:parameters(), model:fix_rate(r),
@@ -226,6 +227,20 @@ static int model_score_texts(lua_State *L) {
     return push_output(L, &out);
 }
 
+/* net:score_rows(encoding, ids, mask): forward_encoded's table for T texts
+ * per image (ids, mask (T*B, L), row t*B + i against image i), the image
+ * side shared as in score_texts. */
+static int model_score_rows(lua_State *L) {
+    const char *fname = "ImageReward:score_rows";
+    ir_model *m = check_model(L, fname);
+    lua_settop(L, 4);
+    at_tensor *inputs[3];
+    hold_inputs(L, m, inputs, fname);
+    ir_output out = {0};
+    if (ir_model_score_rows(m, inputs[0], inputs[1], inputs[2], &out)) return lt_engine_error(L, fname);
+    return push_output(L, &out);
+}
+
 static int model_head(lua_State *L) {
     const char *fname = "ImageReward:head";
     ir_model *m = check_model(L, fname);
@@ -425,6 +440,7 @@ void lt_model_register(lua_State *L) {
     static const luaL_Reg methods[] = {
         {"forward", model_forward}, {"encode_image", model_encode_image},
         {"forward_encoded", model_forward_encoded}, {"score_texts", model_score_texts},
+        {"score_rows", model_score_rows},
         {"head", model_head}, {"to", model_to}, {"device", model_device}, {"image_size", model_image_size},
         {"weight_version", model_weight_version},
         {"config", model_config}, {"parameters", model_parameters}, {"fix_rate", model_fix_rate},

@@ -82,6 +82,35 @@ local scores = a.read_csv(runs .. "/raw/seed=1/scores.csv")
 check.eq(table.concat(scores.header, ","), "name,prompt,quality_score,score,vivid_score,mos_quality,mos_align,"
   .. "reward_quality,reward_align,reward_vivid", "scores.csv: every row, every task's text and the extra prompt")
 check.eq(#scores.rows, 8, "every row scored")
+-- Every row's texts (the task texts, its own prompt, the extra prompt) were
+-- scored together from one encoding (net:score_rows): each equals its text
+-- scored alone by the same random model.
+do
+  local IR = require "aapmt.imagereward"
+  local weights = tmp .. "/raw_seed1.safetensors"
+  local config = fixtures .. "/train_run/tiny_config.json"
+  local net = a.imagereward_random(config, 1, {init = "from_scratch"})
+  net:save(weights)
+  net:free()
+  local m = IR.load{checkpoint = weights, config = config, vocab = fixtures .. "/tokenizer/vocab.txt", image_cache = 0}
+  local col = {}
+  for k, name in ipairs(scores.header) do col[name] = k end
+  local spread = {}
+  for i, row in ipairs(scores.rows) do
+    local image = fixtures .. "/image/" .. row[col.name]
+    local texts = {quality_score = require("aapmt.train_config").task_prompts.quality, score = row[col.prompt],
+      vivid_score = "with vivid details"}
+    for column, text in pairs(texts) do
+      local alone, got = m:score(text, {image})[1], tonumber(row[col[column]])
+      check.near(got, alone, 1e-6 + 1e-6 * math.abs(alone), string.format("raw scores.csv row %d, %s", i, column))
+      spread[column] = spread[column] or {}
+      spread[column][i] = got
+    end
+    -- the texts score apart, so a mix-up of texts would show
+    check.truthy(math.abs(spread.quality_score[i] - spread.vivid_score[i]) > 1e-3, "row " .. i .. ": texts apart")
+  end
+  m:free()
+end
 local seed1 = folder.read(runs .. "/raw/seed=1/scores.csv")
 check.truthy(seed1 ~= folder.read(runs .. "/raw/seed=2/scores.csv"), "sweep: the seeds give other models")
 check.truthy(folder.exists(runs .. "/summary.md") and folder.exists(runs .. "/summary.csv"), "summary written")
