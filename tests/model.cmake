@@ -1,5 +1,6 @@
 aapmt_c_test(test_model)
 aapmt_c_test(test_recompute)
+aapmt_c_test(test_text_trim)
 aapmt_c_test(test_metric_head)
 aapmt_c_test(test_weight_version)
 aapmt_c_test(test_score_texts)
