@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 char *at_shape_str(const at_tensor *t, char *buf, size_t size) {
     size_t n = (size_t)snprintf(buf, size, "[");
@@ -97,11 +98,28 @@ static void release_owned(at_storage *s) {
     free(s->data);
 }
 
+/* Activations of a training step are hundreds of megabytes, allocated and
+ * freed every step; glibc maps blocks that large afresh each time, and
+ * faulting them in 4 KiB pages cost more than the arithmetic on them (a
+ * small-config training step took 2.4x as long, under a VM's page faults).
+ * Blocks of 2 MiB and more are therefore 2 MiB-aligned and asked for as
+ * transparent huge pages, which Linux faults in 512 times fewer steps
+ * (Debian's default THP mode, "madvise", grants them only when asked). */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+static void *storage_alloc(size_t nbytes) {
+    if (nbytes < HUGE_PAGE) return aligned_alloc(64, (nbytes + 63) / 64 * 64);
+    size_t alloc = (nbytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    void *data = aligned_alloc(HUGE_PAGE, alloc);
+#ifdef MADV_HUGEPAGE
+    if (data) madvise(data, alloc, MADV_HUGEPAGE);   /* advice only: a refusal changes nothing */
+#endif
+    return data;
+}
+
 at_storage *at_storage_new_uninit(size_t nbytes) {
-    size_t alloc = (nbytes + 63) / 64 * 64;
-    if (alloc == 0) alloc = 64;
     at_storage *s = calloc(1, sizeof *s);
-    void *data = aligned_alloc(64, alloc);
+    void *data = storage_alloc(nbytes ? nbytes : 64);
     if (!s || !data) {
         free(s);
         free(data);

@@ -21,8 +21,7 @@ images=${IMAGES:-96}
 batch=${BATCH:-8}
 threads=${THREADS:-$(nproc)}
 reps=${REPS:-3}
-model_config=""
-[ -n "${CONFIG:-}" ] && model_config=" model_config = \"$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")\","
+config=${CONFIG:-}
 
 if ! { [ -f "$build/CMakeCache.txt" ] || cmake -S "$repo" -B "$build" >/dev/null; } ||
    ! cmake --build "$build" --target aapmt -j "$(nproc)" >/dev/null; then
@@ -33,10 +32,21 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM HUP
 mkdir "$tmp/exp"
+if [ -z "$config" ]; then   # ImageReward-v1.0's sizes, as a file (a random start needs one)
+    config=$tmp/imagereward_v1.json
+    cat >"$config" <<'JSON'
+{"vision": {"image_size": 224, "patch_size": 16, "width": 1024, "depth": 24, "heads": 16, "mlp_ratio": 4.0},
+ "text": {"hidden_size": 768, "num_hidden_layers": 12, "num_attention_heads": 12, "intermediate_size": 3072,
+          "vocab_size": 30524, "max_position_embeddings": 512, "layer_norm_eps": 1e-12,
+          "hidden_dropout_prob": 0.1, "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu"},
+ "head": {"hidden_sizes": [1024, 128, 64, 16], "dropouts": [0.2, 0.2, 0.1]}}
+JSON
+fi
+config=$(cd "$(dirname "$config")" && pwd)/$(basename "$config")
 cat >"$tmp/exp/score_all.lua" <<LUA
 return aapmt.experiment{
   database = {demo = {images = $images, size = 48, seed = 7, per_prompt = 2}},
-  start = "random", train = false, plot = false,$model_config
+  start = "random", train = false, plot = false, model_config = "$config",
   evaluate = {tasks = {"quality", "align", "authenticity"}, protocols = {"test"}, batch_size = $batch},
 }
 LUA
