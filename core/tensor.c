@@ -100,8 +100,8 @@ static void release_owned(at_storage *s) {
 
 /* Activations of a training step are hundreds of megabytes, allocated and
  * freed every step; glibc maps blocks that large afresh each time, and
- * faulting them in 4 KiB pages cost more than the arithmetic on them (a
- * small-config training step took 2.4x as long, under a VM's page faults).
+ * faulting them in 4 KiB pages cost about as much as the arithmetic on
+ * them (a small-config training step took twice as long, under a VM).
  * Blocks of 2 MiB and more are therefore 2 MiB-aligned and asked for as
  * transparent huge pages, which Linux faults in 512 times fewer steps
  * (Debian's default THP mode, "madvise", grants them only when asked). */

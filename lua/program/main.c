@@ -162,7 +162,7 @@ static void prefer_fast_blas_kernels(char **argv) {
  * fault them in again next step. Keeping blocks up to 32 MiB (the largest
  * threshold glibc takes) in the heap, and up to 1 GiB of free heap rather
  * than trimming it, reuses their pages instead (a small-config training step
- * 1.36x as fast, on top of the huge pages of core/tensor.c). */
+ * a third faster, on top of the huge pages of core/tensor.c). */
 static void keep_freed_memory(void) {
     mallopt(M_MMAP_THRESHOLD, 32 << 20);
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
