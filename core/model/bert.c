@@ -98,6 +98,17 @@ static int project_kv(const ir_bert *bert, const ir_bert_attention *a, at_tensor
     return -1;
 }
 
+/* BertSelfOutput: the heads' merged context x through the output dense,
+ * dropout, the residual h and LayerNorm. */
+static at_tensor *attention_output(const ir_bert *bert, const ir_bert_attention *a, at_tensor *x, at_tensor *h,
+                                   bool training, at_rng *rng) {
+    const ir_text_config *c = &bert->cfg;
+    at_tensor *y = at_linear(x, a->out_w, a->out_b);
+    if (y && ir_step(&y, at_dropout(y, c->hidden_dropout_prob, training, rng)) && ir_step(&y, at_add(y, h)))
+        ir_step(&y, at_layernorm(y, a->ln_w, a->ln_b, c->layer_norm_eps));
+    return y;
+}
+
 /* BertAttention: multi-head attention of h over the keys and values k, v
  * (project_kv's), output dense, dropout, residual, LayerNorm. */
 static at_tensor *attention_block(const ir_bert *bert, const ir_bert_attention *a, at_tensor *h, at_tensor *k,
@@ -109,9 +120,8 @@ static at_tensor *attention_block(const ir_bert *bert, const ir_bert_attention *
     if (!q || !ir_step(&q, ir_split_heads(q, H))) goto done;
     if (probs_out && !(*probs_out = ir_attention_probabilities(q, k, NULL, scale))) goto done;
     if ((x = attend(q, k, v, mask, scale, c->attention_probs_dropout_prob, training, rng)) &&
-        ir_step(&x, ir_merge_heads(x)) && ir_step(&x, at_linear(x, a->out_w, a->out_b)) &&
-        ir_step(&x, at_dropout(x, c->hidden_dropout_prob, training, rng)) && ir_step(&x, at_add(x, h)))
-        ir_step(&x, at_layernorm(x, a->ln_w, a->ln_b, c->layer_norm_eps));
+        ir_step(&x, ir_merge_heads(x)))
+        ir_step(&x, attention_output(bert, a, x, h, training, rng));
 done:
     at_release(q);
     return x;
@@ -328,9 +338,8 @@ static at_tensor *shared_cross_attention(const ir_bert *bert, const ir_bert_atte
     double scale = 1.0 / sqrt((double)(c->hidden_size / H));
     at_tensor *x = at_linear(h, a->q_w, a->q_b);
     if (x && ir_step(&x, stack_texts(x, texts, H)) && ir_step(&x, at_attention(x, k, v, NULL, scale)) &&
-        ir_step(&x, unstack_texts(x, texts)) && ir_step(&x, at_linear(x, a->out_w, a->out_b)) &&
-        ir_step(&x, at_add(x, h)))
-        ir_step(&x, at_layernorm(x, a->ln_w, a->ln_b, c->layer_norm_eps));
+        ir_step(&x, unstack_texts(x, texts)))
+        ir_step(&x, attention_output(bert, a, x, h, false, NULL));
     return x;
 }
 

@@ -80,10 +80,11 @@ end
 -- The cache key of an image file: its absolute path and what stat says of
 -- it (size, modification and status-change times in nanoseconds, inode; a
 -- rewrite moves the change time even when the old mtime is put back), or nil
--- when it cannot be stat'ed (the decoding says why).
-local function file_key(path)
+-- when it cannot be stat'ed (the decoding says why). cwd makes a relative
+-- path absolute; the caller reads it once per batch.
+local function file_key(path, cwd)
   if type(path) ~= "string" then return nil end
-  local abs = path:sub(1, 1) == "/" and path or lfs.currentdir() .. "/" .. path
+  local abs = path:sub(1, 1) == "/" and path or cwd .. "/" .. path
   local facts = a.file_facts(abs)
   if not facts or facts.kind ~= "file" then return nil end
   return string.format("%d %d %d %d %s", facts.size, facts.mtime_ns, facts.ctime_ns, facts.inode, abs)
@@ -113,8 +114,9 @@ local function encode_paths(self, paths, decode)
   end
   cache:scope(cache_scope(self))
   local keys, rows, fresh, missing, errors = {}, {}, {}, {}, {}
+  local cwd = lfs.currentdir()
   for i, path in ipairs(paths) do
-    keys[i] = file_key(path)
+    keys[i] = file_key(path, cwd)
     rows[i] = cache:get(keys[i])
     if not rows[i] then missing[#missing + 1] = i end
   end

@@ -213,32 +213,31 @@ static int model_forward_encoded(lua_State *L) {
     return push_output(L, &out);
 }
 
+typedef int (*score_fn)(const ir_model *, at_tensor *, at_tensor *, at_tensor *, ir_output *);
+
+/* The image side of the encoding shared by every text: score_texts and
+ * score_rows differ only in which texts go with which image. */
+static int score_shared(lua_State *L, const char *fname, score_fn score) {
+    ir_model *m = check_model(L, fname);
+    lua_settop(L, 4);
+    at_tensor *inputs[3];
+    hold_inputs(L, m, inputs, fname);
+    ir_output out = {0};
+    if (score(m, inputs[0], inputs[1], inputs[2], &out)) return lt_engine_error(L, fname);
+    return push_output(L, &out);
+}
+
 /* net:score_texts(encoding, ids, mask): {scores=, rewards= (texts, images),
  * features= (texts, images, hidden), metric_scores=} for every text against
  * every image of the encoding. */
 static int model_score_texts(lua_State *L) {
-    const char *fname = "ImageReward:score_texts";
-    ir_model *m = check_model(L, fname);
-    lua_settop(L, 4);
-    at_tensor *inputs[3];
-    hold_inputs(L, m, inputs, fname);
-    ir_output out = {0};
-    if (ir_model_score_texts(m, inputs[0], inputs[1], inputs[2], &out)) return lt_engine_error(L, fname);
-    return push_output(L, &out);
+    return score_shared(L, "ImageReward:score_texts", ir_model_score_texts);
 }
 
 /* net:score_rows(encoding, ids, mask): forward_encoded's table for T texts
- * per image (ids, mask (T*B, L), row t*B + i against image i), the image
- * side shared as in score_texts. */
+ * per image (ids, mask (T*B, L), row t*B + i against image i). */
 static int model_score_rows(lua_State *L) {
-    const char *fname = "ImageReward:score_rows";
-    ir_model *m = check_model(L, fname);
-    lua_settop(L, 4);
-    at_tensor *inputs[3];
-    hold_inputs(L, m, inputs, fname);
-    ir_output out = {0};
-    if (ir_model_score_rows(m, inputs[0], inputs[1], inputs[2], &out)) return lt_engine_error(L, fname);
-    return push_output(L, &out);
+    return score_shared(L, "ImageReward:score_rows", ir_model_score_rows);
 }
 
 static int model_head(lua_State *L) {
