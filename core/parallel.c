@@ -14,14 +14,22 @@ int at_get_num_threads(void) { return omp_get_max_threads(); }
 
 const char *at_blas_coretype(void) { return openblas_get_corename(); }
 
+const char *at_blas_pick_coretype(const char *corename, bool avx512, bool avx2_fma) {
+    bool fallback = strcasecmp(corename, "prescott") == 0;
+    bool avx2_kernels = strcasecmp(corename, "haswell") == 0 || strcasecmp(corename, "zen") == 0;
+    if (avx512 && (fallback || avx2_kernels)) return "SkylakeX";
+    if (fallback && avx2_fma) return "Haswell";
+    return NULL;
+}
+
 const char *at_blas_better_coretype(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
-    if (strcasecmp(openblas_get_corename(), "prescott") != 0) return NULL;
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-        return "SkylakeX";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
-#endif
+    bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                  __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+    bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return at_blas_pick_coretype(openblas_get_corename(), avx512, avx2_fma);
+#else
     return NULL;
+#endif
 }

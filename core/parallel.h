@@ -7,6 +7,8 @@
 #ifndef AAPMT_PARALLEL_H
 #define AAPMT_PARALLEL_H
 
+#include <stdbool.h>
+
 /* Below this many elements a loop runs on one thread: waking the pool costs
  * more than it saves. */
 #define AT_PARALLEL_MIN 32768
@@ -16,11 +18,15 @@ int at_get_num_threads(void);
 
 /* OpenBLAS 0.3.21 does not recognise recent Intel CPUs (Sapphire and Emerald
  * Rapids) and falls back to its slowest kernels ("Prescott"), 4-7x slower at
- * GEMM. When that happened and the CPU has AVX-512 (or AVX2), returns the
- * kernel set to ask for through OPENBLAS_CORETYPE ("SkylakeX" or "Haswell");
- * otherwise NULL. The variable is read when OpenBLAS loads, so a program
- * must set it and re-execute itself. */
+ * GEMM; on AMD Zen 4 and 5 it runs its AVX2 kernels ("Haswell", "Zen")
+ * although the CPU has AVX-512, and its AVX-512 kernels ("SkylakeX", the
+ * ones later OpenBLAS releases pick there) are 1.8x faster at SGEMM on a
+ * Zen 5 EPYC. Returns the kernel set to ask for through OPENBLAS_CORETYPE,
+ * or NULL when OpenBLAS's own choice stands. The variable is read when
+ * OpenBLAS loads, so a program must set it and re-execute itself. */
 const char *at_blas_better_coretype(void);
+/* The decision alone: the kernels OpenBLAS picked and what the CPU has. */
+const char *at_blas_pick_coretype(const char *corename, bool avx512, bool avx2_fma);
 const char *at_blas_coretype(void);   /* the kernels OpenBLAS is using */
 
 #endif
