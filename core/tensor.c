@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 char *at_shape_str(const at_tensor *t, char *buf, size_t size) {
     size_t n = (size_t)snprintf(buf, size, "[");
@@ -115,6 +118,13 @@ static void *storage_alloc(size_t nbytes) {
     if (data) madvise(data, alloc, MADV_HUGEPAGE);   /* advice only: a refusal changes nothing */
 #endif
     return data;
+}
+
+void at_keep_freed_memory(void) {
+#ifdef __GLIBC__
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
 }
 
 at_storage *at_storage_new_uninit(size_t nbytes) {

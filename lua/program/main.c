@@ -6,7 +6,6 @@
  * command. Without a command (and without -e) the REPL starts. Exit status:
  * 0 success, 1 the Lua code failed, 2 the command line was wrong. */
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -157,19 +156,8 @@ static void prefer_fast_blas_kernels(char **argv) {
     unsetenv("OPENBLAS_CORETYPE");
 }
 
-/* A training step frees and allocates the same activations every step:
- * glibc would return blocks over its mmap threshold to the kernel and
- * fault them in again next step. Keeping blocks up to 32 MiB (the largest
- * threshold glibc takes) in the heap, and up to 1 GiB of free heap rather
- * than trimming it, reuses their pages instead (a small-config training step
- * a third faster, on top of the huge pages of core/tensor.c). */
-static void keep_freed_memory(void) {
-    mallopt(M_MMAP_THRESHOLD, 32 << 20);
-    mallopt(M_TRIM_THRESHOLD, 1 << 30);
-}
-
 int main(int argc, char **argv) {
-    keep_freed_memory();
+    at_keep_freed_memory();   /* see tensor.h */
     prefer_fast_blas_kernels(argv);
     at_backends_init();
     const char *program = argv[0] ? argv[0] : "aapmt";

@@ -66,6 +66,7 @@ static void parse_sections(bench_config *cfg, const char *text) {
 }
 
 int main(int argc, char **argv) {
+    at_keep_freed_memory();   /* as the aapmt program does (tensor.h) */
     bench_config cfg = {.threads = available_cores(), .warmup = 2, .reps = 10,
                         .batches = {1, 8}, .n_batches = 2, .gemm = true, .block = true, .ops = true};
     for (int i = 1; i < argc; i++) {

@@ -96,6 +96,7 @@ static void make_batch(const ir_config *cfg, int B, at_rng *rng, at_tensor **pix
 }
 
 int main(int argc, char **argv) {
+    at_keep_freed_memory();   /* as the aapmt program does (tensor.h) */
     /* The fast OpenBLAS kernels, as the aapmt program picks them (parallel.h). */
     const char *better = at_blas_better_coretype();
     if (argc == 2 && !strcmp(argv[1], "--coretype")) {
