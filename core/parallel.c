@@ -15,11 +15,9 @@ int at_get_num_threads(void) { return omp_get_max_threads(); }
 const char *at_blas_coretype(void) { return openblas_get_corename(); }
 
 const char *at_blas_pick_coretype(const char *corename, bool avx512, bool avx2_fma) {
-    bool fallback = strcasecmp(corename, "prescott") == 0;
-    bool avx2_kernels = strcasecmp(corename, "haswell") == 0 || strcasecmp(corename, "zen") == 0;
-    if (avx512 && (fallback || avx2_kernels)) return "SkylakeX";
-    if (fallback && avx2_fma) return "Haswell";
-    return NULL;
+    if (strcasecmp(corename, "prescott") != 0) return NULL;
+    if (avx512) return "SkylakeX";
+    return avx2_fma ? "Haswell" : NULL;
 }
 
 const char *at_blas_better_coretype(void) {

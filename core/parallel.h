@@ -18,11 +18,10 @@ int at_get_num_threads(void);
 
 /* OpenBLAS 0.3.21 does not recognise recent Intel CPUs (Sapphire and Emerald
  * Rapids) and falls back to its slowest kernels ("Prescott"), 4-7x slower at
- * GEMM; on AMD Zen 4 and 5 it runs its AVX2 kernels ("Haswell", "Zen")
- * although the CPU has AVX-512, and its AVX-512 kernels ("SkylakeX", the
- * ones later OpenBLAS releases pick there) are 1.8x faster at SGEMM on a
- * Zen 5 EPYC. Returns the kernel set to ask for through OPENBLAS_CORETYPE,
- * or NULL when OpenBLAS's own choice stands. The variable is read when
+ * GEMM. When that happened and the CPU has AVX-512 (or AVX2), returns the
+ * kernel set to ask for through OPENBLAS_CORETYPE ("SkylakeX" or "Haswell");
+ * otherwise NULL: OpenBLAS's own choice stands (on a Zen 5 EPYC it picks
+ * its AVX-512 kernels, "Cooperlake", by itself). The variable is read when
  * OpenBLAS loads, so a program must set it and re-execute itself. */
 const char *at_blas_better_coretype(void);
 /* The decision alone: the kernels OpenBLAS picked and what the CPU has. */
